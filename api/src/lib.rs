@@ -1,0 +1,1 @@
+//! podctl manifest API.

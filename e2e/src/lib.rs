@@ -1,0 +1,1 @@
+//! The test host harness: drives the sandbox of `hack/sandbox` from Rust tests.
