@@ -1,1 +1,14 @@
 //! The test host harness: drives the sandbox of `hack/sandbox` from Rust tests.
+//!
+//! [`TestHost`] finds the running sandbox, runs commands and `podctl` inside it, writes
+//! manifest sets where it can read them, and queries podman. [`Systemd`] reads unit state over
+//! the sandbox's D-Bus system bus, as podctl itself will. [`wait_until`] is the only way tests
+//! wait: a bounded poll on a condition, never a fixed sleep.
+
+mod host;
+mod systemd;
+mod wait;
+
+pub use host::{ExecOutput, ManifestDir, TestHost};
+pub use systemd::{Systemd, UnitStatus};
+pub use wait::wait_until;
