@@ -1,1 +1,22 @@
-//! podctl manifest API.
+//! podctl's manifest API (`podctl.io/v1`): the types of every kind, a strict loader that
+//! reads a manifest directory as one revision and reports every problem as
+//! `FILE:LINE:COL`, and the revision's dependency graph. Pure: no I/O beyond reading files.
+
+pub mod diagnostic;
+mod document;
+pub mod graph;
+pub mod kinds;
+pub mod load;
+pub mod name;
+pub mod revision;
+pub mod schema;
+mod validate;
+pub mod values;
+mod yaml;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Location, Mark};
+pub use graph::DependencyGraph;
+pub use kinds::*;
+pub use load::{LoadError, SourceFile, from_sources, load_dir};
+pub use name::Name;
+pub use revision::{Revision, Stats, object_hash};

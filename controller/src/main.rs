@@ -1,2 +1,19 @@
-//! `podctl`: the command-line entry point; parses arguments and dispatches to a command.
-fn main() {}
+//! `podctl`: parses the command line and dispatches to one command.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_logging(args.global.verbose);
+    match cli::run(args) {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            cli::Exit::Error.into()
+        }
+    }
+}

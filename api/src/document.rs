@@ -1,0 +1,168 @@
+//! One YAML document to one typed object: checks `apiVersion` and `kind`, then
+//! deserializes the kind's spec, turning every problem into a located diagnostic.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, closest};
+use crate::kinds::{API_VERSION, Kind, Object, ObjectMeta, ObjectRef, Origin, Spec};
+use crate::name::Name;
+use crate::yaml::{DeError, Node, Value, from_node};
+
+/// The envelope every manifest document shares.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Document<S> {
+    #[allow(dead_code)]
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: ObjectMeta,
+    spec: S,
+}
+
+/// A document that names its kind and a valid name but failed to type: it still counts
+/// for references and duplicates, so one bad field does not also make every reference
+/// to the object an error.
+#[derive(Debug)]
+pub(crate) struct Declared {
+    pub object: ObjectRef,
+    pub origin: Origin,
+}
+
+/// What one document gave.
+pub(crate) enum Parsed {
+    Object(Object),
+    Invalid(Declared),
+    Unidentified,
+}
+
+/// Types one document, or adds why it cannot be typed to `out`.
+pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnostics) -> Parsed {
+    let at = |node: &Node| Location::new(file.clone(), node.mark);
+    if !matches!(document.value, Value::Map(_)) {
+        out.push(
+            Diagnostic::new(
+                at(&document),
+                format!("a manifest must be a mapping, found {}", document.kind_name()),
+            )
+            .with_hint("start the document with `apiVersion: podctl.io/v1`, then `kind`, `metadata` and `spec`"),
+        );
+        return Parsed::Unidentified;
+    }
+
+    let api_version_ok = match document.get("apiVersion") {
+        None => {
+            out.push(
+                Diagnostic::new(at(&document), "missing `apiVersion`")
+                    .with_hint(format!("add `apiVersion: {API_VERSION}`")),
+            );
+            false
+        }
+        Some(v) if v.as_str() == Some(API_VERSION) => true,
+        Some(v) => {
+            let shown = scalar_text(v);
+            out.push(
+                Diagnostic::new(at(v), format!("unsupported apiVersion `{shown}`"))
+                    .with_hint(format!("this podctl reads `apiVersion: {API_VERSION}`")),
+            );
+            false
+        }
+    };
+
+    let names = Kind::ALL.map(Kind::as_str);
+    let kind = match document.get("kind") {
+        None => {
+            out.push(
+                Diagnostic::new(at(&document), "missing `kind`")
+                    .with_hint(format!("add `kind:` with one of {}", names.join(", "))),
+            );
+            None
+        }
+        Some(v) => {
+            let shown = scalar_text(v);
+            let kind = Kind::parse_exact(&shown);
+            if kind.is_none() {
+                let hint = match closest(&shown, names) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("use one of {}", names.join(", ")),
+                };
+                out.push(Diagnostic::new(at(v), format!("unknown kind `{shown}`")).with_hint(hint));
+            }
+            kind
+        }
+    };
+
+    let Some(kind) = kind.filter(|_| api_version_ok) else {
+        return Parsed::Unidentified;
+    };
+    let document = Arc::new(document);
+    let typed = match kind {
+        Kind::Container => typed(&document, file, out, |s| Spec::Container(Box::new(s))),
+        Kind::Volume => typed(&document, file, out, Spec::Volume),
+        Kind::Secret => typed(&document, file, out, Spec::Secret),
+        Kind::Image => typed(&document, file, out, Spec::Image),
+        Kind::Network => typed(&document, file, out, Spec::Network),
+    };
+    let origin = Origin {
+        file: file.clone(),
+        document,
+    };
+    match typed {
+        Some((metadata, spec)) => Parsed::Object(Object {
+            api_version: API_VERSION,
+            kind,
+            metadata,
+            spec,
+            origin,
+        }),
+        None => {
+            let name = origin
+                .document
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Node::as_str)
+                .and_then(|n| n.parse::<Name>().ok());
+            match name {
+                Some(name) => Parsed::Invalid(Declared {
+                    object: ObjectRef::new(kind, name),
+                    origin,
+                }),
+                None => Parsed::Unidentified,
+            }
+        }
+    }
+}
+
+fn typed<S: DeserializeOwned>(
+    document: &Arc<Node>,
+    file: &Arc<Path>,
+    out: &mut Diagnostics,
+    wrap: impl FnOnce(S) -> Spec,
+) -> Option<(ObjectMeta, Spec)> {
+    match from_node::<Document<S>>(document) {
+        Ok(doc) => Some((doc.metadata, wrap(doc.spec))),
+        Err(errors) => {
+            out.extend(errors.into_iter().map(|e| diagnostic(file, document, e)));
+            None
+        }
+    }
+}
+
+pub(crate) fn diagnostic(file: &Arc<Path>, document: &Node, e: DeError) -> Diagnostic {
+    Diagnostic {
+        location: Location::new(file.clone(), e.mark.unwrap_or(document.mark)),
+        message: e.display_message(),
+        hint: e.hint,
+    }
+}
+
+fn scalar_text(node: &Node) -> String {
+    match &node.value {
+        Value::Scalar(s) => s.text.clone(),
+        _ => node.kind_name().to_string(),
+    }
+}

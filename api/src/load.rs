@@ -1,0 +1,234 @@
+//! Reads a manifest directory as one revision: the files (recursive, sorted, `.yaml` and
+//! `.yml`, hidden paths skipped), their documents, then validation and the graph.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Mark};
+use crate::document::{Parsed, parse_object};
+use crate::revision::Revision;
+use crate::validate::validate;
+use crate::yaml::parse_documents;
+
+/// Larger manifest files are rejected: a controller reading unattended must not be made
+/// to allocate without bound by a bad commit.
+pub const MAX_FILE_SIZE: u64 = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read manifest directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is not a directory; pass the directory that holds the manifests")]
+    NotADirectory { path: PathBuf },
+    #[error("revision rejected: {} in {}", plural(.0.len(), "error"), plural(.0.file_count(), "file"))]
+    Invalid(Diagnostics),
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+impl LoadError {
+    fn io(path: &Path, source: io::Error) -> Self {
+        LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The diagnostics of an invalid revision, if that is what this is.
+    pub fn diagnostics(&self) -> Option<&Diagnostics> {
+        match self {
+            LoadError::Invalid(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// One manifest file as read: the path users see and its text.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub path: Arc<Path>,
+    pub text: String,
+}
+
+/// Loads and validates the revision in `dir`.
+///
+/// `dir` may be a symlink that a sync tool swaps atomically: it is resolved once, and every
+/// file is read below the resolved target, so one revision never mixes two trees. Paths in
+/// diagnostics keep the form the caller gave (`/etc/podctl/manifests/app.yaml`).
+pub fn load_dir(dir: &Path) -> Result<Revision, LoadError> {
+    let resolved = fs::canonicalize(dir).map_err(|e| LoadError::io(dir, e))?;
+    let meta = fs::metadata(&resolved).map_err(|e| LoadError::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(LoadError::NotADirectory {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mut relative = Vec::new();
+    let mut seen = HashSet::new();
+    collect_files(&resolved, Path::new(""), &mut relative, &mut seen)?;
+    relative.sort();
+
+    let mut diagnostics = Diagnostics::default();
+    let mut files = Vec::with_capacity(relative.len());
+    for rel in relative {
+        let shown: Arc<Path> = Arc::from(dir.join(&rel));
+        match read_text(&resolved.join(&rel), &shown) {
+            Ok(text) => files.push(SourceFile { path: shown, text }),
+            Err(d) => diagnostics.push(d),
+        }
+    }
+    let revision = from_sources(dir, &resolved, files, diagnostics)?;
+    Ok(revision)
+}
+
+/// Builds a revision from files already read (used by `load_dir`, tests and benchmarks).
+pub fn from_sources(
+    dir: &Path,
+    resolved: &Path,
+    files: Vec<SourceFile>,
+    mut diagnostics: Diagnostics,
+) -> Result<Revision, LoadError> {
+    let mut objects = Vec::new();
+    let mut invalid = Vec::new();
+    let mut documents = 0;
+    for file in &files {
+        let parsed = parse_documents(&file.text);
+        for (mark, message, hint) in parsed.errors {
+            diagnostics.push(Diagnostic {
+                location: Location::new(file.path.clone(), mark),
+                message,
+                hint,
+            });
+        }
+        documents += parsed.documents.len();
+        for document in parsed.documents {
+            match parse_object(&file.path, document, &mut diagnostics) {
+                Parsed::Object(object) => objects.push(object),
+                Parsed::Invalid(declared) => invalid.push(declared),
+                Parsed::Unidentified => {}
+            }
+        }
+    }
+    validate(&objects, &invalid, &mut diagnostics);
+    if !diagnostics.is_empty() {
+        diagnostics.sort();
+        return Err(LoadError::Invalid(diagnostics));
+    }
+    let stats = crate::revision::Stats {
+        files: files.len(),
+        documents,
+    };
+    Revision::new(dir.to_path_buf(), resolved.to_path_buf(), objects, stats)
+        .map_err(LoadError::Invalid)
+}
+
+fn collect_files(
+    root: &Path,
+    rel: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+) -> Result<(), LoadError> {
+    let dir = root.join(rel);
+    // Symlinked directories are followed once: a link back up the tree is not a loop.
+    let canonical = fs::canonicalize(&dir).map_err(|e| LoadError::io(&dir, e))?;
+    if !seen.insert(canonical) {
+        return Ok(());
+    }
+    let entries = fs::read_dir(&dir).map_err(|e| LoadError::io(&dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LoadError::io(&dir, e))?;
+        let name = entry.file_name();
+        let Some(name_str) = name.to_str() else {
+            continue;
+        };
+        if name_str.starts_with('.') {
+            continue;
+        }
+        let path = dir.join(&name);
+        // Follows symlinks: a manifest may be a link into a shared folder.
+        let meta = match fs::metadata(&path) {
+            Ok(m) => m,
+            // A dangling link is not a manifest; skipping it matches `find -L`.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(LoadError::io(&path, e)),
+        };
+        let child = rel.join(&name);
+        if meta.is_dir() {
+            collect_files(root, &child, out, seen)?;
+        } else if meta.is_file() && (name_str.ends_with(".yaml") || name_str.ends_with(".yml")) {
+            out.push(child);
+        }
+    }
+    Ok(())
+}
+
+/// Reads a manifest as UTF-8 text, or says where it stops being text.
+fn read_text(path: &Path, shown: &Arc<Path>) -> Result<String, Diagnostic> {
+    let at_start = || Location::new(shown.clone(), Mark::new(1, 1));
+    let meta = fs::metadata(path)
+        .map_err(|e| Diagnostic::new(at_start(), format!("cannot read file: {e}")))?;
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(Diagnostic::new(
+            at_start(),
+            format!(
+                "file is {} bytes, larger than the limit of {MAX_FILE_SIZE}",
+                meta.len()
+            ),
+        )
+        .with_hint("split it into several files"));
+    }
+    let bytes = fs::read(path).map_err(|e| {
+        let hint = if e.kind() == io::ErrorKind::PermissionDenied {
+            "podctl must be able to read every manifest; fix the file's owner or mode"
+        } else {
+            "check the file"
+        };
+        Diagnostic::new(at_start(), format!("cannot read file: {e}")).with_hint(hint)
+    })?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = &bytes[..e.valid_up_to()];
+            return Err(Diagnostic::new(
+                Location::new(shown.clone(), mark_at_end(valid)),
+                format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
+            )
+            .with_hint(
+                "manifests are UTF-8 YAML; is this a binary file in the manifest directory?",
+            ));
+        }
+    };
+    if let Some(offset) = text.find('\0') {
+        return Err(Diagnostic::new(
+            Location::new(shown.clone(), mark_at_end(&bytes[..offset])),
+            format!("binary content (a NUL byte at offset {offset})"),
+        )
+        .with_hint("manifests are UTF-8 YAML; is this a binary file in the manifest directory?"));
+    }
+    Ok(text.to_string())
+}
+
+/// The line and column just after `prefix`, which is valid UTF-8.
+fn mark_at_end(prefix: &[u8]) -> Mark {
+    let text = String::from_utf8_lossy(prefix);
+    let line = text.matches('\n').count() + 1;
+    let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Mark::new(line, col)
+}

@@ -1,0 +1,53 @@
+//! The JSON Schema of manifests, generated from the types, for editors (yaml-language-server).
+
+use schemars::generate::SchemaSettings;
+use schemars::{Schema, json_schema};
+
+use crate::kinds::{
+    API_VERSION, ContainerSpec, ImageSpec, Kind, NetworkSpec, ObjectMeta, SecretSpec, VolumeSpec,
+};
+
+/// One schema for any manifest document: a `oneOf` over the kinds, told apart by `kind`.
+pub fn manifest_schema() -> Schema {
+    let mut generator = SchemaSettings::draft07().into_generator();
+    let metadata = generator.subschema_for::<ObjectMeta>();
+    let specs = [
+        (Kind::Container, generator.subschema_for::<ContainerSpec>()),
+        (Kind::Volume, generator.subschema_for::<VolumeSpec>()),
+        (Kind::Secret, generator.subschema_for::<SecretSpec>()),
+        (Kind::Image, generator.subschema_for::<ImageSpec>()),
+        (Kind::Network, generator.subschema_for::<NetworkSpec>()),
+    ];
+    let variants: Vec<Schema> = specs
+        .into_iter()
+        .map(|(kind, spec)| {
+            json_schema!({
+                "title": kind.as_str(),
+                "type": "object",
+                "properties": {
+                    "apiVersion": {"const": API_VERSION},
+                    "kind": {"const": kind.as_str()},
+                    "metadata": metadata,
+                    "spec": spec,
+                },
+                "required": ["apiVersion", "kind", "metadata", "spec"],
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    let definitions = generator.take_definitions(true);
+    json_schema!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://podctl.io/schema/v1/manifest.json",
+        "title": "podctl manifest (podctl.io/v1)",
+        "oneOf": variants,
+        "definitions": definitions,
+    })
+}
+
+/// The schema as committed under `manifests/schema/`: pretty JSON with a final newline.
+pub fn manifest_schema_json() -> String {
+    let mut text = serde_json::to_string_pretty(&manifest_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}

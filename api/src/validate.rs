@@ -1,0 +1,518 @@
+//! Checks a revision's objects beyond their types: unique names, references that resolve,
+//! no dependency cycles, and the rules one field imposes on another.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::document::Declared;
+use crate::graph::find_cycles;
+use crate::kinds::{
+    ContainerSpec, ImageSource, Kind, NetworkMode, NetworkSpec, Object, ObjectRef, Origin,
+    RESERVED_LABEL_PREFIX, RESERVED_NETWORK_NAMES, SecretSpec, Spec, UpdatePolicy,
+};
+use crate::name::Name;
+use crate::values::PortMapping;
+use crate::yaml::PathStep::{Index, Key};
+
+/// The origin of every declared object, valid or not, by identity.
+type Declarations<'a> = HashMap<ObjectRef, &'a Origin>;
+
+pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagnostics) {
+    let declared = check_duplicates(objects, invalid, out);
+    let index: HashMap<ObjectRef, &Object> = objects.iter().map(|o| (o.object_ref(), o)).collect();
+    for object in objects {
+        check_labels(object, out);
+        match &object.spec {
+            Spec::Container(c) => check_container(object, c, &index, &declared, out),
+            Spec::Secret(s) => check_secret(object, s, out),
+            Spec::Network(n) => check_network(object, n, out),
+            Spec::Volume(_) | Spec::Image(_) => {}
+        }
+    }
+    check_host_ports(objects, out);
+    check_cycles(objects, &index, out);
+}
+
+/// `(kind, name)` is unique across the directory; a duplicate names both places.
+fn check_duplicates<'a>(
+    objects: &'a [Object],
+    invalid: &'a [Declared],
+    out: &mut Diagnostics,
+) -> Declarations<'a> {
+    let mut all: Vec<(ObjectRef, &Origin)> = objects
+        .iter()
+        .map(|o| (o.object_ref(), &o.origin))
+        .chain(invalid.iter().map(|d| (d.object.clone(), &d.origin)))
+        .collect();
+    // Report the later declaration (in file order) as the duplicate of the earlier one.
+    all.sort_by(|a, b| (&a.1.file, a.1.mark()).cmp(&(&b.1.file, b.1.mark())));
+    let mut declared: Declarations<'a> = HashMap::with_capacity(all.len());
+    for (key, origin) in all {
+        if let Some(first) = declared.get(&key) {
+            let first_at = first.at(&[Key("metadata"), Key("name")]);
+            out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("metadata"), Key("name")]),
+                    format!("duplicate {} `{}`: also defined at {first_at}", key.kind, key.name),
+                )
+                .with_hint("names are unique per kind across the whole manifest directory; rename or remove one"),
+            );
+        } else {
+            declared.insert(key, origin);
+        }
+    }
+    declared
+}
+
+fn check_labels(object: &Object, out: &mut Diagnostics) {
+    let spec_labels = match &object.spec {
+        Spec::Container(c) => Some(&c.labels),
+        Spec::Volume(v) => Some(&v.labels),
+        Spec::Network(n) => Some(&n.labels),
+        Spec::Secret(_) | Spec::Image(_) => None,
+    };
+    for key in spec_labels.into_iter().flat_map(BTreeMap::keys) {
+        if key.starts_with(RESERVED_LABEL_PREFIX) {
+            out.push(
+                Diagnostic::new(
+                    object.origin.at_key(&[Key("spec"), Key("labels")], key),
+                    format!("label `{key}` uses the prefix `{RESERVED_LABEL_PREFIX}` that podctl reserves for its ownership marks"),
+                )
+                .with_hint("choose another label key"),
+            );
+        }
+    }
+}
+
+fn check_container(
+    object: &Object,
+    c: &ContainerSpec,
+    index: &HashMap<ObjectRef, &Object>,
+    declared: &Declarations<'_>,
+    out: &mut Diagnostics,
+) {
+    let origin = &object.origin;
+    let exists =
+        |kind: Kind, name: &Name| declared.contains_key(&ObjectRef::new(kind, name.clone()));
+    let missing = |kind: Kind, name: &Name, path: &[crate::yaml::PathStep<'_>]| {
+        Diagnostic::new(
+            origin.at(path),
+            format!(
+                "{} `{name}` is not defined in this revision",
+                kind.lowercase()
+            ),
+        )
+        .with_hint(format!(
+            "add a `kind: {kind}` manifest named `{name}`, or fix the name{}",
+            suggestion(declared, kind, name)
+        ))
+    };
+
+    let image_registry = match &c.image {
+        ImageSource::Reference(r) => Some(r.registry().is_some()),
+        ImageSource::Object(name) => match index.get(&ObjectRef::new(Kind::Image, name.clone())) {
+            Some(image) => image.as_image().map(|i| i.reference.registry().is_some()),
+            None if exists(Kind::Image, name) => None,
+            None => {
+                out.push(missing(
+                    Kind::Image,
+                    name,
+                    &[Key("spec"), Key("image"), Key("ref")],
+                ));
+                None
+            }
+        },
+    };
+    if c.update.policy == UpdatePolicy::Registry && image_registry == Some(false) {
+        out.push(
+            Diagnostic::new(
+                origin.at(&[Key("spec"), Key("update"), Key("policy")]),
+                "`update.policy: registry` needs a fully qualified image reference",
+            )
+            .with_hint("name the registry in the image, e.g. `docker.io/library/nginx:1.27`; podman auto-update cannot resolve short names"),
+        );
+    }
+    if c.update.health_gate.is_some() && c.health_check.is_none() {
+        out.push(
+            Diagnostic::new(
+                origin.at_key(&[Key("spec"), Key("update")], "healthGate"),
+                "`update.healthGate` needs a `healthCheck` to judge the new version by",
+            )
+            .with_hint("add `spec.healthCheck`, or remove `healthGate`"),
+        );
+    }
+
+    if let Some(NetworkMode::Network(name)) = &c.network {
+        if !exists(Kind::Network, name) {
+            out.push(missing(Kind::Network, name, &[Key("spec"), Key("network")]));
+        }
+    }
+
+    // Mount targets (volumes and secret files) share one namespace inside the container.
+    let mut mount_targets: Vec<(String, Vec<crate::yaml::PathStep<'static>>)> = Vec::new();
+    for (i, v) in c.volumes.iter().enumerate() {
+        let here = [Key("spec"), Key("volumes"), Index(i)];
+        match (&v.volume, &v.host_path) {
+            (Some(name), None) => {
+                if !exists(Kind::Volume, name) {
+                    out.push(missing(Kind::Volume, name, &[Key("spec"), Key("volumes"), Index(i), Key("volume")]));
+                }
+            }
+            (None, Some(_)) => {}
+            (Some(_), Some(_)) => out.push(
+                Diagnostic::new(origin.at(&here), "a mount has both `volume` and `hostPath`")
+                    .with_hint("keep one: `volume` names a Volume object, `hostPath` a host directory"),
+            ),
+            (None, None) => out.push(
+                Diagnostic::new(origin.at(&here), "a mount needs `volume` or `hostPath`")
+                    .with_hint("e.g. `{volume: appdata, path: /data}` or `{hostPath: /srv/static, path: /static}`"),
+            ),
+        }
+        mount_targets.push((
+            v.path.as_str().to_string(),
+            vec![Key("spec"), Key("volumes"), Index(i), Key("path")],
+        ));
+    }
+
+    let mut env_names: HashMap<&str, Vec<crate::yaml::PathStep<'_>>> = HashMap::new();
+    for name in c.env.keys() {
+        env_names.insert(name.as_str(), vec![Key("spec"), Key("env")]);
+    }
+    for (i, s) in c.secrets.iter().enumerate() {
+        let here = [Key("spec"), Key("secrets"), Index(i)];
+        if !exists(Kind::Secret, &s.secret) {
+            out.push(missing(
+                Kind::Secret,
+                &s.secret,
+                &[Key("spec"), Key("secrets"), Index(i), Key("secret")],
+            ));
+        }
+        match (&s.path, &s.env) {
+            (Some(path), None) => {
+                mount_targets.push((
+                    path.as_str().to_string(),
+                    vec![Key("spec"), Key("secrets"), Index(i), Key("path")],
+                ));
+            }
+            (None, Some(env)) => {
+                if env_names.contains_key(env.as_str()) {
+                    out.push(
+                        Diagnostic::new(
+                            origin.at(&[Key("spec"), Key("secrets"), Index(i), Key("env")]),
+                            format!("environment variable `{env}` is set twice"),
+                        )
+                        .with_hint(
+                            "a secret given as `env` must not also be in `env` or another secret",
+                        ),
+                    );
+                } else {
+                    env_names.insert(env.as_str(), here.to_vec());
+                }
+            }
+            (Some(_), Some(_)) => out.push(
+                Diagnostic::new(origin.at(&here), "a secret has both `path` and `env`").with_hint(
+                    "give each use of a secret its own entry: one with `path`, one with `env`",
+                ),
+            ),
+            (None, None) => out.push(
+                Diagnostic::new(
+                    origin.at(&here),
+                    "a secret needs `path` (a file) or `env` (a variable)",
+                )
+                .with_hint("e.g. `{secret: db-password, path: /run/secrets/db-password}`"),
+            ),
+        }
+    }
+    let mut first_use: HashMap<&str, usize> = HashMap::new();
+    for (i, (target, path)) in mount_targets.iter().enumerate() {
+        if let Some(&j) = first_use.get(target.as_str()) {
+            let first = origin.at(&mount_targets[j].1);
+            out.push(
+                Diagnostic::new(
+                    origin.at(path),
+                    format!("`{target}` is mounted twice (also at {first})"),
+                )
+                .with_hint("give each mount its own path in the container"),
+            );
+        } else {
+            first_use.insert(target, i);
+        }
+    }
+
+    let mut seen_deps: HashMap<&Name, usize> = HashMap::new();
+    for (i, dep) in c.depends_on.iter().enumerate() {
+        let here = [Key("spec"), Key("dependsOn"), Index(i)];
+        if dep == object.name() {
+            out.push(
+                Diagnostic::new(
+                    origin.at(&here),
+                    format!("container `{dep}` depends on itself"),
+                )
+                .with_hint("remove it from `dependsOn`"),
+            );
+        } else if !exists(Kind::Container, dep) {
+            out.push(missing(Kind::Container, dep, &here));
+        }
+        if seen_deps.insert(dep, i).is_some() {
+            out.push(
+                Diagnostic::new(
+                    origin.at(&here),
+                    format!("`{dep}` is listed twice in `dependsOn`"),
+                )
+                .with_hint("remove the repeat"),
+            );
+        }
+    }
+
+    if let (Some(max), Some(reservation)) = (c.resources.memory_max, c.resources.memory_reservation)
+    {
+        if reservation > max {
+            out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("spec"), Key("resources"), Key("memoryReservation")]),
+                    format!("memoryReservation ({reservation}) is larger than memoryMax ({max})"),
+                )
+                .with_hint("the reservation is a soft floor below the hard limit; lower it or raise memoryMax"),
+            );
+        }
+    }
+    if let Some(weight) = c.resources.cpu_weight {
+        if !(1..=10_000).contains(&weight) {
+            out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("spec"), Key("resources"), Key("cpuWeight")]),
+                    format!("cpuWeight {weight} is out of range"),
+                )
+                .with_hint("systemd's CPUWeight= takes 1 to 10000 (100 is the default)"),
+            );
+        }
+    }
+    if c.resources.tasks_max == Some(0) {
+        out.push(
+            Diagnostic::new(
+                origin.at(&[Key("spec"), Key("resources"), Key("tasksMax")]),
+                "tasksMax must be at least 1",
+            )
+            .with_hint("remove it for no limit"),
+        );
+    }
+    if let Some(hc) = &c.health_check {
+        if hc.command.is_empty() {
+            out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("spec"), Key("healthCheck"), Key("command")]),
+                    "the health check command is empty",
+                )
+                .with_hint(
+                    "e.g. [\"/bin/sh\", \"-c\", \"wget -q -O- http://127.0.0.1:8080/health\"]",
+                ),
+            );
+        }
+        if hc.retries == 0 {
+            out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("spec"), Key("healthCheck"), Key("retries")]),
+                    "retries must be at least 1",
+                )
+                .with_hint(
+                    "the number of failed checks in a row before the container is unhealthy",
+                ),
+            );
+        }
+        if hc.interval.is_zero() {
+            out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("spec"), Key("healthCheck"), Key("interval")]),
+                    "the health check interval must be more than 0s",
+                )
+                .with_hint("e.g. `30s`"),
+            );
+        }
+    }
+    if c.restart.burst == Some(0) {
+        out.push(
+            Diagnostic::new(
+                origin.at(&[Key("spec"), Key("restart"), Key("burst")]),
+                "restart.burst must be at least 1",
+            )
+            .with_hint("the number of starts allowed within restart.interval"),
+        );
+    }
+    for cap in &c.security.cap_add {
+        if c.security.cap_drop.contains(cap) && cap.as_str() != "ALL" {
+            out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("spec"), Key("security"), Key("capAdd")]),
+                    format!("capability `{cap}` is both added and dropped"),
+                )
+                .with_hint(
+                    "drop `ALL` and add back what the service needs, or remove one of the entries",
+                ),
+            );
+        }
+    }
+    if let Some(hardening) = &c.security.systemd {
+        if hardening.namespaces_mounts() && NetworkMode::is_bridged(c.network.as_ref()) {
+            out.push(
+                Diagnostic::new(
+                    origin.at_key(&[Key("spec"), Key("security")], "systemd"),
+                    "`security.systemd` (protectSystem, protectHome, readWritePaths) only works with `network: host` or `network: none`",
+                )
+                .with_hint("with a bridge network these settings hide podman's network-namespace mounts, so health checks and `podman exec` fail; protect the workload with `security.readOnlyRootFilesystem`, `noNewPrivileges` and `capDrop` instead, or use `network: host`"),
+            );
+        }
+    }
+    if c.wanted_by.is_empty() && c.enabled {
+        out.push(
+            Diagnostic::new(
+                origin.at(&[Key("spec"), Key("wantedBy")]),
+                "an enabled container needs at least one `wantedBy` target",
+            )
+            .with_hint("e.g. `wantedBy: [multi-user.target]`, or set `enabled: false`"),
+        );
+    }
+    if c.user
+        .as_deref()
+        .is_some_and(|u| u.is_empty() || u.contains(char::is_whitespace))
+    {
+        out.push(
+            Diagnostic::new(origin.at(&[Key("spec"), Key("user")]), "invalid user").with_hint(
+                "write `UID`, `UID:GID` or a user name known in the image, e.g. \"1000:1000\"",
+            ),
+        );
+    }
+}
+
+fn check_secret(object: &Object, s: &SecretSpec, out: &mut Diagnostics) {
+    let at = object.origin.at(&[Key("spec"), Key("source")]);
+    match (&s.source.file, &s.source.env) {
+        (Some(_), None) | (None, Some(_)) => {}
+        (None, None) => out.push(
+            Diagnostic::new(at, "a secret needs a source: `file` or `env`")
+                .with_hint("e.g. `source: {file: /etc/podctl/secrets/db-password}`"),
+        ),
+        (Some(_), Some(_)) => out.push(
+            Diagnostic::new(at, "a secret has two sources, `file` and `env`")
+                .with_hint("keep exactly one of them"),
+        ),
+    }
+}
+
+fn check_network(object: &Object, n: &NetworkSpec, out: &mut Diagnostics) {
+    if RESERVED_NETWORK_NAMES.contains(&object.name().as_str()) {
+        out.push(
+            Diagnostic::new(
+                object.origin.at(&[Key("metadata"), Key("name")]),
+                format!("`{}` is a reserved network name", object.name()),
+            )
+            .with_hint("podman and `spec.network` give it another meaning; choose another name"),
+        );
+    }
+    if let Some(gateway) = n.gateway {
+        match n.subnet {
+            None => out.push(
+                Diagnostic::new(
+                    object.origin.at(&[Key("spec"), Key("gateway")]),
+                    "a gateway needs a `subnet`",
+                )
+                .with_hint("add `subnet:` containing the gateway, e.g. `10.89.10.0/24`"),
+            ),
+            Some(subnet) if !subnet.contains(gateway.0) => out.push(
+                Diagnostic::new(
+                    object.origin.at(&[Key("spec"), Key("gateway")]),
+                    format!("gateway {gateway} is outside subnet {subnet}"),
+                )
+                .with_hint("pick an address inside the subnet, usually its first one"),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Two containers cannot publish the same host port (same address and protocol).
+fn check_host_ports(objects: &[Object], out: &mut Diagnostics) {
+    let mut taken: HashMap<
+        (Option<std::net::IpAddr>, u16, crate::values::Protocol),
+        (&Object, usize),
+    > = HashMap::new();
+    for object in objects {
+        let Some(c) = object.as_container() else {
+            continue;
+        };
+        for (i, port) in c.ports.iter().enumerate() {
+            let PortMapping {
+                host_ip,
+                host_port,
+                protocol,
+                ..
+            } = *port;
+            // A wildcard bind clashes with any address on the same port.
+            let clash = taken
+                .iter()
+                .find(|((ip, p, proto), _)| {
+                    *p == host_port
+                        && *proto == protocol
+                        && (ip.is_none() || host_ip.is_none() || *ip == host_ip)
+                })
+                .map(|(_, v)| *v);
+            if let Some((other, j)) = clash {
+                let first = other.origin.at(&[Key("spec"), Key("ports"), Index(j)]);
+                out.push(
+                    Diagnostic::new(
+                        object.origin.at(&[Key("spec"), Key("ports"), Index(i)]),
+                        format!("host port {host_port}/{protocol} is already published by container `{}` at {first}", other.name()),
+                    )
+                    .with_hint("choose another host port"),
+                );
+            } else {
+                taken.insert((host_ip, host_port, protocol), (object, i));
+            }
+        }
+    }
+}
+
+fn check_cycles(objects: &[Object], index: &HashMap<ObjectRef, &Object>, out: &mut Diagnostics) {
+    let edges: Vec<(ObjectRef, ObjectRef)> = objects
+        .iter()
+        .flat_map(|o| {
+            let from = o.object_ref();
+            o.dependencies()
+                .into_iter()
+                .filter(|d| index.contains_key(d) && *d != from)
+                .map(|d| (from.clone(), d))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for cycle in find_cycles(&edges) {
+        let shown: Vec<&str> = cycle.iter().map(|r| r.name.as_str()).collect();
+        let first = &cycle[0];
+        let second = &cycle[1];
+        let Some(object) = index.get(first) else {
+            continue;
+        };
+        let position = object
+            .as_container()
+            .and_then(|c| c.depends_on.iter().position(|d| *d == second.name))
+            .unwrap_or(0);
+        out.push(
+            Diagnostic::new(
+                object.origin.at(&[Key("spec"), Key("dependsOn"), Index(position)]),
+                format!("dependency cycle: {}", shown.join(" -> ")),
+            )
+            .with_hint("containers cannot wait for each other in a circle; remove one of these `dependsOn` entries"),
+        );
+    }
+}
+
+/// ", did you mean `x`?" when a defined object of that kind has a close name.
+fn suggestion(index: &Declarations<'_>, kind: Kind, name: &Name) -> String {
+    let names: Vec<&str> = index
+        .keys()
+        .filter(|r| r.kind == kind)
+        .map(|r| r.name.as_str())
+        .collect();
+    match crate::diagnostic::closest(name.as_str(), names) {
+        Some(best) => format!(" (did you mean `{best}`?)"),
+        None => String::new(),
+    }
+}

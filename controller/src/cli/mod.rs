@@ -1,0 +1,119 @@
+//! The command line: global options, the subcommands, and exit codes.
+
+mod graph;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const DEFAULT_MANIFESTS: &str = "/etc/podctl/manifests";
+
+/// Exit codes, following kubectl's `diff` convention where it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Valid, converged, no changes.
+    Ok = 0,
+    /// Changes pending (`diff`) or some objects failed (`apply`).
+    Changes = 1,
+    /// Invalid revision or an error before any work.
+    Error = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "podctl",
+    version,
+    about = "Reconcile a Podman host to YAML manifests: containers become systemd services",
+    long_about = "podctl reads a directory of YAML manifests (podctl.io/v1) as one revision and \
+                  makes the host match it: each Container becomes a systemd service running \
+                  podman; volumes, secrets, images and networks are created through podman.\n\n\
+                  An invalid revision changes nothing: every error is printed as FILE:LINE:COL.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More log output (-v: debug, -vv: trace); RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The manifest directory option shared by the commands that read manifests.
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// The manifest directory (read recursively; may be a symlink swapped by a sync tool).
+    #[arg(
+        short = 'f',
+        long = "manifests",
+        value_name = "DIR",
+        env = "PODCTL_MANIFESTS",
+        default_value = DEFAULT_MANIFESTS
+    )]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a manifest directory; print every error as FILE:LINE:COL
+    #[command(after_help = "Exit status: 0 valid, 2 invalid.\n\nExamples:\n  \
+        podctl validate -f ./manifests\n  \
+        PODCTL_MANIFESTS=./manifests podctl validate")]
+    Validate(validate::ValidateArgs),
+    /// Show the dependency graph of the manifests
+    #[command(
+        after_help = "Exit status: 0 shown, 2 invalid revision.\n\nExamples:\n  \
+        podctl graph -f ./manifests\n  \
+        podctl graph --format dot | dot -Tsvg > graph.svg"
+    )]
+    Graph(graph::GraphArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Graph(args) => graph::run(&args),
+    }
+}
+
+/// Logs go to stderr, leaving stdout to the command's output.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Loads the revision in `dir`, or prints why it is invalid and says how to exit.
+pub fn load_or_report(dir: &std::path::Path) -> Result<podctl_api::Revision, Exit> {
+    match podctl_api::load_dir(dir) {
+        Ok(revision) => Ok(revision),
+        Err(e) => {
+            if let Some(diagnostics) = e.diagnostics() {
+                eprint!("{diagnostics}");
+            }
+            eprintln!("error: {e}");
+            Err(Exit::Error)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! `podctl validate`: load a manifest directory as a revision and report every problem.
+
+use clap::Args;
+
+use super::{Exit, ManifestArgs, load_or_report};
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
+    /// Print nothing when the revision is valid.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
+    let revision = match load_or_report(&args.manifests.dir) {
+        Ok(r) => r,
+        Err(exit) => return Ok(exit),
+    };
+    if !args.quiet {
+        let stats = revision.stats();
+        println!(
+            "{}: valid: {} objects in {} files ({} documents), revision {}",
+            args.manifests.dir.display(),
+            revision.len(),
+            stats.files,
+            stats.documents,
+            revision.short_hash()
+        );
+    }
+    Ok(Exit::Ok)
+}
