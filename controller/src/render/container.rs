@@ -1,0 +1,476 @@
+//! A Container to its systemd service: the unit file around a `podman run` line in the
+//! style of `podman generate systemd --new`, with every manifest field rendered.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use podctl_api::values::{Duration, ImageReference};
+use podctl_api::{
+    ContainerSpec, HealthFailureAction, ImageSource, Name, NetworkMode, Object, Revision,
+    UpdatePolicy,
+};
+use sha2::{Digest, Sha256};
+
+use super::quote::{exec_word, path_value, value};
+use super::{HASH_KEY, MANAGED_MARKER, RenderContext, labels};
+
+/// Stand-in for the hash while the text that the hash covers is rendered.
+const HASH_PLACEHOLDER: &str = "@@PODCTL_HASH@@";
+
+/// Where podman records the container ID; the specifiers are for systemd to expand, so
+/// this word is written as is, unlike every word that comes from a manifest.
+const CIDFILE_ARG: &str = "--cidfile=%t/%n.ctr-id";
+
+/// Extra time systemd gives `ExecStop` beyond podman's own stop timeout, as
+/// `podman generate systemd` does (it writes `TimeoutStopSec=` = timeout + 60).
+const STOP_MARGIN_SECS: u64 = 60;
+
+/// Podman's default `--stop-timeout`.
+const DEFAULT_STOP_SECS: u64 = 10;
+
+/// A rendered unit: its file name, its text and the hash of the desired state in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitFile {
+    pub name: String,
+    pub content: String,
+    pub hash: String,
+}
+
+/// `NAME.service`, the Quadlet convention.
+pub fn unit_name(name: &Name) -> String {
+    format!("{name}.service")
+}
+
+/// The image a container runs: its own reference or its Image object's.
+pub fn image_reference<'a>(
+    spec: &'a ContainerSpec,
+    revision: &'a Revision,
+) -> Option<&'a ImageReference> {
+    match &spec.image {
+        ImageSource::Reference(r) => Some(r),
+        ImageSource::Object(name) => revision
+            .of_kind(podctl_api::Kind::Image)
+            .find(|o| o.name() == name)
+            .and_then(Object::as_image)
+            .map(|i| &i.reference),
+    }
+}
+
+/// Renders the unit of a Container object. `None` when the object is not a Container or
+/// its image does not resolve (validation rules both out for a valid revision).
+pub fn container_unit(
+    object: &Object,
+    revision: &Revision,
+    ctx: &RenderContext,
+) -> Option<UnitFile> {
+    let spec = object.as_container()?;
+    let image = image_reference(spec, revision)?;
+    let name = unit_name(object.name());
+    let template = render(object.name(), spec, image, ctx);
+    let hash = {
+        let digest = Sha256::digest(template.as_bytes());
+        digest
+            .iter()
+            .take(10)
+            .fold(String::with_capacity(20), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
+    };
+    Some(UnitFile {
+        name,
+        content: template.replace(HASH_PLACEHOLDER, &hash),
+        hash,
+    })
+}
+
+/// Go's duration syntax for podman flags (it has no `d` unit).
+fn go_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// systemd's time span syntax.
+fn timespan(d: Duration) -> String {
+    go_duration(d)
+}
+
+fn stop_secs(spec: &ContainerSpec) -> u64 {
+    spec.stop_timeout.map_or(DEFAULT_STOP_SECS, |d| {
+        d.as_std().as_secs_f64().ceil() as u64
+    })
+}
+
+/// The arguments after `podman` that start this container.
+pub fn podman_run_args(name: &Name, spec: &ContainerSpec, image: &ImageReference) -> Vec<String> {
+    podman_run_args_with_hash(name, spec, image, HASH_PLACEHOLDER)
+}
+
+fn podman_run_args_with_hash(
+    name: &Name,
+    spec: &ContainerSpec,
+    image: &ImageReference,
+    hash: &str,
+) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "run",
+        &format!("--name={name}"),
+        CIDFILE_ARG,
+        "--cgroups=no-conmon",
+        "--rm",
+        "--sdnotify=conmon",
+        "--replace",
+        "--detach",
+        // podctl pulls images itself, so a missing image fails fast and clearly
+        // instead of a pull hidden inside the unit's start timeout.
+        "--pull=never",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+
+    let mut label = |k: &str, v: &str| a.push(format!("--label={k}={v}"));
+    label(labels::MANAGED, "true");
+    label(labels::KIND, "container");
+    label(labels::NAME, name.as_str());
+    label(labels::HASH, hash);
+    match spec.update.policy {
+        UpdatePolicy::None => {}
+        UpdatePolicy::Registry => label(labels::AUTOUPDATE, "registry"),
+        UpdatePolicy::Local => label(labels::AUTOUPDATE, "local"),
+    }
+    for (k, v) in &spec.labels {
+        a.push(format!("--label={k}={v}"));
+    }
+
+    for (k, v) in &spec.env {
+        a.push(format!("--env={k}={v}"));
+    }
+    for f in &spec.env_files {
+        a.push(format!("--env-file={f}"));
+    }
+    if let Some(user) = &spec.user {
+        a.push(format!("--user={user}"));
+    }
+    if let Some(dir) = &spec.working_dir {
+        a.push(format!("--workdir={dir}"));
+    }
+    match &spec.network {
+        None => {}
+        Some(NetworkMode::Host) => a.push("--network=host".into()),
+        Some(NetworkMode::None) => a.push("--network=none".into()),
+        Some(NetworkMode::Network(n)) => a.push(format!("--network={n}")),
+    }
+    // Ports mean nothing in the host's or no network namespace: podman would only warn.
+    if NetworkMode::is_bridged(spec.network.as_ref()) {
+        for p in &spec.ports {
+            a.push(format!("--publish={p}"));
+        }
+    }
+    for v in &spec.volumes {
+        let source = match (&v.volume, &v.host_path) {
+            (Some(volume), _) => volume.to_string(),
+            (None, Some(path)) => path.to_string(),
+            (None, None) => continue,
+        };
+        let ro = if v.read_only { ":ro" } else { "" };
+        a.push(format!("--volume={source}:{}{ro}", v.path));
+    }
+    for s in &spec.secrets {
+        match (&s.path, &s.env) {
+            (Some(path), _) => a.push(format!("--secret={},type=mount,target={path}", s.secret)),
+            (None, Some(env)) => a.push(format!("--secret={},type=env,target={env}", s.secret)),
+            (None, None) => {}
+        }
+    }
+    if let Some(hc) = &spec.health_check {
+        // A JSON array is podman's exec form: no shell is added around the command.
+        let cmd = serde_json::to_string(&hc.command).unwrap_or_default();
+        a.push(format!("--health-cmd={cmd}"));
+        a.push(format!("--health-interval={}", go_duration(hc.interval)));
+        a.push(format!("--health-timeout={}", go_duration(hc.timeout)));
+        a.push(format!("--health-retries={}", hc.retries));
+        a.push(format!(
+            "--health-start-period={}",
+            go_duration(hc.start_period)
+        ));
+        let action = match hc.on_failure {
+            HealthFailureAction::None => None,
+            HealthFailureAction::Kill => Some("kill"),
+            HealthFailureAction::Restart => Some("restart"),
+            HealthFailureAction::Stop => Some("stop"),
+        };
+        if let Some(action) = action {
+            a.push(format!("--health-on-failure={action}"));
+        }
+    }
+    a.push(format!("--stop-timeout={}", stop_secs(spec)));
+
+    // With --cgroups=no-conmon the container runs in its own scope, outside the service's
+    // cgroup: limits must be given to podman too, not only to systemd.
+    let r = &spec.resources;
+    if let Some(q) = r.cpu_quota {
+        a.push(format!("--cpus={}", format_cpus(q.percent())));
+    }
+    if let Some(w) = r.cpu_weight {
+        // cgroup v1 shares for CPUWeight's scale (100 = 1024 shares); podman maps them to
+        // weights on cgroup v2.
+        a.push(format!("--cpu-shares={}", u32::from(w) * 1024 / 100));
+    }
+    if let Some(set) = &r.cpuset {
+        a.push(format!("--cpuset-cpus={set}"));
+    }
+    if let Some(m) = r.memory_max {
+        a.push(format!("--memory={}", m.bytes()));
+    }
+    if let Some(m) = r.memory_reservation {
+        a.push(format!("--memory-reservation={}", m.bytes()));
+    }
+    if let Some(t) = r.tasks_max {
+        a.push(format!("--pids-limit={t}"));
+    }
+
+    let s = &spec.security;
+    if s.read_only_root_filesystem {
+        a.push("--read-only".into());
+    }
+    if s.no_new_privileges {
+        a.push("--security-opt=no-new-privileges".into());
+    }
+    for c in &s.cap_drop {
+        a.push(format!("--cap-drop={c}"));
+    }
+    for c in &s.cap_add {
+        a.push(format!("--cap-add={c}"));
+    }
+
+    a.push(format!("--log-driver={}", spec.logging.driver.as_podman()));
+    if let Some(tag) = &spec.logging.tag {
+        a.push(format!("--log-opt=tag={tag}"));
+    }
+
+    if !spec.command.is_empty() {
+        let entrypoint = serde_json::to_string(&spec.command).unwrap_or_default();
+        a.push(format!("--entrypoint={entrypoint}"));
+    }
+    a.push(image.to_string());
+    a.extend(spec.args.iter().cloned());
+    a
+}
+
+fn format_cpus(percent: u32) -> String {
+    let whole = percent / 100;
+    let frac = percent % 100;
+    if frac == 0 {
+        whole.to_string()
+    } else {
+        format!("{whole}.{frac:02}")
+    }
+}
+
+fn render(
+    name: &Name,
+    spec: &ContainerSpec,
+    image: &ImageReference,
+    ctx: &RenderContext,
+) -> String {
+    let podman = ctx.podman.display().to_string();
+    let mut u = String::with_capacity(2048);
+    let mut line = |s: &str| {
+        u.push_str(s);
+        u.push('\n');
+    };
+
+    line(MANAGED_MARKER);
+    line("[Unit]");
+    line(&format!(
+        "Description={}",
+        value(&format!("podctl container {name} ({image})"))
+    ));
+    line(&format!("{HASH_KEY}={HASH_PLACEHOLDER}"));
+    line("Wants=network-online.target");
+    line("RequiresMountsFor=%t/containers");
+    let mut requires: Vec<String> = spec.depends_on.iter().map(unit_name).collect();
+    requires.extend(spec.requires.iter().map(ToString::to_string));
+    let mut after: Vec<String> = vec!["network-online.target".to_string()];
+    after.extend(requires.iter().cloned());
+    after.extend(spec.after.iter().map(ToString::to_string));
+    dedup_keep_order(&mut requires);
+    dedup_keep_order(&mut after);
+    for unit in &requires {
+        line(&format!("Requires={unit}"));
+    }
+    for unit in &after {
+        line(&format!("After={unit}"));
+    }
+    if let Some(burst) = spec.restart.burst {
+        line(&format!("StartLimitBurst={burst}"));
+    }
+    if let Some(interval) = spec.restart.interval {
+        line(&format!("StartLimitIntervalSec={}", timespan(interval)));
+    }
+
+    line("");
+    line("[Service]");
+    line("Type=notify");
+    line("NotifyAccess=all");
+    line("Environment=PODMAN_SYSTEMD_UNIT=%n");
+    line(&format!("Restart={}", spec.restart.policy.as_systemd()));
+    if let Some(delay) = spec.restart.delay {
+        line(&format!("RestartSec={}", timespan(delay)));
+    }
+    let stop = stop_secs(spec);
+    line(&format!("TimeoutStopSec={}", stop + STOP_MARGIN_SECS));
+    // A restart after a crash finds the old cidfile; podman refuses to overwrite it.
+    line("ExecStartPre=/bin/rm -f %t/%n.ctr-id");
+    let run: Vec<String> = std::iter::once(exec_word(&podman))
+        .chain(
+            podman_run_args_with_hash(name, spec, image, HASH_PLACEHOLDER)
+                .iter()
+                .map(|w| {
+                    if w == CIDFILE_ARG {
+                        w.clone()
+                    } else {
+                        exec_word(w)
+                    }
+                }),
+        )
+        .collect();
+    line(&format!("ExecStart={}", run.join(" ")));
+    line(&format!(
+        "ExecStop={} stop --ignore -t {stop} --cidfile=%t/%n.ctr-id",
+        exec_word(&podman)
+    ));
+    line(&format!(
+        "ExecStopPost={} rm -f --ignore -t {stop} --cidfile=%t/%n.ctr-id",
+        exec_word(&podman)
+    ));
+
+    let r = &spec.resources;
+    if let Some(q) = r.cpu_quota {
+        line(&format!("CPUQuota={q}"));
+    }
+    if let Some(w) = r.cpu_weight {
+        line(&format!("CPUWeight={w}"));
+    }
+    if let Some(m) = r.memory_max {
+        line(&format!("MemoryMax={m}"));
+    }
+    if let Some(t) = r.tasks_max {
+        line(&format!("TasksMax={t}"));
+    }
+    if spec.security.no_new_privileges {
+        line("NoNewPrivileges=yes");
+    }
+    if let Some(h) = &spec.security.systemd {
+        if let Some(ps) = h.protect_system {
+            line(&format!("ProtectSystem={}", ps.as_systemd()));
+        }
+        if let Some(ph) = h.protect_home {
+            line(&format!("ProtectHome={}", ph.as_systemd()));
+        }
+        if h.namespaces_mounts() {
+            for path in podman_writable_paths(ctx) {
+                line(&format!("ReadWritePaths=-{}", path.display()));
+            }
+            for path in &h.read_write_paths {
+                line(&format!("ReadWritePaths={}", path_value(path.as_str())));
+            }
+        }
+    }
+
+    line("");
+    line("[Install]");
+    if !spec.wanted_by.is_empty() {
+        let targets: Vec<&str> = spec.wanted_by.iter().map(|u| u.as_str()).collect();
+        line(&format!("WantedBy={}", targets.join(" ")));
+    }
+    u
+}
+
+fn dedup_keep_order(items: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|i| seen.insert(i.clone()));
+}
+
+/// What podman itself writes while running a container; with `ProtectSystem=strict` these
+/// must stay writable or podman fails (bolt_state.db, netavark.lock, conmon's files).
+fn podman_writable_paths(ctx: &RenderContext) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = vec![PathBuf::from("/var/lib/containers")];
+    paths.extend(ctx.storage_paths.iter().cloned());
+    paths.extend(["/run", "/var/tmp", "/tmp", "/etc/containers/networks"].map(PathBuf::from));
+    // Parents first, so a path under one already listed is dropped.
+    paths.sort_by_key(|p| p.components().count());
+    let mut seen = Vec::new();
+    paths.retain(|p| {
+        let covered = seen.iter().any(|s: &PathBuf| p.starts_with(s));
+        if !covered {
+            seen.push(p.clone());
+        }
+        !covered
+    });
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use podctl_api::{Kind, load_dir};
+
+    use super::*;
+
+    fn production() -> Revision {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/production");
+        load_dir(&dir).expect("the production example is valid")
+    }
+
+    fn unit_of(revision: &Revision, name: &str) -> UnitFile {
+        let object = revision
+            .of_kind(Kind::Container)
+            .find(|o| o.name().as_str() == name)
+            .expect("container in example");
+        container_unit(object, revision, &RenderContext::default()).expect("renders")
+    }
+
+    #[test]
+    fn production_units_render_every_field() {
+        let revision = production();
+        insta::assert_snapshot!("myapp.service", unit_of(&revision, "myapp").content);
+        insta::assert_snapshot!(
+            "postgresql.service",
+            unit_of(&revision, "postgresql").content
+        );
+    }
+
+    #[test]
+    fn hash_is_stable_and_written_twice() {
+        let revision = production();
+        let a = unit_of(&revision, "myapp");
+        let b = unit_of(&revision, "myapp");
+        assert_eq!(a, b);
+        assert_eq!(super::super::unit_hash(&a.content), Some(a.hash.as_str()));
+        assert!(
+            a.content
+                .contains(&format!("--label=io.podctl.hash={}", a.hash))
+        );
+        assert!(super::super::is_managed(&a.content));
+    }
+
+    #[test]
+    fn go_durations_have_no_days() {
+        assert_eq!(go_duration(Duration::from_millis(86_400_000)), "86400s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn cpus_keep_fractions() {
+        assert_eq!(format_cpus(200), "2");
+        assert_eq!(format_cpus(50), "0.50");
+        assert_eq!(format_cpus(125), "1.25");
+    }
+}

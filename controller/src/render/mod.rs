@@ -1,0 +1,62 @@
+//! Rendering: desired objects to the exact files and commands podctl installs. Pure:
+//! the same revision and context always give the same bytes, so "changed" means "differs".
+
+mod container;
+pub mod quote;
+
+use std::path::PathBuf;
+
+pub use container::{UnitFile, container_unit, podman_run_args, unit_name};
+
+/// The first line of every unit file podctl writes: its mark of ownership.
+pub const MANAGED_MARKER: &str = "# Managed by podctl. Changes will be overwritten.";
+
+/// The `[Unit]` key that carries the hash of the rendered desired state.
+pub const HASH_KEY: &str = "X-Podctl-Hash";
+
+/// Labels podctl puts on everything it creates.
+pub mod labels {
+    pub const MANAGED: &str = "io.podctl.managed";
+    pub const KIND: &str = "io.podctl.kind";
+    pub const NAME: &str = "io.podctl.name";
+    pub const HASH: &str = "io.podctl.hash";
+    pub const AUTOUPDATE: &str = "io.containers.autoupdate";
+}
+
+/// What rendering needs to know about the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderContext {
+    /// Absolute path of the podman binary written into `Exec*=` lines.
+    pub podman: PathBuf,
+    /// Podman's storage directories (graph root, run root): they must stay writable under
+    /// `ProtectSystem=strict`.
+    pub storage_paths: Vec<PathBuf>,
+}
+
+impl Default for RenderContext {
+    fn default() -> Self {
+        Self {
+            podman: PathBuf::from("/usr/bin/podman"),
+            storage_paths: vec![
+                PathBuf::from("/var/lib/containers/storage"),
+                PathBuf::from("/run/containers/storage"),
+            ],
+        }
+    }
+}
+
+/// Whether a unit file's text carries podctl's mark.
+pub fn is_managed(content: &str) -> bool {
+    content
+        .lines()
+        .next()
+        .is_some_and(|l| l.trim_end() == MANAGED_MARKER)
+}
+
+/// The `X-Podctl-Hash=` value of a unit file's text.
+pub fn unit_hash(content: &str) -> Option<&str> {
+    content
+        .lines()
+        .find_map(|l| l.strip_prefix(HASH_KEY).and_then(|r| r.strip_prefix('=')))
+        .map(str::trim)
+}
