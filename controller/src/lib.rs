@@ -1,3 +1,6 @@
 //! podctl's controller: render desired state, observe the host, plan, execute.
 
+pub mod adapters;
+pub mod observe;
+pub mod plan;
 pub mod render;

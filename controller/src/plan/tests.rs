@@ -1,0 +1,272 @@
+//! Planner tests: a desired revision against hand-made observed states.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use podctl_api::{Diagnostics, Kind, ObjectRef, Revision, SourceFile, from_sources};
+
+use super::*;
+use crate::observe::{ContainerStatus, Observed, UnitFileOnDisk, UnitStatus};
+use crate::render::labels;
+
+const DB: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: db}\nspec:\n  image: localhost/bb:v1\n";
+const APP: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: app}\nspec:\n  image: localhost/bb:v1\n  dependsOn: [db]\n  env: {MODE: one}\n";
+
+fn revision(files: &[(&str, &str)]) -> Revision {
+    let sources = files
+        .iter()
+        .map(|(name, text)| SourceFile {
+            path: Path::new(name).into(),
+            text: (*text).to_string(),
+        })
+        .collect();
+    from_sources(
+        Path::new("m"),
+        Path::new("m"),
+        sources,
+        Diagnostics::default(),
+    )
+    .expect("valid revision")
+}
+
+fn container(name: &str) -> ObjectRef {
+    ObjectRef::new(Kind::Container, name.parse().expect("name"))
+}
+
+/// The host after a perfect apply of `revision`: files written, units running, enabled.
+fn converged(revision: &Revision) -> Observed {
+    let ctx = RenderContext::default();
+    let mut observed = Observed {
+        unit_dir: PathBuf::from("/etc/systemd/system"),
+        ..Observed::default()
+    };
+    observed.images.insert("localhost/bb:v1".into());
+    for object in revision.of_kind(Kind::Container) {
+        let unit = container_unit(object, revision, &ctx).expect("renders");
+        observed.unit_files.insert(
+            unit.name.clone(),
+            UnitFileOnDisk {
+                path: observed.unit_dir.join(&unit.name),
+                content: unit.content.clone(),
+                managed: true,
+            },
+        );
+        observed.units.insert(
+            unit.name.clone(),
+            UnitStatus {
+                load_state: "loaded".into(),
+                active_state: "active".into(),
+                sub_state: "running".into(),
+                fragment_path: Some(observed.unit_dir.join(&unit.name)),
+                unit_file_state: "enabled".into(),
+                n_restarts: Some(0),
+            },
+        );
+        let mut l = BTreeMap::new();
+        l.insert(labels::MANAGED.to_string(), "true".to_string());
+        l.insert(labels::KIND.to_string(), "container".to_string());
+        observed.containers.insert(
+            object.name().to_string(),
+            ContainerStatus {
+                id: format!("id-{}", object.name()),
+                name: object.name().to_string(),
+                state: "running".into(),
+                labels: l,
+            },
+        );
+    }
+    observed
+}
+
+#[test]
+fn fresh_host_creates_every_container_in_dependency_order() {
+    let rev = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let observed = Observed {
+        unit_dir: PathBuf::from("/etc/systemd/system"),
+        ..Observed::default()
+    };
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let order: Vec<String> = plan.steps.iter().map(|s| s.object.to_string()).collect();
+    assert_eq!(order, ["container/db", "container/app"]);
+    let db = plan.step(&container("db")).expect("db step");
+    assert_eq!(db.change, Change::Create);
+    let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
+    assert_eq!(verbs, ["pull", "write", "enable", "start"]);
+}
+
+#[test]
+fn converged_host_plans_nothing() {
+    let rev = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let plan = plan(&rev, &converged(&rev), &RenderContext::default());
+    assert!(!plan.has_changes(), "{plan:#?}");
+}
+
+#[test]
+fn changed_env_restarts_only_that_container_and_names_the_field() {
+    let old = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let new = revision(&[
+        ("a.yaml", &APP.replace("MODE: one", "MODE: two")),
+        ("d.yaml", DB),
+    ]);
+    let plan = plan(&new, &converged(&old), &RenderContext::default());
+    let app = plan.step(&container("app")).expect("app");
+    assert_eq!(
+        app.change,
+        Change::Update {
+            fields: vec!["env".into()]
+        }
+    );
+    let verbs: Vec<&str> = app.actions.iter().map(Action::verb).collect();
+    assert_eq!(verbs, ["write", "enable", "restart"]);
+    assert!(plan.step(&container("db")).expect("db").is_noop());
+}
+
+#[test]
+fn stopped_unit_is_repaired_with_a_start() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    observed
+        .units
+        .get_mut("db.service")
+        .expect("unit")
+        .active_state = "inactive".into();
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let db = plan.step(&container("db")).expect("db");
+    assert_eq!(
+        db.change,
+        Change::Repair {
+            reason: "unit is inactive".into()
+        }
+    );
+    assert_eq!(
+        db.actions,
+        vec![Action::StartUnit {
+            unit: "db.service".into()
+        }]
+    );
+}
+
+#[test]
+fn hand_edited_unit_is_rewritten_and_restarted() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    let file = observed.unit_files.get_mut("db.service").expect("file");
+    file.content = file.content.replace("Restart=on-failure", "Restart=no");
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let db = plan.step(&container("db")).expect("db");
+    assert_eq!(
+        db.change,
+        Change::Repair {
+            reason: "unit file edited outside podctl".into()
+        }
+    );
+    assert!(db.actions.contains(&Action::RestartUnit {
+        unit: "db.service".into()
+    }));
+}
+
+#[test]
+fn foreign_unit_is_a_conflict_and_is_not_touched() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = Observed {
+        unit_dir: PathBuf::from("/etc/systemd/system"),
+        ..Observed::default()
+    };
+    observed.unit_files.insert(
+        "db.service".into(),
+        UnitFileOnDisk {
+            path: PathBuf::from("/etc/systemd/system/db.service"),
+            content: String::new(),
+            managed: false,
+        },
+    );
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let db = plan.step(&container("db")).expect("db");
+    assert!(
+        matches!(&db.change, Change::Conflict { message } if message.contains("not managed by podctl"))
+    );
+    assert!(db.actions.is_empty());
+}
+
+#[test]
+fn unit_of_a_package_is_a_conflict() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = Observed {
+        unit_dir: PathBuf::from("/etc/systemd/system"),
+        ..Observed::default()
+    };
+    observed.units.insert(
+        "db.service".into(),
+        UnitStatus {
+            load_state: "loaded".into(),
+            active_state: "active".into(),
+            fragment_path: Some(PathBuf::from("/lib/systemd/system/db.service")),
+            ..UnitStatus::default()
+        },
+    );
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    assert!(matches!(
+        plan.step(&container("db")).expect("db").change,
+        Change::Conflict { .. }
+    ));
+}
+
+#[test]
+fn foreign_container_with_the_name_is_a_conflict() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = Observed {
+        unit_dir: PathBuf::from("/etc/systemd/system"),
+        ..Observed::default()
+    };
+    observed.containers.insert(
+        "db".into(),
+        ContainerStatus {
+            id: "abc".into(),
+            name: "db".into(),
+            ..ContainerStatus::default()
+        },
+    );
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    assert!(matches!(
+        plan.step(&container("db")).expect("db").change,
+        Change::Conflict { .. }
+    ));
+}
+
+#[test]
+fn removed_manifest_stops_disables_and_deletes() {
+    let old = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let new = revision(&[("d.yaml", DB)]);
+    let plan = plan(&new, &converged(&old), &RenderContext::default());
+    let app = plan.step(&container("app")).expect("app");
+    assert_eq!(app.change, Change::Delete);
+    let verbs: Vec<&str> = app.actions.iter().map(Action::verb).collect();
+    assert_eq!(
+        verbs,
+        ["stop", "disable", "remove-unit", "remove-container"]
+    );
+}
+
+#[test]
+fn foreign_units_and_containers_are_never_pruned() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    observed.unit_files.insert(
+        "nginx.service".into(),
+        UnitFileOnDisk {
+            path: PathBuf::from("/etc/systemd/system/nginx.service"),
+            content: String::new(),
+            managed: false,
+        },
+    );
+    observed.containers.insert(
+        "other".into(),
+        ContainerStatus {
+            id: "x".into(),
+            name: "other".into(),
+            ..ContainerStatus::default()
+        },
+    );
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    assert!(!plan.has_changes(), "{plan:#?}");
+}
