@@ -270,6 +270,15 @@ impl TestHost {
             .with_context(|| format!("`{}` printed no JSON: {}", argv.join(" "), out.stdout))
     }
 
+    /// The journal of a unit (message text only): attach it to assertion messages so a
+    /// failing test shows what the service said.
+    pub async fn journal(&self, unit: &str) -> Result<String> {
+        let out = self
+            .exec_ok(["journalctl", "--no-pager", "-o", "cat", "-u", unit])
+            .await?;
+        Ok(out.stdout)
+    }
+
     /// A connection to the sandbox's systemd over its system bus.
     pub async fn systemd(&self) -> Result<Systemd> {
         Systemd::connect(&self.bus_address).await

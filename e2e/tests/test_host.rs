@@ -109,7 +109,12 @@ TimeoutStopSec=20
         Ok((s.active_state == "active").then_some(s))
     })
     .await?;
-    assert_eq!(status.sub_state, "running", "{status:?}");
+    assert_eq!(
+        status.sub_state,
+        "running",
+        "{status:?}\njournal:\n{}",
+        host.journal(&unit).await?
+    );
 
     let ps = host
         .podman_json([

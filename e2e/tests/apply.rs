@@ -1,0 +1,382 @@
+//! `podctl apply` on the real test host: containers become systemd services, in dependency
+//! order, converge idempotently, recover, and never touch what podctl does not own.
+//!
+//! podctl prunes every managed unit the revision does not name, so the tests of this file
+//! take turns (APPLY_LOCK); each still uses its own object names.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use podctl_e2e::{ExecOutput, ManifestDir, TestHost, wait_until};
+use tokio::sync::Mutex;
+
+static APPLY_LOCK: Mutex<()> = Mutex::const_new(());
+const TIMEOUT: Duration = Duration::from_secs(60);
+const UNIT_DIR: &str = "/etc/systemd/system";
+
+fn container(name: &str, image: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: {image}\n  stopTimeout: 5s\n{extra}"
+    )
+}
+
+async fn apply(host: &TestHost, dir: &ManifestDir) -> Result<ExecOutput> {
+    let out = host.podctl(["apply", "-f", &dir.path_str()]).await?;
+    eprintln!("podctl apply:\n{}{}", out.stdout, out.stderr);
+    Ok(out)
+}
+
+/// The line `podctl apply` printed for `object`.
+fn line_of<'a>(out: &'a ExecOutput, object: &str) -> &'a str {
+    out.stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(object))
+        .unwrap_or("")
+}
+
+async fn container_id(host: &TestHost, name: &str) -> Result<String> {
+    let v = host.podman_json(["container", "inspect", name]).await?;
+    v[0]["Id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no Id in podman inspect")
+}
+
+async fn unit_mtime(host: &TestHost, unit: &str) -> Result<std::time::SystemTime> {
+    let path = host.host_path(format!("{UNIT_DIR}/{unit}"));
+    Ok(std::fs::metadata(&path)
+        .with_context(|| format!("stat {}", path.display()))?
+        .modified()?)
+}
+
+/// Removes every managed object these tests created, through podctl itself.
+async fn clean_up(host: &TestHost) -> Result<()> {
+    let empty = host.write_manifests(&[])?;
+    let out = host
+        .podctl(["apply", "--allow-empty", "-f", &empty.path_str()])
+        .await?;
+    anyhow::ensure!(
+        out.success(),
+        "cleanup apply failed: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<()> {
+    let Some(host) =
+        TestHost::require("db_and_app_should_start_in_order_converge_and_be_repaired").await
+    else {
+        return Ok(());
+    };
+    let _turn = APPLY_LOCK.lock().await;
+    let db = host.unique_name("db");
+    let app = host.unique_name("app");
+    let (db_unit, app_unit) = (format!("{db}.service"), format!("{app}.service"));
+    let db_manifest = container(&db, "localhost/web:v1", "  env: {PORT: \"8081\"}\n");
+    let app_manifest = |mode: &str| {
+        container(
+            &app,
+            "localhost/web:v1",
+            &format!("  dependsOn: [{db}]\n  env: {{PORT: \"8082\", MODE: {mode}}}\n"),
+        )
+    };
+    let dir = host.write_manifests(&[
+        ("db.yaml", &db_manifest),
+        ("app.yaml", &app_manifest("one")),
+    ])?;
+
+    let first = apply(&host, &dir).await?;
+    assert!(first.success(), "first apply failed");
+    let systemd = host.systemd().await?;
+    let db_status = systemd.unit(&db_unit).await?;
+    let app_status = systemd.unit(&app_unit).await?;
+    assert_eq!(
+        (
+            db_status.active_state.as_str(),
+            app_status.active_state.as_str()
+        ),
+        ("active", "active")
+    );
+    assert!(
+        db_status.active_enter_timestamp <= app_status.active_enter_timestamp,
+        "db became active after app: {db_status:?} {app_status:?}"
+    );
+    let unit_text = std::fs::read_to_string(host.host_path(format!("{UNIT_DIR}/{app_unit}")))?;
+    assert!(unit_text.starts_with("# Managed by podctl. Changes will be overwritten.\n"));
+    assert!(unit_text.contains("X-Podctl-Hash="));
+    let labels = host.podman_json(["container", "inspect", &app]).await?;
+    assert_eq!(labels[0]["Config"]["Labels"]["io.podctl.managed"], "true");
+
+    // A second apply with nothing changed touches nothing.
+    let (db_id, app_id) = (
+        container_id(&host, &db).await?,
+        container_id(&host, &app).await?,
+    );
+    let mtime = unit_mtime(&host, &app_unit).await?;
+    let second = apply(&host, &dir).await?;
+    assert!(second.success());
+    assert!(
+        line_of(&second, &format!("container/{app}")).contains("unchanged"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        line_of(&second, &format!("container/{db}")).contains("unchanged"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(unit_mtime(&host, &app_unit).await?, mtime);
+    assert_eq!(container_id(&host, &app).await?, app_id);
+
+    // systemd restarts a killed container.
+    let before = systemd.unit(&app_unit).await?.n_restarts.unwrap_or(0);
+    host.exec_ok(["podman", "kill", &app]).await?;
+    wait_until(TIMEOUT, "app restarted by systemd", || async {
+        let s = systemd.unit(&app_unit).await?;
+        Ok((s.n_restarts.unwrap_or(0) > before && s.active_state == "active").then_some(()))
+    })
+    .await?;
+
+    // A changed env restarts app only.
+    let app_id = container_id(&host, &app).await?;
+    let changed = host.write_manifests(&[
+        ("db.yaml", &db_manifest),
+        ("app.yaml", &app_manifest("two")),
+    ])?;
+    let third = apply(&host, &changed).await?;
+    assert!(third.success());
+    assert!(
+        line_of(&third, &format!("container/{app}")).contains("env"),
+        "{}",
+        third.stdout
+    );
+    assert_ne!(
+        container_id(&host, &app).await?,
+        app_id,
+        "app was not restarted"
+    );
+    assert_eq!(container_id(&host, &db).await?, db_id, "db was restarted");
+
+    // A unit stopped by hand is started again.
+    host.exec_ok(["systemctl", "stop", &app_unit]).await?;
+    let fourth = apply(&host, &changed).await?;
+    assert!(fourth.success());
+    assert!(
+        line_of(&fourth, &format!("container/{app}")).contains("repair"),
+        "{}",
+        fourth.stdout
+    );
+    assert_eq!(systemd.unit(&app_unit).await?.active_state, "active");
+
+    // A removed manifest takes its unit and container with it.
+    let only_db = host.write_manifests(&[("db.yaml", &db_manifest)])?;
+    let fifth = apply(&host, &only_db).await?;
+    assert!(fifth.success());
+    assert!(
+        !host.host_path(format!("{UNIT_DIR}/{app_unit}")).exists(),
+        "unit file left behind"
+    );
+    let ps = host
+        .podman_json([
+            "ps",
+            "-a",
+            "--format",
+            "json",
+            "--filter",
+            &format!("name=^{app}$"),
+        ])
+        .await?;
+    assert_eq!(
+        ps.as_array().map(Vec::len),
+        Some(0),
+        "container left behind: {ps}"
+    );
+    assert_eq!(systemd.unit(&db_unit).await?.active_state, "active");
+
+    clean_up(&host).await
+}
+
+#[tokio::test]
+async fn foreign_unit_should_be_reported_and_left_alone() -> Result<()> {
+    let Some(host) = TestHost::require("foreign_unit_should_be_reported_and_left_alone").await
+    else {
+        return Ok(());
+    };
+    let _turn = APPLY_LOCK.lock().await;
+    let name = host.unique_name("foreign");
+    let unit_path = format!("{UNIT_DIR}/{name}.service");
+    let foreign = "[Unit]\nDescription=not podctl's\n[Service]\nExecStart=/bin/sleep 600\n";
+    host.write_file(&unit_path, foreign)?;
+    host.exec_ok(["systemctl", "daemon-reload"]).await?;
+    host.exec_ok(["systemctl", "start", &format!("{name}.service")])
+        .await?;
+    let other = host.unique_name("other");
+    let dir = host.write_manifests(&[
+        (
+            "a.yaml",
+            &container(&name, "localhost/bb:v1", "  args: [sleep, \"600\"]\n"),
+        ),
+        (
+            "b.yaml",
+            &container(&other, "localhost/bb:v1", "  args: [sleep, \"600\"]\n"),
+        ),
+    ])?;
+    let out = apply(&host, &dir).await?;
+    assert_eq!(out.status.code(), Some(1), "a conflict must fail the apply");
+    let line = line_of(&out, &format!("container/{name}"));
+    assert!(
+        line.contains("CONFLICT") && line.contains("not managed by podctl"),
+        "{line}"
+    );
+    assert!(
+        line_of(&out, &format!("container/{other}")).contains("ok"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.host_path(&unit_path))?,
+        foreign
+    );
+    let systemd = host.systemd().await?;
+    assert_eq!(
+        systemd.unit(&format!("{name}.service")).await?.active_state,
+        "active"
+    );
+
+    clean_up(&host).await?;
+    // Even the cleanup leaves the foreign unit alone.
+    assert_eq!(
+        std::fs::read_to_string(host.host_path(&unit_path))?,
+        foreign
+    );
+    host.exec_ok(["systemctl", "stop", &format!("{name}.service")])
+        .await?;
+    std::fs::remove_file(host.host_path(&unit_path))?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn missing_image_should_block_dependents_but_not_others() -> Result<()> {
+    let Some(host) =
+        TestHost::require("missing_image_should_block_dependents_but_not_others").await
+    else {
+        return Ok(());
+    };
+    let _turn = APPLY_LOCK.lock().await;
+    let (broken, dependent, independent) = (
+        host.unique_name("noimg"),
+        host.unique_name("dep"),
+        host.unique_name("indep"),
+    );
+    let dir = host.write_manifests(&[
+        (
+            "a.yaml",
+            &container(&broken, "localhost/does-not-exist:v1", ""),
+        ),
+        (
+            "b.yaml",
+            &container(
+                &dependent,
+                "localhost/bb:v1",
+                &format!("  args: [sleep, \"600\"]\n  dependsOn: [{broken}]\n"),
+            ),
+        ),
+        (
+            "c.yaml",
+            &container(
+                &independent,
+                "localhost/bb:v1",
+                "  args: [sleep, \"600\"]\n",
+            ),
+        ),
+    ])?;
+    let out = apply(&host, &dir).await?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        line_of(&out, &format!("container/{broken}")).contains("FAILED"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line_of(&out, &format!("container/{broken}")).contains("pull"),
+        "{}",
+        out.stdout
+    );
+    let blocked = line_of(&out, &format!("container/{dependent}"));
+    assert!(
+        blocked.contains("BLOCKED") && blocked.contains(&broken),
+        "{blocked}"
+    );
+    assert!(
+        line_of(&out, &format!("container/{independent}")).contains("ok"),
+        "{}",
+        out.stdout
+    );
+    let systemd = host.systemd().await?;
+    assert_eq!(
+        systemd
+            .unit(&format!("{independent}.service"))
+            .await?
+            .active_state,
+        "active"
+    );
+    assert_ne!(
+        systemd
+            .unit(&format!("{dependent}.service"))
+            .await?
+            .active_state,
+        "active"
+    );
+    clean_up(&host).await
+}
+
+#[tokio::test]
+async fn hardened_container_should_run_and_recover_when_unhealthy() -> Result<()> {
+    let Some(host) =
+        TestHost::require("hardened_container_should_run_and_recover_when_unhealthy").await
+    else {
+        return Ok(());
+    };
+    let _turn = APPLY_LOCK.lock().await;
+    let name = host.unique_name("hardened");
+    // /tmp of a read-only container is a fresh tmpfs per start: the flag file makes the
+    // container unhealthy until podman restarts it.
+    let extra = "  args: [sleep, \"600\"]\n  network: host\n  healthCheck:\n    command: [/bin/sh, -c, \"test ! -e /tmp/sick\"]\n    interval: 1s\n    timeout: 2s\n    retries: 1\n    onFailure: restart\n  security:\n    readOnlyRootFilesystem: true\n    noNewPrivileges: true\n    capDrop: [ALL]\n    systemd:\n      protectSystem: strict\n      protectHome: true\n";
+    let dir = host.write_manifests(&[("h.yaml", &container(&name, "localhost/bb:v1", extra))])?;
+    let out = apply(&host, &dir).await?;
+    assert!(out.success());
+    let unit_text = std::fs::read_to_string(host.host_path(format!("{UNIT_DIR}/{name}.service")))?;
+    assert!(unit_text.contains("ProtectSystem=strict"), "{unit_text}");
+
+    let health = || async {
+        let v = host.podman_json(["container", "inspect", &name]).await?;
+        let state = &v[0]["State"];
+        let status = state["Health"]["Status"]
+            .as_str()
+            .or(state["Healthcheck"]["Status"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        Ok::<_, anyhow::Error>((status, v[0]["RestartCount"].as_u64().unwrap_or(0)))
+    };
+    wait_until(TIMEOUT, "healthy", || async {
+        Ok((health().await?.0 == "healthy").then_some(()))
+    })
+    .await?;
+    let restarts_before = health().await?.1;
+    host.exec_ok(["podman", "exec", &name, "touch", "/tmp/sick"])
+        .await?;
+    wait_until(TIMEOUT, "restarted by podman and healthy again", || async {
+        let (status, restarts) = health().await?;
+        Ok((restarts > restarts_before && status == "healthy").then_some(()))
+    })
+    .await?;
+    let systemd = host.systemd().await?;
+    assert_eq!(
+        systemd.unit(&format!("{name}.service")).await?.active_state,
+        "active"
+    );
+    clean_up(&host).await
+}
