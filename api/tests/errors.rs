@@ -1,0 +1,677 @@
+//! One fixture per class of manifest error: each test pins the exact file, line, column
+//! and message that an operator sees, and the hint where it matters.
+
+mod common;
+
+use common::Fixture;
+
+fn only(file: &str, text: &str) -> Fixture {
+    Fixture::new(&[(file, text)])
+}
+
+#[test]
+fn yaml_syntax_error_points_at_the_line() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: web}
+spec:
+  image: nginx: latest
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        ["app.yaml:5:15: YAML syntax error: mapping values are not allowed in this context"]
+    );
+    assert!(
+        fx.hints()[0]
+            .as_deref()
+            .is_some_and(|h| h.contains("must be quoted"))
+    );
+}
+
+#[test]
+fn yaml_syntax_error_at_end_of_an_unclosed_flow_list() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: web}
+spec:
+  image: [nginx
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        ["app.yaml:6:1: YAML syntax error: while parsing a flow sequence, expected ',' or ']'"]
+    );
+}
+
+#[test]
+fn yaml_tabs_are_a_syntax_error_with_a_hint() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: Volume\nmetadata:\n\tname: data\nspec: {}\n",
+    );
+    let errors = fx.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("app.yaml:4:") && errors[0].contains("YAML syntax error"),
+        "{errors:?}"
+    );
+    assert!(fx.hints()[0].as_deref().is_some_and(|h| h.contains("tab")));
+}
+
+#[test]
+fn duplicate_yaml_keys_name_the_first_place() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Volume
+metadata: {name: data}
+spec:
+  driver: local
+  driver: nfs
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        ["app.yaml:6:3: duplicate key `driver` (first set at line 5, column 3)"]
+    );
+}
+
+#[test]
+fn unknown_fields_point_at_the_offending_key() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata:
+  name: web
+  lables: {a: b}
+spec:
+  image: docker.io/library/nginx:1.27
+  healthCheck:
+    command: [\"true\"]
+    intervall: 10s
+  colour: blue
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:5:3: unknown field `lables` in `metadata`",
+            "app.yaml:10:5: unknown field `intervall` in `spec.healthCheck`",
+            "app.yaml:11:3: unknown field `colour` in `spec`",
+        ]
+    );
+    let hints = fx.hints();
+    assert_eq!(hints[0].as_deref(), Some("did you mean `labels`?"));
+    assert_eq!(hints[1].as_deref(), Some("did you mean `interval`?"));
+    assert!(
+        hints[2]
+            .as_deref()
+            .is_some_and(|h| h.starts_with("valid fields here: image, command,")),
+        "{hints:?}"
+    );
+}
+
+#[test]
+fn unknown_top_level_field_is_an_error() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: data}\nspec: {}\nstatus: {}\n",
+    );
+    assert_eq!(fx.errors(), ["app.yaml:5:1: unknown field `status`"]);
+}
+
+#[test]
+fn wrong_api_version_and_kind() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v2
+kind: Container
+metadata: {name: a}
+spec: {image: nginx}
+---
+apiVersion: podctl.io/v1
+kind: Contaner
+metadata: {name: b}
+spec: {image: nginx}
+---
+kind: Volume
+metadata: {name: c}
+spec: {}
+---
+apiVersion: podctl.io/v1
+metadata: {name: d}
+spec: {}
+---
+- a list
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:1:13: unsupported apiVersion `podctl.io/v2`",
+            "app.yaml:7:7: unknown kind `Contaner`",
+            "app.yaml:11:1: missing `apiVersion`",
+            "app.yaml:15:1: missing `kind`",
+            "app.yaml:19:1: a manifest must be a mapping, found a list",
+        ]
+    );
+    let hints = fx.hints();
+    assert_eq!(
+        hints[0].as_deref(),
+        Some("this podctl reads `apiVersion: podctl.io/v1`")
+    );
+    assert_eq!(hints[1].as_deref(), Some("did you mean `Container`?"));
+}
+
+#[test]
+fn kind_is_case_sensitive() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: volume\nmetadata: {name: a}\nspec: {}\n",
+    );
+    assert_eq!(fx.errors(), ["app.yaml:2:7: unknown kind `volume`"]);
+    assert_eq!(fx.hints()[0].as_deref(), Some("did you mean `Volume`?"));
+}
+
+#[test]
+fn bad_names_dns_1123_length_and_path_tricks() {
+    let long = "a".repeat(64);
+    let text = format!(
+        "\
+apiVersion: podctl.io/v1
+kind: Volume
+metadata: {{name: My_Data}}
+spec: {{}}
+---
+apiVersion: podctl.io/v1
+kind: Volume
+metadata: {{name: ../x}}
+spec: {{}}
+---
+apiVersion: podctl.io/v1
+kind: Volume
+metadata: {{name: {long}}}
+spec: {{}}
+---
+apiVersion: podctl.io/v1
+kind: Volume
+metadata: {{name: \"\"}}
+spec: {{}}
+---
+apiVersion: podctl.io/v1
+kind: Volume
+metadata: {{name: a.b}}
+spec: {{}}
+---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {{name: web}}
+spec:
+  image: nginx
+  dependsOn: [-db]
+"
+    );
+    let fx = only("app.yaml", &text);
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:3:18: metadata.name: invalid name `My_Data`".to_string(),
+            "app.yaml:8:18: metadata.name: invalid name `../x`".to_string(),
+            format!(
+                "app.yaml:13:18: metadata.name: name `{long}` is 64 characters long, more than 63"
+            ),
+            "app.yaml:18:18: metadata.name: name is empty".to_string(),
+            "app.yaml:23:18: metadata.name: invalid name `a.b`".to_string(),
+            "app.yaml:31:15: spec.dependsOn[0]: invalid name `-db`".to_string(),
+        ]
+    );
+    assert_eq!(
+        fx.hints()[0].as_deref(),
+        Some(
+            "names are 1-63 lowercase letters, digits and `-`, starting and ending with a letter or digit, e.g. `my-data`"
+        )
+    );
+}
+
+#[test]
+fn a_63_character_name_is_valid() {
+    let text = format!(
+        "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {{name: {}}}\nspec: {{}}\n",
+        "a".repeat(63)
+    );
+    assert_eq!(only("app.yaml", &text).revision().len(), 1);
+}
+
+#[test]
+fn duplicates_across_files_name_both_places() {
+    let fx = Fixture::new(&[
+        (
+            "a.yaml",
+            "apiVersion: podctl.io/v1\nkind: Volume\nmetadata:\n  name: data\nspec: {}\n",
+        ),
+        (
+            "sub/b.yaml",
+            "\
+# the same volume again, and a secret of the same name (a different kind: allowed)
+apiVersion: podctl.io/v1
+kind: Volume
+metadata:
+  name: data
+spec: {}
+---
+apiVersion: podctl.io/v1
+kind: Secret
+metadata:
+  name: data
+spec:
+  source: {env: DATA}
+",
+        ),
+    ]);
+    assert_eq!(
+        fx.errors(),
+        ["sub/b.yaml:5:9: duplicate Volume `data`: also defined at a.yaml:4:9"]
+    );
+    // The other place is named by its full path, as the operator gave the directory.
+    let first = format!("{}:4:9", fx.join("a.yaml").display());
+    assert!(fx.diagnostics()[0].message.ends_with(&first));
+}
+
+#[test]
+fn duplicate_of_an_invalid_object_is_still_reported() {
+    // The first declaration fails to type, but its name still counts.
+    let fx = Fixture::new(&[
+        (
+            "a.yaml",
+            "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: data}\nspec: {driver: 1, bogus: x}\n",
+        ),
+        (
+            "b.yaml",
+            "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: data}\nspec: {}\n",
+        ),
+    ]);
+    let errors = fx.errors();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("b.yaml:3:18: duplicate Volume `data`: also defined at")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn dangling_references_of_every_kind() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Volume
+metadata: {name: appdata}
+spec: {}
+---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: web}
+spec:
+  image: {ref: webimage}
+  network: appnet
+  volumes:
+    - {volume: appdat, path: /data}
+  secrets:
+    - {secret: token, env: TOKEN}
+  dependsOn: [db]
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:10:16: image `webimage` is not defined in this revision",
+            "app.yaml:11:12: network `appnet` is not defined in this revision",
+            "app.yaml:13:16: volume `appdat` is not defined in this revision",
+            "app.yaml:15:16: secret `token` is not defined in this revision",
+            "app.yaml:16:15: container `db` is not defined in this revision",
+        ]
+    );
+    assert_eq!(
+        fx.hints()[2].as_deref(),
+        Some(
+            "add a `kind: Volume` manifest named `appdat`, or fix the name (did you mean `appdata`?)"
+        )
+    );
+}
+
+#[test]
+fn a_reference_to_an_invalid_object_is_not_also_dangling() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Volume
+metadata: {name: data}
+spec: {reclaimPolicy: Sometimes}
+---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: web}
+spec:
+  image: nginx
+  volumes: [{volume: data, path: /data}]
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:4:23: spec.reclaimPolicy: unknown value `Sometimes`; expected one of `Retain`, `Delete`"
+        ]
+    );
+}
+
+#[test]
+fn dependency_cycle_is_printed_as_a_path() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: a}
+spec:
+  image: nginx
+  dependsOn: [b]
+---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: b}
+spec:
+  image: nginx
+  dependsOn: [c]
+---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: c}
+spec:
+  image: nginx
+  dependsOn: [a]
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        ["app.yaml:6:15: dependency cycle: a -> b -> c -> a"]
+    );
+}
+
+#[test]
+fn cycle_across_files_and_self_dependency() {
+    let fx = Fixture::new(&[
+        (
+            "a.yaml",
+            "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: a}\nspec:\n  image: nginx\n  dependsOn: [b]\n",
+        ),
+        (
+            "b.yaml",
+            "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: b}\nspec:\n  image: nginx\n  dependsOn: [a]\n",
+        ),
+        (
+            "c.yaml",
+            "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: c}\nspec:\n  image: nginx\n  dependsOn: [c]\n",
+        ),
+    ]);
+    assert_eq!(
+        fx.errors(),
+        [
+            "a.yaml:6:15: dependency cycle: a -> b -> a",
+            "c.yaml:6:15: container `c` depends on itself",
+        ]
+    );
+}
+
+#[test]
+fn bad_durations_sizes_ports_and_enum_values() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: web}
+spec:
+  image: nginx
+  ports: [\"8080\", \"70000:80\", \"8080:80/icmp\"]
+  stopTimeout: 30
+  restart:
+    policy: sometimes
+    delay: 1.5s
+  resources:
+    memoryMax: 2 GB
+    memoryReservation: 0
+  logging:
+    driver: syslog
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:6:11: spec.ports[0]: invalid port `8080`: the host port is missing",
+            "app.yaml:6:19: spec.ports[1]: invalid port `70000:80`: `70000` is not a port number from 1 to 65535",
+            "app.yaml:6:31: spec.ports[2]: invalid port `8080:80/icmp`: unknown protocol `icmp` (tcp, udp or sctp)",
+            "app.yaml:7:16: spec.stopTimeout: invalid duration `30`: it has no unit",
+            "app.yaml:9:13: spec.restart.policy: unknown value `sometimes`; expected one of `always`, `on-failure`, `no`",
+            "app.yaml:10:12: spec.restart.delay: invalid duration `1.5s`: fractions are not supported; use a smaller unit (`1500ms`, not `1.5s`)",
+            "app.yaml:12:16: spec.resources.memoryMax: invalid size `2 GB`: unknown unit ` GB`",
+            "app.yaml:13:24: spec.resources.memoryReservation: invalid size `0`: must be more than zero",
+            "app.yaml:15:13: spec.logging.driver: unknown value `syslog`; expected one of `journald`, `k8s-file`, `none`",
+        ]
+    );
+    assert_eq!(
+        fx.hints()[3].as_deref(),
+        Some("add a unit, e.g. `30s` for 30 seconds")
+    );
+}
+
+#[test]
+fn enum_typo_gets_a_suggestion() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: Image\nmetadata: {name: app}\nspec:\n  ref: nginx\n  pullPolicy: Allways\n",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:6:15: spec.pullPolicy: unknown value `Allways`; expected one of `IfNotPresent`, `Always`, `Never`"
+        ]
+    );
+    assert_eq!(fx.hints()[0].as_deref(), Some("did you mean `Always`?"));
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: web}
+spec:
+  image: nginx
+  enabled: yes
+  dependsOn: db
+  resources: {tasksMax: \"100\"}
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:6:12: spec.enabled: expected true or false, found a string",
+            "app.yaml:7:14: spec.dependsOn: expected a list, found a string",
+            "app.yaml:8:25: spec.resources.tasksMax: expected an integer, found a string",
+        ]
+    );
+    assert_eq!(
+        fx.hints(),
+        [
+            Some("YAML 1.2 booleans are `true` and `false`".to_string()),
+            Some("write a list, e.g. [db]".to_string()),
+            Some("remove the quotes around the number".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn secret_with_zero_or_two_sources() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Secret
+metadata: {name: none}
+spec:
+  source: {}
+---
+apiVersion: podctl.io/v1
+kind: Secret
+metadata: {name: both}
+spec:
+  source:
+    file: /etc/x
+    env: X
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:5:11: a secret needs a source: `file` or `env`",
+            "app.yaml:12:5: a secret has two sources, `file` and `env`",
+        ]
+    );
+}
+
+#[test]
+fn binary_garbage_is_reported_where_text_stops() {
+    let fx = Fixture::new(&[]);
+    fx.write("nul.yaml", b"apiVersion: podctl.io/v1\nkind: Vol\0ume\n");
+    fx.write("latin.yaml", b"apiVersion: podctl.io/v1\nkind: \xff\xfe\n");
+    fx.write(
+        "random.yml",
+        &[0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0xff],
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "latin.yaml:2:7: not UTF-8 text (invalid byte at offset 31)",
+            "nul.yaml:2:10: binary content (a NUL byte at offset 34)",
+            "random.yml:1:8: not UTF-8 text (invalid byte at offset 7)",
+        ]
+    );
+    assert!(
+        fx.hints()
+            .iter()
+            .all(|h| h.as_deref().is_some_and(|h| h.contains("binary file")))
+    );
+}
+
+#[test]
+fn cross_field_rules() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: web}
+spec:
+  image: nginx
+  labels: {io.podctl.owner: me}
+  security:
+    systemd: {protectSystem: strict}
+  update:
+    policy: registry
+    healthGate: 60s
+---
+apiVersion: podctl.io/v1
+kind: Network
+metadata: {name: host}
+spec: {}
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:6:12: label `io.podctl.owner` uses the prefix `io.podctl.` that podctl reserves for its ownership marks",
+            "app.yaml:8:5: `security.systemd` (protectSystem, protectHome, readWritePaths) only works with `network: host` or `network: none`",
+            "app.yaml:10:13: `update.policy: registry` needs a fully qualified image reference",
+            "app.yaml:11:5: `update.healthGate` needs a `healthCheck` to judge the new version by",
+            "app.yaml:15:18: `host` is a reserved network name",
+        ]
+    );
+}
+
+#[test]
+fn multiple_errors_in_one_document_are_all_reported() {
+    let fx = only(
+        "one.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata:
+  name: web
+spec:
+  image: nginx
+  ports: [\"80\"]
+  stopTimeout: 5x
+  restart: {policy: maybe}
+  colour: blue
+  volumes:
+    - {volume: nope, path: data}
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "one.yaml:7:11: spec.ports[0]: invalid port `80`: the host port is missing",
+            "one.yaml:8:16: spec.stopTimeout: invalid duration `5x`: unknown unit `x`",
+            "one.yaml:9:21: spec.restart.policy: unknown value `maybe`; expected one of `always`, `on-failure`, `no`",
+            "one.yaml:10:3: unknown field `colour` in `spec`",
+            "one.yaml:12:28: spec.volumes[0].path: path `data` is not absolute",
+        ]
+    );
+}
+
+#[test]
+fn every_error_across_several_files_is_reported_in_file_order() {
+    let fx = Fixture::new(&[
+        (
+            "b.yaml",
+            "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: b}\nspec: {drver: local}\n",
+        ),
+        (
+            "a.yaml",
+            "apiVersion: podctl.io/v1\nkind: Volum\nmetadata: {name: a}\nspec: {}\n",
+        ),
+        ("c/d.yml", "apiVersion: podctl.io/v1\nkind: [\n"),
+        (
+            "c/e.yaml",
+            "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: e}\nspec: {image: nginx, dependsOn: [zz]}\n",
+        ),
+    ]);
+    assert_eq!(
+        fx.errors(),
+        [
+            "a.yaml:2:7: unknown kind `Volum`",
+            "b.yaml:4:8: unknown field `drver` in `spec`",
+            "c/d.yml:3:1: YAML syntax error: while parsing a node, did not find expected node content",
+            "c/e.yaml:4:34: container `zz` is not defined in this revision",
+        ]
+    );
+    match fx.load() {
+        Err(e) => assert_eq!(e.to_string(), "revision rejected: 4 errors in 4 files"),
+        Ok(_) => panic!("expected an invalid revision"),
+    }
+}
