@@ -251,8 +251,14 @@ pub fn parse_documents(text: &str) -> ParsedFile {
 }
 
 fn syntax_hint(info: &str) -> &'static str {
-    if info.contains("tab") {
+    // Match the word: "unprintable" contains "tab" too.
+    if info
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| w == "tab" || w == "tabs")
+    {
         "YAML indents with spaces only; replace the tab characters"
+    } else if info.contains("unprintable") {
+        "remove the control character; manifests are plain UTF-8 text"
     } else if info.contains("mapping values are not allowed") {
         "a value that contains `: ` must be quoted, e.g. \"a: b\"; or check the indentation of this line"
     } else {
@@ -568,6 +574,19 @@ mod tests {
         assert_eq!(parsed.documents.len(), 1);
         assert_eq!(parsed.errors.len(), 1);
         assert!(parsed.errors[0].1.starts_with("YAML syntax error"));
+    }
+
+    #[test]
+    fn syntax_hints_match_the_error() {
+        let tab = parse_documents("a:\n\tb: 1\n");
+        let unprintable = parse_documents("a: \u{1}\n");
+        let hint = |p: &ParsedFile| p.errors[0].2.clone().unwrap_or_default();
+        assert!(hint(&tab).contains("tab"), "{:?}", tab.errors);
+        assert!(
+            hint(&unprintable).contains("control character"),
+            "{:?}",
+            unprintable.errors
+        );
     }
 
     #[test]
