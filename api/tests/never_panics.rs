@@ -189,7 +189,7 @@ fn emit_scalar(s: &str, plain: bool) -> String {
     let safe = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "./-_%".contains(c))
-        && !s.starts_with(['-', '.']);
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '/');
     if plain && safe {
         s.to_string()
     } else {

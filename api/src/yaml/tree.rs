@@ -579,7 +579,8 @@ mod tests {
     #[test]
     fn syntax_hints_match_the_error() {
         let tab = parse_documents("a:\n\tb: 1\n");
-        let unprintable = parse_documents("a: \u{1}\n");
+        // The minimal input proptest found: a NUL after line breaks.
+        let unprintable = parse_documents("\u{1}\r\r\r\u{0}");
         let hint = |p: &ParsedFile| p.errors[0].2.clone().unwrap_or_default();
         assert!(hint(&tab).contains("tab"), "{:?}", tab.errors);
         assert!(
