@@ -1,0 +1,178 @@
+//! The `podctl` binary's manifest commands as an operator runs them: exit codes, where the
+//! diagnostics go, `PODCTL_MANIFESTS`, and the graph output (snapshot-tested).
+
+use std::fs;
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn examples(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../manifests/examples")
+        .join(name)
+}
+
+fn podctl() -> Command {
+    let mut cmd = Command::cargo_bin("podctl").expect("the podctl binary");
+    // The operator's environment must not pick the directory for a test.
+    cmd.env_remove("PODCTL_MANIFESTS").env_remove("RUST_LOG");
+    cmd
+}
+
+#[test]
+fn validate_exits_0_on_the_examples() {
+    for example in ["production", "minimal"] {
+        podctl()
+            .args(["validate", "-f"])
+            .arg(examples(example))
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains(": valid: "))
+            .stderr("");
+    }
+}
+
+#[test]
+fn validate_quiet_prints_nothing_when_valid() {
+    podctl()
+        .args(["validate", "--quiet", "-f"])
+        .arg(examples("production"))
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr("");
+}
+
+#[test]
+fn validate_exits_2_with_file_line_col_on_stderr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: nginx\n  colour: blue\n",
+    )
+    .expect("write");
+    fs::write(dir.path().join("bad.yml"), "kind: Contaner\n").expect("write");
+    let shown = dir.path().display().to_string();
+    podctl()
+        .args(["validate", "-f"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            predicate::str::contains(format!(
+                "{shown}/app.yaml:6:3: unknown field `colour` in `spec`\n  hint: "
+            ))
+            .and(predicate::str::contains(format!("{shown}/bad.yml:1:1: missing `apiVersion`")))
+            .and(predicate::str::contains(format!("{shown}/bad.yml:1:7: unknown kind `Contaner`")))
+            .and(predicate::str::ends_with(
+                "error: revision rejected: 3 errors in 2 files\n",
+            )),
+        );
+}
+
+#[test]
+fn validate_exits_2_on_a_missing_directory_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nope");
+    podctl()
+        .args(["validate", "-f"])
+        .arg(&missing)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::starts_with(format!(
+            "error: cannot read manifest directory {}: No such file or directory",
+            missing.display()
+        )));
+}
+
+#[test]
+fn validate_exits_2_when_given_a_file() {
+    let file = examples("minimal").join("web.yaml");
+    podctl()
+        .args(["validate", "-f"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a directory"));
+}
+
+#[test]
+fn podctl_manifests_env_is_honoured() {
+    podctl()
+        .arg("validate")
+        .env("PODCTL_MANIFESTS", examples("production"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("5 objects in 2 files (5 documents)"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("x.yaml"), "kind: Nope\n").expect("write");
+    podctl()
+        .arg("validate")
+        .env("PODCTL_MANIFESTS", dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("x.yaml:1:1: missing `apiVersion`"));
+    // `-f` wins over the environment.
+    podctl()
+        .args(["validate", "-f"])
+        .arg(examples("minimal"))
+        .env("PODCTL_MANIFESTS", dir.path())
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn graph_text_of_the_production_example() {
+    let out = podctl()
+        .args(["graph", "-f"])
+        .arg(examples("production"))
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    insta::assert_snapshot!("graph_text", String::from_utf8(out).expect("utf-8"));
+}
+
+#[test]
+fn graph_dot_of_the_production_example() {
+    let out = podctl()
+        .args(["graph", "--format", "dot", "-f"])
+        .arg(examples("production"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("digraph"))
+        .get_output()
+        .stdout
+        .clone();
+    insta::assert_snapshot!("graph_dot", String::from_utf8(out).expect("utf-8"));
+}
+
+#[test]
+fn graph_exits_2_on_an_invalid_revision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("x.yaml"), "kind: Nope\n").expect("write");
+    podctl()
+        .args(["graph", "-f"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stdout("");
+}
+
+#[test]
+fn help_of_each_manifest_command_shows_examples() {
+    for command in ["validate", "graph"] {
+        podctl()
+            .args([command, "--help"])
+            .assert()
+            .code(0)
+            .stdout(
+                predicate::str::contains("Examples:")
+                    .and(predicate::str::contains(format!("podctl {command} -f ./manifests"))),
+            );
+    }
+}
