@@ -1,6 +1,8 @@
 //! podctl's controller: render desired state, observe the host, plan, execute.
 
 pub mod adapters;
+pub mod execute;
 pub mod observe;
 pub mod plan;
+pub mod reconcile;
 pub mod render;

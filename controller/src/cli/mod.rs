@@ -1,5 +1,6 @@
 //! The command line: global options, the subcommands, and exit codes.
 
+mod apply;
 mod graph;
 mod validate;
 
@@ -66,6 +67,27 @@ pub struct ManifestArgs {
     pub dir: PathBuf,
 }
 
+/// Where podctl installs units and how much it does at once.
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// Where podctl writes unit files.
+    #[arg(long, value_name = "DIR", env = "PODCTL_UNIT_DIR", default_value = podctl::reconcile::DEFAULT_UNIT_DIR)]
+    pub unit_dir: PathBuf,
+    /// How many objects to start at once (default: the number of CPUs).
+    #[arg(long, value_name = "N", env = "PODCTL_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+}
+
+impl HostArgs {
+    pub fn config(&self) -> podctl::reconcile::HostConfig {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        podctl::reconcile::HostConfig {
+            unit_dir: self.unit_dir.clone(),
+            concurrency: self.concurrency.unwrap_or(cpus).max(1),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a manifest directory; print every error as FILE:LINE:COL
@@ -80,12 +102,22 @@ pub enum Command {
         podctl graph --format dot | dot -Tsvg > graph.svg"
     )]
     Graph(graph::GraphArgs),
+    /// Converge the host to the manifests: write units, start, restart, remove
+    #[command(
+        after_help = "Exit status: 0 converged, 1 some objects failed, 2 invalid revision or error.\n\n\
+        Each object gets one line: its result, the time it took, what changed and why.\n\
+        An invalid revision changes nothing.\n\nExamples:\n  \
+        podctl apply\n  \
+        podctl apply -f ./manifests --unit-dir /etc/systemd/system"
+    )]
+    Apply(apply::ApplyArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Apply(args) => apply::run(&args),
     }
 }
 

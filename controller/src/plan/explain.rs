@@ -55,10 +55,10 @@ pub fn changed_fields(old: &str, new: &str) -> Vec<String> {
 
     let keys: BTreeSet<&String> = old_directives.keys().chain(new_directives.keys()).collect();
     for key in keys {
-        if old_directives.get(key) != new_directives.get(key) {
-            if let Some(field) = field_of_directive(key) {
-                fields.insert(field.to_string());
-            }
+        if old_directives.get(key) != new_directives.get(key)
+            && let Some(field) = field_of_directive(key)
+        {
+            fields.insert(field.to_string());
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 
-use podctl_api::{Kind, Name, ObjectRef, Revision};
+use podctl_api::{ContainerSpec, ImageSource, Kind, Name, ObjectRef, PullPolicy, Revision};
 
 pub use explain::changed_fields;
 
@@ -20,6 +20,8 @@ pub enum Action {
     /// Pull an image that is not in local storage.
     PullImage {
         reference: String,
+        tls_verify: Option<bool>,
+        auth_file: Option<PathBuf>,
     },
     /// Write (create or replace) a unit file.
     WriteUnit {
@@ -79,7 +81,7 @@ impl Action {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Action::PullImage { reference } => write!(f, "pull {reference}"),
+            Action::PullImage { reference, .. } => write!(f, "pull {reference}"),
             Action::WriteUnit { unit, .. } => write!(f, "write {unit}"),
             Action::EnableUnit { unit } => write!(f, "enable {unit}"),
             Action::DisableUnit { unit } => write!(f, "disable {unit}"),
@@ -174,20 +176,78 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
         desired_units.insert(unit.name.clone());
         let spec = object.as_container();
         let enabled = spec.is_some_and(|s| s.enabled);
-        let image = spec
-            .and_then(|s| render::container::image_reference(s, revision))
-            .map(ToString::to_string);
+        let image = spec.and_then(|s| image_need(s, revision));
         steps.push(plan_container(object_ref, &unit, enabled, image, observed));
     }
     steps.extend(plan_removals(&desired_units, observed));
     Plan { steps }
 }
 
+/// The image a container needs and how to pull it.
+struct ImageNeed {
+    reference: String,
+    pull: PullPolicy,
+    tls_verify: Option<bool>,
+    auth_file: Option<PathBuf>,
+}
+
+fn image_need(spec: &ContainerSpec, revision: &Revision) -> Option<ImageNeed> {
+    match &spec.image {
+        ImageSource::Reference(r) => Some(ImageNeed {
+            reference: r.to_string(),
+            pull: PullPolicy::IfNotPresent,
+            tls_verify: None,
+            auth_file: None,
+        }),
+        ImageSource::Object(name) => {
+            let image = revision
+                .get(&ObjectRef::new(Kind::Image, name.clone()))?
+                .as_image()?;
+            Some(ImageNeed {
+                reference: image.reference.to_string(),
+                pull: image.pull_policy,
+                // Only a departure from podman's default is passed on, so that the
+                // host's registries.conf keeps its say otherwise.
+                tls_verify: (!image.tls_verify).then_some(false),
+                auth_file: image.auth_file.as_ref().map(|p| p.as_path().to_path_buf()),
+            })
+        }
+    }
+}
+
+/// Whether local storage has `reference`, the way podman would resolve it: a short name
+/// (`busybox`) matches `docker.io/library/busybox:latest` or `localhost/busybox:latest`.
+pub fn image_present(images: &BTreeSet<String>, reference: &str) -> bool {
+    if images.contains(reference) {
+        return true;
+    }
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    let tagged = if last.contains(':') || last.contains('@') {
+        reference.to_string()
+    } else {
+        format!("{reference}:latest")
+    };
+    if images.contains(&tagged) {
+        return true;
+    }
+    let first = reference.split('/').next().unwrap_or("");
+    let qualified = reference.contains('/')
+        && (first.contains('.') || first.contains(':') || first == "localhost");
+    if qualified {
+        return false;
+    }
+    let mut candidates = vec![format!("localhost/{tagged}"), format!("docker.io/{tagged}")];
+    if !reference.contains('/') {
+        candidates.push(format!("docker.io/library/{tagged}"));
+    }
+    candidates.iter().any(|c| images.contains(c))
+}
+
 fn plan_container(
     object: &ObjectRef,
     unit: &render::UnitFile,
     enabled: bool,
-    image: Option<String>,
+    image: Option<ImageNeed>,
     observed: &Observed,
 ) -> Step {
     let name = &unit.name;
@@ -209,8 +269,21 @@ fn plan_container(
 
     let file_changed = on_disk.is_none_or(|f| f.content != unit.content);
     let running = status.is_some_and(|s| s.is_running());
-    if let Some(reference) = image.filter(|r| !observed.images.contains(r)) {
-        step.actions.push(Action::PullImage { reference });
+    if let Some(need) = image.filter(|i| !image_present(&observed.images, &i.reference)) {
+        if need.pull == PullPolicy::Never {
+            step.change = Change::Conflict {
+                message: format!(
+                    "image {} is not in local storage and its pullPolicy is Never",
+                    need.reference
+                ),
+            };
+            return step;
+        }
+        step.actions.push(Action::PullImage {
+            reference: need.reference,
+            tls_verify: need.tls_verify,
+            auth_file: need.auth_file,
+        });
     }
     if file_changed {
         step.actions.push(Action::WriteUnit {
@@ -288,13 +361,12 @@ fn conflict(
     if let Some(path) = status
         .and_then(|s| s.fragment_path.as_ref())
         .filter(|p| **p != ours)
+        && status.is_some_and(|s| s.load_state != "not-found")
     {
-        if status.is_some_and(|s| s.load_state != "not-found") {
-            return Some(format!(
-                "unit {unit} is already defined by {}; rename the object",
-                path.display()
-            ));
-        }
+        return Some(format!(
+            "unit {unit} is already defined by {}; rename the object",
+            path.display()
+        ));
     }
     if let Some(c) = observed
         .containers

@@ -270,3 +270,21 @@ fn foreign_units_and_containers_are_never_pruned() {
     let plan = plan(&rev, &observed, &RenderContext::default());
     assert!(!plan.has_changes(), "{plan:#?}");
 }
+
+#[test]
+fn short_image_names_match_what_podman_stores() {
+    let images: std::collections::BTreeSet<String> = [
+        "docker.io/library/busybox:latest",
+        "localhost/bb:v1",
+        "127.0.0.1:5000/web:v1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert!(image_present(&images, "busybox"));
+    assert!(image_present(&images, "busybox:latest"));
+    assert!(image_present(&images, "bb:v1"));
+    assert!(image_present(&images, "127.0.0.1:5000/web:v1"));
+    assert!(!image_present(&images, "127.0.0.1:5000/web:v2"));
+    assert!(!image_present(&images, "quay.io/busybox"));
+}

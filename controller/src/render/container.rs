@@ -87,7 +87,7 @@ pub fn container_unit(
 /// Go's duration syntax for podman flags (it has no `d` unit).
 fn go_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

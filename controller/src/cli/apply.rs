@@ -1,0 +1,83 @@
+//! `podctl apply`: converge the host to the manifests once, and report per object.
+
+use std::io::Write;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::HostArgs;
+use super::{Exit, ManifestArgs, load_or_report};
+use podctl::execute::Status;
+use podctl::reconcile::Host;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Apply even when the revision is empty and would remove every managed container
+    /// (guards against a sync tool leaving an empty directory behind).
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
+    let revision = match load_or_report(&args.manifests.dir) {
+        Ok(r) => r,
+        Err(exit) => return Ok(exit),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let started = Instant::now();
+        let host = Host::connect(args.host.config()).await?;
+        let observed = host.observe(&revision).await?;
+        let plan = host.plan(&revision, &observed);
+        if revision.is_empty() && plan.has_changes() && !args.allow_empty {
+            eprintln!(
+                "error: the revision in {} is empty and applying it would remove every container podctl manages",
+                args.manifests.dir.display()
+            );
+            eprintln!("  hint: if that is what you want, run again with --allow-empty");
+            return Ok(Exit::Error);
+        }
+        let outcomes = host.execute(&plan, &revision).await;
+        let mut out = std::io::stdout().lock();
+        let width = outcomes.iter().map(|o| o.object.to_string().len()).max().unwrap_or(0);
+        for o in &outcomes {
+            let (result, detail) = match &o.status {
+                Status::UpToDate => ("unchanged", String::new()),
+                Status::Applied => ("ok", o.done.iter().map(|a| a.verb()).collect::<Vec<_>>().join(", ")),
+                Status::Failed(m) => ("FAILED", m.clone()),
+                Status::Blocked(m) => ("BLOCKED", m.clone()),
+                Status::Conflict(m) => ("CONFLICT", m.clone()),
+            };
+            let change = match &o.change {
+                podctl::plan::Change::UpToDate => "-".to_string(),
+                c => c.to_string(),
+            };
+            writeln!(
+                out,
+                "{:width$}  {:9}  {:>6.1}s  {change}{}{detail}",
+                o.object.to_string(),
+                result,
+                o.elapsed.as_secs_f64(),
+                if detail.is_empty() { "" } else { ": " },
+            )?;
+        }
+        let failed = outcomes.iter().filter(|o| !o.status.is_ok()).count();
+        writeln!(
+            out,
+            "revision {}: {} objects, {} changed, {} failed in {:.1}s",
+            revision.short_hash(),
+            outcomes.len(),
+            outcomes.iter().filter(|o| o.status == Status::Applied).count(),
+            failed,
+            started.elapsed().as_secs_f64()
+        )?;
+        Ok(if failed > 0 { Exit::Changes } else { Exit::Ok })
+    })
+}
