@@ -85,6 +85,27 @@ spec:
 }
 
 #[test]
+fn unsupported_tags_are_shown_as_written() {
+    let fx = Fixture::new(&[
+        (
+            "a.yaml",
+            "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: a}\nspec:\n  driver: !!binary aGVsbG8=\n",
+        ),
+        (
+            "b.yaml",
+            "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: b}\nspec: !local {}\n",
+        ),
+    ]);
+    assert_eq!(
+        fx.errors(),
+        [
+            "a.yaml:5:11: unsupported YAML tag `!!binary`",
+            "b.yaml:4:7: unsupported YAML tag `!local`",
+        ]
+    );
+}
+
+#[test]
 fn unknown_fields_point_at_the_offending_key() {
     let fx = only(
         "app.yaml",

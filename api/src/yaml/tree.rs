@@ -423,9 +423,17 @@ fn reject_tag(tag: Option<&Tag>, mark: Mark) -> Result<(), Stop> {
 }
 
 fn unsupported_tag(tag: &Tag, mark: Mark) -> Stop {
+    // Shown as written: saphyr's Display gives `tag:yaml.org,2002:!binary` for `!!binary`.
+    let shown = if tag.is_yaml_core_schema() {
+        format!("!!{}", tag.suffix)
+    } else if tag.handle == "!" {
+        format!("!{}", tag.suffix)
+    } else {
+        format!("{}{}", tag.handle, tag.suffix)
+    };
     (
         mark,
-        format!("unsupported YAML tag `{tag}`"),
+        format!("unsupported YAML tag `{shown}`"),
         Some("podctl manifests use plain YAML; remove the tag, or quote the value to make it a string".into()),
     )
 }
