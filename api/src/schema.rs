@@ -35,7 +35,19 @@ pub fn manifest_schema() -> Schema {
             })
         })
         .collect();
-    let definitions = generator.take_definitions(true);
+    let mut definitions = generator.take_definitions(true);
+    // The loader takes numbers and booleans as written in plain string fields (`PORT: 8080`
+    // in `env`), so the schema must too, or editors flag valid manifests. Typed values
+    // (durations, ports, ...) are definitions of their own and stay strings.
+    for definition in definitions.values_mut() {
+        if let Some(object) = definition.as_object_mut() {
+            for (key, value) in object.iter_mut() {
+                if key != "type" {
+                    widen_plain_strings(value);
+                }
+            }
+        }
+    }
     json_schema!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://podctl.io/schema/v1/manifest.json",
@@ -43,6 +55,31 @@ pub fn manifest_schema() -> Schema {
         "oneOf": variants,
         "definitions": definitions,
     })
+}
+
+/// Turns every inline `{"type": "string"}` without a pattern, enum or format into
+/// `{"type": ["string", "number", "boolean"]}`.
+fn widen_plain_strings(node: &mut serde_json::Value) {
+    use serde_json::Value;
+    match node {
+        Value::Object(map) => {
+            let plain = map.get("type") == Some(&Value::from("string"))
+                && !["pattern", "enum", "format", "const"]
+                    .iter()
+                    .any(|k| map.contains_key(*k));
+            if plain {
+                map.insert(
+                    "type".into(),
+                    serde_json::json!(["string", "number", "boolean"]),
+                );
+            }
+            for value in map.values_mut() {
+                widen_plain_strings(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(widen_plain_strings),
+        _ => {}
+    }
 }
 
 /// The schema as committed under `manifests/schema/`: pretty JSON with a final newline.

@@ -110,12 +110,20 @@ fn schema_checker_rejects_what_the_loader_rejects() {
         "metadata": {"name": "web"}, "spec": {"image": "nginx", "ports": ["8080:80"]}
     });
     assert!(check(&schema, &schema, &good, "").is_empty());
+    // Numbers and booleans in plain string fields load, so the schema takes them too.
+    let mut numbers = good.clone();
+    numbers["spec"]["env"] = serde_json::json!({"PORT": 8080, "DEBUG": true});
+    numbers["spec"]["args"] = serde_json::json!(["--port", 8080]);
+    numbers["metadata"]["labels"] = serde_json::json!({"version": 1.0});
+    assert_eq!(check(&schema, &schema, &numbers, ""), Vec::<String>::new());
     for (pointer, value) in [
         ("/spec/colour", serde_json::json!("blue")),
         ("/metadata/name", serde_json::json!("My_App")),
         ("/kind", serde_json::json!("Contaner")),
         ("/spec/restart", serde_json::json!({"policy": "sometimes"})),
         ("/spec/stopTimeout", serde_json::json!("30")),
+        ("/spec/ports", serde_json::json!([8080])),
+        ("/spec/env", serde_json::json!({"PORT": [1]})),
     ] {
         let mut bad = good.clone();
         let (parent, key) = pointer.rsplit_once('/').expect("pointer");
