@@ -64,8 +64,12 @@ fn validate_exits_2_with_file_line_col_on_stderr() {
             predicate::str::contains(format!(
                 "{shown}/app.yaml:6:3: unknown field `colour` in `spec`\n  hint: "
             ))
-            .and(predicate::str::contains(format!("{shown}/bad.yml:1:1: missing `apiVersion`")))
-            .and(predicate::str::contains(format!("{shown}/bad.yml:1:7: unknown kind `Contaner`")))
+            .and(predicate::str::contains(format!(
+                "{shown}/bad.yml:1:1: missing `apiVersion`"
+            )))
+            .and(predicate::str::contains(format!(
+                "{shown}/bad.yml:1:7: unknown kind `Contaner`"
+            )))
             .and(predicate::str::ends_with(
                 "error: revision rejected: 3 errors in 2 files\n",
             )),
@@ -106,7 +110,9 @@ fn podctl_manifests_env_is_honoured() {
         .env("PODCTL_MANIFESTS", examples("production"))
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("5 objects in 2 files (5 documents)"));
+        .stdout(predicate::str::contains(
+            "5 objects in 2 files (5 documents)",
+        ));
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join("x.yaml"), "kind: Nope\n").expect("write");
     podctl()
@@ -166,13 +172,10 @@ fn graph_exits_2_on_an_invalid_revision() {
 #[test]
 fn help_of_each_manifest_command_shows_examples() {
     for command in ["validate", "graph"] {
-        podctl()
-            .args([command, "--help"])
-            .assert()
-            .code(0)
-            .stdout(
-                predicate::str::contains("Examples:")
-                    .and(predicate::str::contains(format!("podctl {command} -f ./manifests"))),
-            );
+        podctl().args([command, "--help"]).assert().code(0).stdout(
+            predicate::str::contains("Examples:").and(predicate::str::contains(format!(
+                "podctl {command} -f ./manifests"
+            ))),
+        );
     }
 }
