@@ -142,10 +142,10 @@ fn check_container(
         );
     }
 
-    if let Some(NetworkMode::Network(name)) = &c.network {
-        if !exists(Kind::Network, name) {
-            out.push(missing(Kind::Network, name, &[Key("spec"), Key("network")]));
-        }
+    if let Some(NetworkMode::Network(name)) = &c.network
+        && !exists(Kind::Network, name)
+    {
+        out.push(missing(Kind::Network, name, &[Key("spec"), Key("network")]));
     }
 
     // Mount targets (volumes and secret files) share one namespace inside the container.
@@ -265,27 +265,28 @@ fn check_container(
     }
 
     if let (Some(max), Some(reservation)) = (c.resources.memory_max, c.resources.memory_reservation)
+        && reservation > max
     {
-        if reservation > max {
-            out.push(
-                Diagnostic::new(
-                    origin.at(&[Key("spec"), Key("resources"), Key("memoryReservation")]),
-                    format!("memoryReservation ({reservation}) is larger than memoryMax ({max})"),
-                )
-                .with_hint("the reservation is a soft floor below the hard limit; lower it or raise memoryMax"),
-            );
-        }
+        out.push(
+            Diagnostic::new(
+                origin.at(&[Key("spec"), Key("resources"), Key("memoryReservation")]),
+                format!("memoryReservation ({reservation}) is larger than memoryMax ({max})"),
+            )
+            .with_hint(
+                "the reservation is a soft floor below the hard limit; lower it or raise memoryMax",
+            ),
+        );
     }
-    if let Some(weight) = c.resources.cpu_weight {
-        if !(1..=10_000).contains(&weight) {
-            out.push(
-                Diagnostic::new(
-                    origin.at(&[Key("spec"), Key("resources"), Key("cpuWeight")]),
-                    format!("cpuWeight {weight} is out of range"),
-                )
-                .with_hint("systemd's CPUWeight= takes 1 to 10000 (100 is the default)"),
-            );
-        }
+    if let Some(weight) = c.resources.cpu_weight
+        && !(1..=10_000).contains(&weight)
+    {
+        out.push(
+            Diagnostic::new(
+                origin.at(&[Key("spec"), Key("resources"), Key("cpuWeight")]),
+                format!("cpuWeight {weight} is out of range"),
+            )
+            .with_hint("systemd's CPUWeight= takes 1 to 10000 (100 is the default)"),
+        );
     }
     if c.resources.tasks_max == Some(0) {
         out.push(
@@ -351,16 +352,17 @@ fn check_container(
             );
         }
     }
-    if let Some(hardening) = &c.security.systemd {
-        if hardening.namespaces_mounts() && NetworkMode::is_bridged(c.network.as_ref()) {
-            out.push(
+    if let Some(hardening) = &c.security.systemd
+        && hardening.namespaces_mounts()
+        && NetworkMode::is_bridged(c.network.as_ref())
+    {
+        out.push(
                 Diagnostic::new(
                     origin.at_key(&[Key("spec"), Key("security")], "systemd"),
                     "`security.systemd` (protectSystem, protectHome, readWritePaths) only works with `network: host` or `network: none`",
                 )
                 .with_hint("with a bridge network these settings hide podman's network-namespace mounts, so health checks and `podman exec` fail; protect the workload with `security.readOnlyRootFilesystem`, `noNewPrivileges` and `capDrop` instead, or use `network: host`"),
             );
-        }
     }
     if c.wanted_by.is_empty() && c.enabled {
         out.push(

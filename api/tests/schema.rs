@@ -170,46 +170,45 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
             return errors;
         }
     }
-    if let Some(c) = s.get("const") {
-        if c != value {
-            fail(format!("expected {c}, found {value}"));
-        }
+    if let Some(c) = s.get("const")
+        && c != value
+    {
+        fail(format!("expected {c}, found {value}"));
     }
-    if let Some(Value::Array(options)) = s.get("enum") {
-        if !options.contains(value) {
-            fail(format!("{value} is not one of {options:?}"));
-        }
+    if let Some(Value::Array(options)) = s.get("enum")
+        && !options.contains(value)
+    {
+        fail(format!("{value} is not one of {options:?}"));
     }
     if let (Some(pattern), Some(text)) = (s.get("pattern").and_then(Value::as_str), value.as_str())
+        && !regex::Regex::new(pattern).expect("pattern").is_match(text)
     {
-        if !regex::Regex::new(pattern).expect("pattern").is_match(text) {
-            fail(format!("{text:?} does not match {pattern}"));
-        }
+        fail(format!("{text:?} does not match {pattern}"));
     }
-    if let (Some(max), Some(text)) = (s.get("maxLength").and_then(Value::as_u64), value.as_str()) {
-        if text.chars().count() as u64 > max {
-            fail(format!("longer than {max}"));
-        }
+    if let (Some(max), Some(text)) = (s.get("maxLength").and_then(Value::as_u64), value.as_str())
+        && text.chars().count() as u64 > max
+    {
+        fail(format!("longer than {max}"));
     }
-    if let (Some(min), Some(n)) = (s.get("minimum").and_then(Value::as_f64), value.as_f64()) {
-        if n < min {
-            fail(format!("{n} is below {min}"));
-        }
+    if let (Some(min), Some(n)) = (s.get("minimum").and_then(Value::as_f64), value.as_f64())
+        && n < min
+    {
+        fail(format!("{n} is below {min}"));
     }
-    if let (Some(max), Some(n)) = (s.get("maximum").and_then(Value::as_f64), value.as_f64()) {
-        if n > max {
-            fail(format!("{n} is above {max}"));
-        }
+    if let (Some(max), Some(n)) = (s.get("maximum").and_then(Value::as_f64), value.as_f64())
+        && n > max
+    {
+        fail(format!("{n} is above {max}"));
     }
     if let Some(Value::Array(all)) = s.get("allOf") {
         for sub in all {
             errors.extend(check(root, sub, value, at));
         }
     }
-    if let Some(Value::Array(any)) = s.get("anyOf") {
-        if !any.iter().any(|sub| check(root, sub, value, at).is_empty()) {
-            errors.push(format!("{at}: matches none of anyOf"));
-        }
+    if let Some(Value::Array(any)) = s.get("anyOf")
+        && !any.iter().any(|sub| check(root, sub, value, at).is_empty())
+    {
+        errors.push(format!("{at}: matches none of anyOf"));
     }
     if let Some(Value::Array(one)) = s.get("oneOf") {
         let matching = one

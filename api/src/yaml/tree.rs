@@ -1,6 +1,5 @@
 //! The spanned YAML tree: scalars resolved by the YAML 1.2 core schema, every node marked.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
@@ -441,7 +440,7 @@ fn unsupported_tag(tag: &Tag, mark: Mark) -> Stop {
 /// Resolves a scalar by the YAML 1.2 core schema: only `true`/`false` are booleans, so
 /// `no`, `on` and `yes` stay strings (no "Norway problem").
 fn resolve(
-    text: &Cow<'_, str>,
+    text: &str,
     style: ScalarStyle,
     tag: Option<&Tag>,
     mark: Mark,
@@ -475,18 +474,20 @@ fn resolve_plain(text: &str) -> Resolved {
         _ => {}
     }
     if let Some(hex) = text.strip_prefix("0x") {
-        if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            if let Ok(v) = i128::from_str_radix(hex, 16) {
-                return Resolved::Int(v);
-            }
+        if !hex.is_empty()
+            && hex.chars().all(|c| c.is_ascii_hexdigit())
+            && let Ok(v) = i128::from_str_radix(hex, 16)
+        {
+            return Resolved::Int(v);
         }
         return Resolved::Str;
     }
     if let Some(oct) = text.strip_prefix("0o") {
-        if !oct.is_empty() && oct.chars().all(|c| matches!(c, '0'..='7')) {
-            if let Ok(v) = i128::from_str_radix(oct, 8) {
-                return Resolved::Int(v);
-            }
+        if !oct.is_empty()
+            && oct.chars().all(|c| matches!(c, '0'..='7'))
+            && let Ok(v) = i128::from_str_radix(oct, 8)
+        {
+            return Resolved::Int(v);
         }
         return Resolved::Str;
     }
@@ -497,10 +498,10 @@ fn resolve_plain(text: &str) -> Resolved {
             Err(_) => Resolved::Str,
         };
     }
-    if is_core_float(digits) {
-        if let Ok(v) = text.parse::<f64>() {
-            return Resolved::Float(v);
-        }
+    if is_core_float(digits)
+        && let Ok(v) = text.parse::<f64>()
+    {
+        return Resolved::Float(v);
     }
     Resolved::Str
 }
