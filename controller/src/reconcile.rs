@@ -128,17 +128,13 @@ impl Host {
 }
 
 /// The absolute path of `podman` for `Exec*=` lines: systemd needs one, and the binary
-/// found on PATH is the one the operator uses.
+/// found on PATH is the one the operator uses. `PODCTL_PODMAN` (a wrapper for podctl's own
+/// calls) deliberately does not change what the units run.
 fn podman_path() -> PathBuf {
-    let program =
-        std::env::var_os("PODCTL_PODMAN").map_or_else(|| PathBuf::from("podman"), PathBuf::from);
-    if program.is_absolute() {
-        return program;
-    }
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(&program))
+        .map(|dir| dir.join("podman"))
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| PathBuf::from("/usr/bin/podman"))
 }
