@@ -1,0 +1,19 @@
+//! What podctl shows people and programs: the plan as a diff (text or JSON) and the state
+//! of objects as a table. Pure functions of plans and observations, golden-tested.
+
+pub mod diff;
+pub mod status;
+
+/// Styles for terminal output; `anstream` drops them when the output is not a terminal or
+/// `NO_COLOR` is set.
+pub mod style {
+    use anstyle::{AnsiColor, Style};
+
+    pub const ADD: Style = AnsiColor::Green.on_default();
+    pub const REMOVE: Style = AnsiColor::Red.on_default();
+    pub const CHANGE: Style = AnsiColor::Yellow.on_default();
+    pub const WARN: Style = AnsiColor::Magenta.on_default().bold();
+    pub const HEADER: Style = Style::new().bold();
+    pub const DIM: Style = Style::new().dimmed();
+    pub const HUNK: Style = AnsiColor::Cyan.on_default();
+}

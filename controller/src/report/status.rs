@@ -1,0 +1,210 @@
+//! `podctl get` output: one row per object with its status (Converged, Progressing,
+//! Degraded, Failed, Pending, Orphaned), derived from the plan and the observed host.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use podctl_api::{Kind, ObjectRef, Revision};
+use serde::Serialize;
+
+use crate::observe::Observed;
+use crate::plan::{Change, Plan, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// Exists, up to date, running and healthy.
+    Converged,
+    /// Starting, stopping or restarting right now.
+    Progressing,
+    /// Up to date, but not well: stopped, unhealthy, restarting after failures.
+    Degraded,
+    /// Failed to start, or cannot be applied (a conflict, an error).
+    Failed,
+    /// Declared but not applied yet, or changed since the last apply.
+    Pending,
+    /// On the host and managed by podctl, but no longer in the manifests.
+    Orphaned,
+}
+
+/// One row of `podctl get`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub kind: Kind,
+    pub name: String,
+    pub status: Status,
+    /// systemd's `active/sub` state of a container's unit.
+    pub active: String,
+    pub health: String,
+    pub restarts: Option<u32>,
+    /// Seconds since the unit last became active.
+    pub age_seconds: Option<u64>,
+    pub message: String,
+    pub image: String,
+    pub unit: String,
+    pub container_id: String,
+}
+
+/// The rows of every object in the plan (desired and leaving), optionally filtered.
+pub fn rows(plan: &Plan, revision: &Revision, observed: &Observed, now: SystemTime, filter: &Filter) -> Vec<Row> {
+    plan.steps
+        .iter()
+        .filter(|s| filter.matches(&s.object))
+        .map(|step| row(step, revision, observed, now))
+        .collect()
+}
+
+/// `podctl get [KIND [NAME]]`.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub kind: Option<Kind>,
+    pub name: Option<String>,
+}
+
+impl Filter {
+    fn matches(&self, object: &ObjectRef) -> bool {
+        self.kind.is_none_or(|k| k == object.kind) && self.name.as_deref().is_none_or(|n| n == object.name.as_str())
+    }
+}
+
+fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -> Row {
+    let object = &step.object;
+    let mut r = Row {
+        kind: object.kind,
+        name: object.name.to_string(),
+        status: Status::Converged,
+        active: String::new(),
+        health: String::new(),
+        restarts: None,
+        age_seconds: None,
+        message: String::new(),
+        image: String::new(),
+        unit: String::new(),
+        container_id: String::new(),
+    };
+    if object.kind == Kind::Container {
+        let unit = format!("{}.service", object.name);
+        if let Some(u) = observed.units.get(&unit).filter(|u| u.load_state != "not-found") {
+            r.active = format!("{}/{}", u.active_state, u.sub_state);
+            r.restarts = u.n_restarts;
+            if u.active_enter_timestamp_us > 0 && u.is_running() {
+                let since = UNIX_EPOCH + Duration::from_micros(u.active_enter_timestamp_us);
+                r.age_seconds = now.duration_since(since).ok().map(|d| d.as_secs());
+            }
+        }
+        if let Some(c) = observed.containers.get(object.name.as_str()) {
+            r.health = c.health.clone().unwrap_or_default();
+            r.container_id = c.id.chars().take(12).collect();
+            r.image = c.image.clone();
+        }
+        if r.image.is_empty() {
+            if let Some(spec) = revision.get(object).and_then(|o| o.as_container()) {
+                r.image = crate::render::container::image_reference(spec, revision).map(|i| i.to_string()).unwrap_or_default();
+            }
+        }
+        r.unit = unit;
+    }
+    (r.status, r.message) = status_of(step, &r);
+    r
+}
+
+fn status_of(step: &Step, r: &Row) -> (Status, String) {
+    match &step.change {
+        Change::Conflict { message } | Change::Error { message } => return (Status::Failed, message.clone()),
+        Change::Orphaned { reason } => return (Status::Orphaned, reason.clone()),
+        Change::Delete => return (Status::Orphaned, "left the manifests; apply removes it".into()),
+        Change::Create => return (Status::Pending, "not applied yet".into()),
+        Change::Update { fields } => return (Status::Pending, format!("changed: {}; apply pending", fields.join(", "))),
+        Change::Repair { .. } | Change::UpToDate => {}
+    }
+    if step.object.kind != Kind::Container {
+        return match &step.change {
+            Change::Repair { reason } => (Status::Degraded, reason.clone()),
+            _ => (Status::Converged, String::new()),
+        };
+    }
+    let (active, sub) = r.active.split_once('/').unwrap_or(("", ""));
+    match (active, sub) {
+        ("failed", _) => (Status::Failed, format!("unit failed; see journalctl -u {}", r.unit)),
+        ("activating" | "deactivating" | "reloading", _) | (_, "auto-restart") => {
+            (Status::Progressing, format!("{active} ({sub})"))
+        }
+        ("active", _) if r.health == "unhealthy" => (Status::Degraded, "container is unhealthy".into()),
+        ("active", _) => match &step.change {
+            Change::Repair { reason } => (Status::Degraded, reason.clone()),
+            _ if r.health == "starting" => (Status::Progressing, "health check starting".into()),
+            _ => (Status::Converged, String::new()),
+        },
+        _ => (Status::Degraded, format!("unit is {}; apply starts it", if active.is_empty() { "not loaded" } else { active })),
+    }
+}
+
+/// Ages as kubectl shows them: `45s`, `12m`, `3h`, `5d`.
+pub fn age(seconds: Option<u64>) -> String {
+    match seconds {
+        None => "-".into(),
+        Some(s) if s < 120 => format!("{s}s"),
+        Some(s) if s < 7200 => format!("{}m", s / 60),
+        Some(s) if s < 172_800 => format!("{}h", s / 3600),
+        Some(s) => format!("{}d", s / 86_400),
+    }
+}
+
+/// The table, columns padded to their widest cell.
+pub fn render_table(rows: &[Row], wide: bool) -> String {
+    let mut header = vec!["KIND", "NAME", "STATUS", "ACTIVE", "HEALTH", "RESTARTS", "AGE"];
+    if wide {
+        header.extend(["IMAGE", "UNIT", "CONTAINER"]);
+    }
+    header.push("MESSAGE");
+    let dash = |s: &str| if s.is_empty() { "-".to_string() } else { s.to_string() };
+    let mut table: Vec<Vec<String>> = vec![header.iter().map(ToString::to_string).collect()];
+    for r in rows {
+        let mut cells = vec![
+            r.kind.to_string(),
+            r.name.clone(),
+            format!("{:?}", r.status),
+            dash(&r.active),
+            dash(&r.health),
+            r.restarts.map_or("-".into(), |n| n.to_string()),
+            age(r.age_seconds),
+        ];
+        if wide {
+            cells.extend([dash(&r.image), dash(&r.unit), dash(&r.container_id)]);
+        }
+        cells.push(r.message.clone());
+        table.push(cells);
+    }
+    let columns = table[0].len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| table.iter().map(|row| row[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &table {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == columns {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}   ", w = widths[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        assert_eq!(age(None), "-");
+        assert_eq!(age(Some(45)), "45s");
+        assert_eq!(age(Some(600)), "10m");
+        assert_eq!(age(Some(10_800)), "3h");
+        assert_eq!(age(Some(432_000)), "5d");
+    }
+}
