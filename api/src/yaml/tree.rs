@@ -102,9 +102,9 @@ impl Node {
         )
     }
 
-    /// The position of the node at `path` (mapping keys and list indexes), falling back
-    /// to the deepest node that exists: used to pin semantic errors found after typing.
-    pub fn locate(&self, path: &[PathStep<'_>]) -> Mark {
+    /// The deepest node along `path` (mapping keys and list indexes), and whether the
+    /// whole path exists.
+    fn walk(&self, path: &[PathStep<'_>]) -> (&Node, bool) {
         let mut node = self;
         for step in path {
             let next = match (step, &node.value) {
@@ -114,27 +114,24 @@ impl Node {
             };
             match next {
                 Some(n) => node = n,
-                None => break,
+                None => return (node, false),
             }
         }
-        node.mark
+        (node, true)
+    }
+
+    /// The position of the node at `path`, falling back to the deepest node that exists:
+    /// used to pin semantic errors found after typing.
+    pub fn locate(&self, path: &[PathStep<'_>]) -> Mark {
+        self.walk(path).0.mark
     }
 
     /// The position of the key `key` in the mapping at `path`, or of the mapping itself.
     pub fn locate_key(&self, path: &[PathStep<'_>], key: &str) -> Mark {
-        let mut node = self;
-        for step in path {
-            let next = match (step, &node.value) {
-                (PathStep::Key(k), Value::Map(_)) => node.get(k),
-                (PathStep::Index(i), Value::Seq(items)) => items.get(*i),
-                _ => None,
-            };
-            match next {
-                Some(n) => node = n,
-                None => return node.mark,
-            }
+        match self.walk(path) {
+            (node, true) => node.entry(key).map_or(node.mark, |(k, _)| k.mark),
+            (node, false) => node.mark,
         }
-        node.entry(key).map_or(node.mark, |(k, _)| k.mark)
     }
 }
 
