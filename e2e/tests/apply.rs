@@ -380,3 +380,135 @@ async fn hardened_container_should_run_and_recover_when_unhealthy() -> Result<()
     );
     clean_up(&host).await
 }
+
+#[tokio::test]
+async fn diff_should_be_clean_after_apply_and_name_every_drift() -> Result<()> {
+    let Some(host) =
+        TestHost::require("diff_should_be_clean_after_apply_and_name_every_drift").await
+    else {
+        return Ok(());
+    };
+    let _turn = APPLY_LOCK.lock().await;
+    let name = host.unique_name("drift");
+    let unit = format!("{name}.service");
+    let manifest = |level: &str| {
+        container(
+            &name,
+            "localhost/bb:v1",
+            &format!("  args: [sleep, \"600\"]\n  env: {{LEVEL: {level}}}\n"),
+        )
+    };
+    let dir = host.write_manifests(&[("a.yaml", &manifest("info"))])?;
+    let diff = |dir: String| {
+        let host = &host;
+        async move {
+            let out = host.podctl(["diff", "-f", &dir]).await?;
+            eprintln!("podctl diff:\n{}{}", out.stdout, out.stderr);
+            anyhow::Ok(out)
+        }
+    };
+
+    let before = diff(dir.path_str()).await?;
+    assert_eq!(before.status.code(), Some(1), "a fresh host has changes");
+    assert!(
+        before
+            .stdout
+            .contains(&format!("+ container/{name}  create")),
+        "{}",
+        before.stdout
+    );
+    assert!(apply(&host, &dir).await?.success());
+    let clean = diff(dir.path_str()).await?;
+    assert_eq!(clean.status.code(), Some(0), "nothing to do after apply");
+    assert!(clean.stdout.starts_with("No changes"), "{}", clean.stdout);
+
+    // Stopped by hand.
+    host.exec_ok(["systemctl", "stop", &unit]).await?;
+    let stopped = diff(dir.path_str()).await?;
+    assert_eq!(stopped.status.code(), Some(1));
+    assert!(
+        stopped
+            .stdout
+            .contains(&format!("~ container/{name}  repair: unit is")),
+        "{}",
+        stopped.stdout
+    );
+    assert!(apply(&host, &dir).await?.success());
+
+    // Edited by hand.
+    let path = host.host_path(format!("{UNIT_DIR}/{unit}"));
+    let original = std::fs::read_to_string(&path)?;
+    std::fs::write(&path, original.replace("Restart=on-failure", "Restart=no"))?;
+    let edited = diff(dir.path_str()).await?;
+    assert_eq!(edited.status.code(), Some(1));
+    assert!(
+        edited.stdout.contains("edited outside podctl"),
+        "{}",
+        edited.stdout
+    );
+    assert!(
+        edited.stdout.contains("-Restart=no") && edited.stdout.contains("+Restart=on-failure"),
+        "{}",
+        edited.stdout
+    );
+    assert!(apply(&host, &dir).await?.success());
+
+    // Container removed behind systemd's back: the unit fails, diff says so.
+    host.exec_ok(["podman", "rm", "-f", "-t", "0", &name])
+        .await?;
+    let systemd = host.systemd().await?;
+    wait_until(
+        TIMEOUT,
+        "the unit notices its container is gone",
+        || async {
+            let s = systemd.unit(&unit).await?;
+            Ok((s.active_state != "active" || s.n_restarts.unwrap_or(0) > 0).then_some(()))
+        },
+    )
+    .await?;
+    let removed = diff(dir.path_str()).await?;
+    // systemd may already have restarted it (Restart=on-failure); either way diff agrees.
+    let running_again = systemd.unit(&unit).await?.active_state == "active";
+    if !running_again {
+        assert_eq!(removed.status.code(), Some(1), "{}", removed.stdout);
+        assert!(
+            removed
+                .stdout
+                .contains(&format!("container/{name}  repair")),
+            "{}",
+            removed.stdout
+        );
+    }
+    assert!(apply(&host, &dir).await?.success());
+
+    // A changed env: exactly that field, one line of the unit.
+    let changed = host.write_manifests(&[("a.yaml", &manifest("debug"))])?;
+    let env = diff(changed.path_str()).await?;
+    assert_eq!(env.status.code(), Some(1));
+    assert!(
+        env.stdout.contains("update: changed: env\n"),
+        "{}",
+        env.stdout
+    );
+    assert!(
+        env.stdout.contains("-\t--env=LEVEL=info") && env.stdout.contains("+\t--env=LEVEL=debug"),
+        "{}",
+        env.stdout
+    );
+    let json = host
+        .podctl(["diff", "-o", "json", "-f", &changed.path_str()])
+        .await?;
+    let v: serde_json::Value = serde_json::from_str(&json.stdout)?;
+    assert_eq!(v["schemaVersion"], 1);
+    assert_eq!(v["changes"][0]["fields"], serde_json::json!(["env"]));
+
+    // get shows it.
+    let get = host.podctl(["get", "-f", &changed.path_str()]).await?;
+    assert!(get.success(), "{}", get.stderr);
+    assert!(
+        get.stdout.contains(&name) && get.stdout.contains("Pending"),
+        "{}",
+        get.stdout
+    );
+    clean_up(&host).await
+}

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anstyle::Style;
 use podctl_api::Revision;
 use serde::Serialize;
-use similar::{ChangeTag, TextDiff};
+use similar::TextDiff;
 
 use super::style;
 use crate::plan::{Change, Plan, Step};
@@ -90,7 +90,8 @@ pub fn unit_diff(name: &str, unit_dir: &str, before: Option<&str>, after: Option
         .to_string()
 }
 
-/// The text report. `color` adds ANSI styles (the caller decides from the terminal).
+/// The text report, with ANSI styles that the caller strips when the output is not a
+/// terminal (`anstream` does).
 pub fn render_text(plan: &Plan, revision: &Revision, unit_dir: &str, show_unchanged: bool) -> String {
     let mut out = String::new();
     for step in &plan.steps {
