@@ -81,8 +81,16 @@ pub fn unit_diff(name: &str, unit_dir: &str, before: Option<&str>, after: Option
     if old == new {
         return String::new();
     }
-    let old_name = if before.is_some() { format!("{unit_dir}/{name}") } else { "/dev/null".into() };
-    let new_name = if after.is_some() { format!("{unit_dir}/{name} (desired)") } else { "/dev/null".into() };
+    let old_name = if before.is_some() {
+        format!("{unit_dir}/{name}")
+    } else {
+        "/dev/null".into()
+    };
+    let new_name = if after.is_some() {
+        format!("{unit_dir}/{name} (desired)")
+    } else {
+        "/dev/null".into()
+    };
     TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
@@ -92,7 +100,12 @@ pub fn unit_diff(name: &str, unit_dir: &str, before: Option<&str>, after: Option
 
 /// The text report, with ANSI styles that the caller strips when the output is not a
 /// terminal (`anstream` does).
-pub fn render_text(plan: &Plan, revision: &Revision, unit_dir: &str, show_unchanged: bool) -> String {
+pub fn render_text(
+    plan: &Plan,
+    revision: &Revision,
+    unit_dir: &str,
+    show_unchanged: bool,
+) -> String {
     let mut out = String::new();
     for step in &plan.steps {
         if step.is_noop() && !show_unchanged {
@@ -129,16 +142,32 @@ pub fn render_text(plan: &Plan, revision: &Revision, unit_dir: &str, show_unchan
 
 fn write_step(out: &mut String, step: &Step, unit_dir: &str) {
     let (sign, word, st) = sign(&step.change);
-    let _ = write!(out, "{}{sign} {}{}  {word}", st.render(), step.object, st.render_reset());
+    let _ = write!(
+        out,
+        "{}{sign} {}{}  {word}",
+        st.render(),
+        step.object,
+        st.render_reset()
+    );
     if let Some(detail) = detail(&step.change) {
         let _ = write!(out, ": {detail}");
     }
     out.push('\n');
     for action in &step.actions {
-        let _ = writeln!(out, "    {}{action}{}", style::DIM.render(), style::DIM.render_reset());
+        let _ = writeln!(
+            out,
+            "    {}{action}{}",
+            style::DIM.render(),
+            style::DIM.render_reset()
+        );
     }
     let unit = unit_name_of(step);
-    let diff = unit_diff(&unit, unit_dir, step.unit_before.as_deref(), step.unit_after.as_deref());
+    let diff = unit_diff(
+        &unit,
+        unit_dir,
+        step.unit_before.as_deref(),
+        step.unit_after.as_deref(),
+    );
     for line in diff.lines() {
         let st = if line.starts_with("+++") || line.starts_with("---") {
             style::HEADER
@@ -230,9 +259,17 @@ pub fn render_json(plan: &Plan, revision: &Revision, unit_dir: &str) -> JsonDiff
                 actions: step
                     .actions
                     .iter()
-                    .map(|a| JsonAction { action: a.verb(), description: a.to_string() })
+                    .map(|a| JsonAction {
+                        action: a.verb(),
+                        description: a.to_string(),
+                    })
                     .collect(),
-                unit_diff: unit_diff(&unit_name_of(step), unit_dir, step.unit_before.as_deref(), step.unit_after.as_deref()),
+                unit_diff: unit_diff(
+                    &unit_name_of(step),
+                    unit_dir,
+                    step.unit_before.as_deref(),
+                    step.unit_after.as_deref(),
+                ),
             }
         })
         .collect();

@@ -17,3 +17,6 @@ pub mod style {
     pub const DIM: Style = Style::new().dimmed();
     pub const HUNK: Style = AnsiColor::Cyan.on_default();
 }
+
+#[cfg(test)]
+mod tests;

@@ -46,7 +46,13 @@ pub struct Row {
 }
 
 /// The rows of every object in the plan (desired and leaving), optionally filtered.
-pub fn rows(plan: &Plan, revision: &Revision, observed: &Observed, now: SystemTime, filter: &Filter) -> Vec<Row> {
+pub fn rows(
+    plan: &Plan,
+    revision: &Revision,
+    observed: &Observed,
+    now: SystemTime,
+    filter: &Filter,
+) -> Vec<Row> {
     plan.steps
         .iter()
         .filter(|s| filter.matches(&s.object))
@@ -63,7 +69,11 @@ pub struct Filter {
 
 impl Filter {
     fn matches(&self, object: &ObjectRef) -> bool {
-        self.kind.is_none_or(|k| k == object.kind) && self.name.as_deref().is_none_or(|n| n == object.name.as_str())
+        self.kind.is_none_or(|k| k == object.kind)
+            && self
+                .name
+                .as_deref()
+                .is_none_or(|n| n == object.name.as_str())
     }
 }
 
@@ -84,7 +94,11 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
     };
     if object.kind == Kind::Container {
         let unit = format!("{}.service", object.name);
-        if let Some(u) = observed.units.get(&unit).filter(|u| u.load_state != "not-found") {
+        if let Some(u) = observed
+            .units
+            .get(&unit)
+            .filter(|u| u.load_state != "not-found")
+        {
             r.active = format!("{}/{}", u.active_state, u.sub_state);
             r.restarts = u.n_restarts;
             if u.active_enter_timestamp_us > 0 && u.is_running() {
@@ -99,7 +113,9 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
         }
         if r.image.is_empty() {
             if let Some(spec) = revision.get(object).and_then(|o| o.as_container()) {
-                r.image = crate::render::container::image_reference(spec, revision).map(|i| i.to_string()).unwrap_or_default();
+                r.image = crate::render::container::image_reference(spec, revision)
+                    .map(|i| i.to_string())
+                    .unwrap_or_default();
             }
         }
         r.unit = unit;
@@ -110,11 +126,23 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
 
 fn status_of(step: &Step, r: &Row) -> (Status, String) {
     match &step.change {
-        Change::Conflict { message } | Change::Error { message } => return (Status::Failed, message.clone()),
+        Change::Conflict { message } | Change::Error { message } => {
+            return (Status::Failed, message.clone());
+        }
         Change::Orphaned { reason } => return (Status::Orphaned, reason.clone()),
-        Change::Delete => return (Status::Orphaned, "left the manifests; apply removes it".into()),
+        Change::Delete => {
+            return (
+                Status::Orphaned,
+                "left the manifests; apply removes it".into(),
+            );
+        }
         Change::Create => return (Status::Pending, "not applied yet".into()),
-        Change::Update { fields } => return (Status::Pending, format!("changed: {}; apply pending", fields.join(", "))),
+        Change::Update { fields } => {
+            return (
+                Status::Pending,
+                format!("changed: {}; apply pending", fields.join(", ")),
+            );
+        }
         Change::Repair { .. } | Change::UpToDate => {}
     }
     if step.object.kind != Kind::Container {
@@ -125,17 +153,32 @@ fn status_of(step: &Step, r: &Row) -> (Status, String) {
     }
     let (active, sub) = r.active.split_once('/').unwrap_or(("", ""));
     match (active, sub) {
-        ("failed", _) => (Status::Failed, format!("unit failed; see journalctl -u {}", r.unit)),
+        ("failed", _) => (
+            Status::Failed,
+            format!("unit failed; see journalctl -u {}", r.unit),
+        ),
         ("activating" | "deactivating" | "reloading", _) | (_, "auto-restart") => {
             (Status::Progressing, format!("{active} ({sub})"))
         }
-        ("active", _) if r.health == "unhealthy" => (Status::Degraded, "container is unhealthy".into()),
+        ("active", _) if r.health == "unhealthy" => {
+            (Status::Degraded, "container is unhealthy".into())
+        }
         ("active", _) => match &step.change {
             Change::Repair { reason } => (Status::Degraded, reason.clone()),
             _ if r.health == "starting" => (Status::Progressing, "health check starting".into()),
             _ => (Status::Converged, String::new()),
         },
-        _ => (Status::Degraded, format!("unit is {}; apply starts it", if active.is_empty() { "not loaded" } else { active })),
+        _ => (
+            Status::Degraded,
+            format!(
+                "unit is {}; apply starts it",
+                if active.is_empty() {
+                    "not loaded"
+                } else {
+                    active
+                }
+            ),
+        ),
     }
 }
 
@@ -152,12 +195,20 @@ pub fn age(seconds: Option<u64>) -> String {
 
 /// The table, columns padded to their widest cell.
 pub fn render_table(rows: &[Row], wide: bool) -> String {
-    let mut header = vec!["KIND", "NAME", "STATUS", "ACTIVE", "HEALTH", "RESTARTS", "AGE"];
+    let mut header = vec![
+        "KIND", "NAME", "STATUS", "ACTIVE", "HEALTH", "RESTARTS", "AGE",
+    ];
     if wide {
         header.extend(["IMAGE", "UNIT", "CONTAINER"]);
     }
     header.push("MESSAGE");
-    let dash = |s: &str| if s.is_empty() { "-".to_string() } else { s.to_string() };
+    let dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_string()
+        } else {
+            s.to_string()
+        }
+    };
     let mut table: Vec<Vec<String>> = vec![header.iter().map(ToString::to_string).collect()];
     for r in rows {
         let mut cells = vec![
@@ -177,7 +228,13 @@ pub fn render_table(rows: &[Row], wide: bool) -> String {
     }
     let columns = table[0].len();
     let widths: Vec<usize> = (0..columns)
-        .map(|i| table.iter().map(|row| row[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            table
+                .iter()
+                .map(|row| row[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in &table {

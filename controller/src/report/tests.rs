@@ -1,0 +1,86 @@
+//! Golden tests of what people and programs read: diff text and JSON, the status table.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::observe::Observed;
+use crate::plan::plan;
+use crate::plan::tests::{APP, DB, converged, revision};
+use crate::render::RenderContext;
+
+use super::diff::{Summary, render_json, render_text};
+use super::status::{Filter, render_table, rows};
+
+fn plain(text: &str) -> String {
+    anstream::adapter::strip_str(text).to_string()
+}
+
+#[test]
+fn diff_of_a_fresh_host_lists_creations_with_unit_files() {
+    let rev = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let observed = Observed {
+        unit_dir: PathBuf::from("/etc/systemd/system"),
+        ..Observed::default()
+    };
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let text = plain(&render_text(&plan, &rev, "/etc/systemd/system", false));
+    insta::assert_snapshot!("diff_fresh_host", text);
+    assert!(Summary::of(&plan).has_changes());
+}
+
+#[test]
+fn diff_of_a_changed_env_shows_one_line_and_names_the_field() {
+    let old = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let new = revision(&[
+        ("a.yaml", &APP.replace("MODE: one", "MODE: two")),
+        ("d.yaml", DB),
+    ]);
+    let plan = plan(&new, &converged(&old), &RenderContext::default());
+    let text = plain(&render_text(&plan, &new, "/etc/systemd/system", false));
+    insta::assert_snapshot!("diff_changed_env", text);
+    assert!(
+        text.contains("-\t--env=MODE=one \\\n") && text.contains("+\t--env=MODE=two \\\n"),
+        "{text}"
+    );
+    assert!(!text.contains("container/db"), "db is unchanged: {text}");
+
+    let json = serde_json::to_value(render_json(&plan, &new, "/etc/systemd/system")).expect("json");
+    assert_eq!(json["schemaVersion"], 1);
+    assert_eq!(json["hasChanges"], true);
+    assert_eq!(json["changes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(json["changes"][0]["object"], "container/app");
+    assert_eq!(json["changes"][0]["fields"], serde_json::json!(["env"]));
+    assert_eq!(json["summary"]["update"], 1);
+    assert_eq!(json["summary"]["unchanged"], 1);
+}
+
+#[test]
+fn diff_of_a_converged_host_says_so() {
+    let rev = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let plan = plan(&rev, &converged(&rev), &RenderContext::default());
+    assert!(!Summary::of(&plan).has_changes());
+    let text = plain(&render_text(&plan, &rev, "/etc/systemd/system", false));
+    assert!(
+        text.starts_with("No changes: the host matches revision"),
+        "{text}"
+    );
+}
+
+#[test]
+fn status_table_shows_converged_and_drifted_objects() {
+    let rev = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+    for unit in observed.units.values_mut() {
+        unit.active_enter_timestamp_us = (1_000_000 - 300) * 1_000_000;
+    }
+    let app = observed.units.get_mut("app.service").expect("app unit");
+    app.active_state = "failed".into();
+    app.sub_state = "failed".into();
+    observed.containers.get_mut("db").expect("db").health = Some("healthy".into());
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let rows = rows(&plan, &rev, &observed, now, &Filter::default());
+    insta::assert_snapshot!("status_table", render_table(&rows, false));
+    insta::assert_snapshot!("status_table_wide", render_table(&rows, true));
+    let _ = SystemTime::now();
+}
