@@ -1,6 +1,7 @@
 //! podctl's controller: render desired state, observe the host, plan, execute.
 
 pub mod adapters;
+pub mod controller;
 pub mod execute;
 pub mod observe;
 pub mod plan;

@@ -8,7 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging(args.global.verbose);
+    cli::init_logging(args.global.verbose, &args.command);
     match cli::run(args) {
         Ok(code) => code.into(),
         Err(e) => {

@@ -1,6 +1,7 @@
 //! The command line: global options, the subcommands, and exit codes.
 
 mod apply;
+mod controller;
 mod graph;
 mod validate;
 
@@ -111,6 +112,14 @@ pub enum Command {
         podctl apply -f ./manifests --unit-dir /etc/systemd/system"
     )]
     Apply(apply::ApplyArgs),
+    /// Run the long-running reconciler: watch the manifests and the host, keep them converged
+    #[command(
+        after_help = "Runs until SIGTERM; SIGHUP re-reads the manifests. Serves /metrics, /healthz,\n\
+        /readyz and /status on --metrics-address. Meant to run as dist/podctl.service.\n\nExamples:\n  \
+        podctl controller\n  \
+        podctl controller -f /etc/podctl/manifests --resync 30 --metrics-address 127.0.0.1:9883"
+    )]
+    Controller(controller::ControllerArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -118,18 +127,33 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Controller(args) => controller::run(&args),
     }
 }
 
-/// Logs go to stderr, leaving stdout to the command's output.
-pub fn init_logging(verbose: u8) {
+/// Logs go to stderr, leaving stdout to the command's output; the controller logs at info
+/// by default, and to journald (structured fields) when systemd runs it.
+pub fn init_logging(verbose: u8, command: &Command) {
+    let controller = matches!(command, Command::Controller(_));
     let default = match verbose {
+        0 if controller => "info",
         0 => "warn",
         1 => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if controller && std::env::var_os("JOURNAL_STREAM").is_some() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        if let Ok(journald) = tracing_journald::layer() {
+            let _ = tracing_subscriber::registry()
+                .with(filter)
+                .with(journald.with_syslog_identifier("podctl".to_owned()))
+                .try_init();
+            return;
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -1,0 +1,74 @@
+//! `podctl controller`: parses the options of the long-running reconciler and runs it
+//! (`podctl::controller` holds the loop).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::{Exit, HostArgs, ManifestArgs};
+use podctl::controller::{self, Config};
+
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Where to serve /metrics, /healthz, /readyz and /status; `off` to serve nothing.
+    #[arg(long, value_name = "ADDR", env = "PODCTL_METRICS_ADDRESS", default_value = controller::DEFAULT_METRICS_ADDRESS)]
+    pub metrics_address: String,
+    /// Seconds between full resyncs that repair drift even without events.
+    #[arg(long, value_name = "SECONDS", env = "PODCTL_RESYNC", default_value_t = controller::DEFAULT_RESYNC.as_secs_f64())]
+    pub resync: f64,
+    /// Milliseconds the manifest directory must be quiet before it is read.
+    #[arg(long, value_name = "MS", default_value_t = controller::DEFAULT_DEBOUNCE.as_millis() as u64)]
+    pub debounce_ms: u64,
+    /// The single-instance lock file.
+    #[arg(long, value_name = "FILE", env = "PODCTL_LOCK_FILE", default_value = controller::lock::DEFAULT_LOCK_FILE)]
+    pub lock_file: PathBuf,
+    /// Seconds SIGTERM waits for the reconcile pass in flight before abandoning it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub shutdown_grace: f64,
+    /// Apply an empty revision even though it removes every container podctl manages.
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
+    let metrics_address: Option<SocketAddr> = match args.metrics_address.as_str() {
+        "off" | "" => None,
+        a => Some(a.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "--metrics-address {a}: {e} (expected IP:PORT, e.g. 127.0.0.1:9883, or off)"
+            )
+        })?),
+    };
+    let seconds = |what: &str, s: f64| {
+        Duration::try_from_secs_f64(s).map_err(|e| anyhow::anyhow!("{what} {s}: {e}"))
+    };
+    let resync = seconds("--resync", args.resync)?;
+    anyhow::ensure!(
+        resync >= Duration::from_secs(1),
+        "--resync must be at least 1 second"
+    );
+    let config = Config {
+        manifests: args.manifests.dir.clone(),
+        host: args.host.config(),
+        metrics_address,
+        lock_file: args.lock_file.clone(),
+        resync,
+        debounce: Duration::from_millis(args.debounce_ms),
+        shutdown_grace: seconds("--shutdown-grace", args.shutdown_grace)?,
+        allow_empty: args.allow_empty,
+    };
+    // Two workers: the loop and the pass in flight; podman and systemd do the heavy work.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(controller::run(config, CancellationToken::new()))?;
+    Ok(Exit::Ok)
+}

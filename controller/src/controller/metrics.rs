@@ -1,0 +1,180 @@
+//! The controller's Prometheus metrics (`podctl_*`), served on `/metrics` in the
+//! OpenMetrics text format.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(String, String)>;
+
+/// Every metric, registered once; cheap to update from any task.
+pub struct Metrics {
+    registry: Registry,
+    pub reconcile_duration: Histogram,
+    pub reconciles: Family<Labels, Counter>,
+    pub objects: Family<Labels, Gauge>,
+    pub revision_info: Family<Labels, Gauge>,
+    pub revision_applied_time: Gauge<f64, AtomicU64>,
+    pub revision_invalid: Gauge,
+    pub invalid_revisions: Counter,
+    pub object_failures: Family<Labels, Counter>,
+    pub drift_repairs: Counter,
+    pub restarts_seen: Counter,
+    pub events: Family<Labels, Counter>,
+    pub backing_off: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("podctl");
+        let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        registry.register_with_unit(
+            "reconcile_duration",
+            "Duration of one reconcile pass (observe, plan, execute)",
+            prometheus_client::registry::Unit::Seconds,
+            reconcile_duration.clone(),
+        );
+        let reconciles = Family::default();
+        registry.register(
+            "reconciles",
+            "Reconcile passes by result (ok: every object converged)",
+            reconciles.clone(),
+        );
+        let objects = Family::default();
+        registry.register(
+            "objects",
+            "Objects of the running revision by kind and status",
+            objects.clone(),
+        );
+        let revision_info = Family::default();
+        registry.register(
+            "revision_info",
+            "The revision being applied (value 1; the hash is a label)",
+            revision_info.clone(),
+        );
+        let revision_applied_time = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "revision_applied_timestamp",
+            "Unix time at which the running revision was first applied",
+            prometheus_client::registry::Unit::Seconds,
+            revision_applied_time.clone(),
+        );
+        let revision_invalid = Gauge::default();
+        registry.register(
+            "revision_invalid",
+            "1 while the manifest directory holds an invalid revision (the last good one keeps running)",
+            revision_invalid.clone(),
+        );
+        let invalid_revisions = Counter::default();
+        registry.register(
+            "invalid_revisions",
+            "Invalid revisions seen in the manifest directory",
+            invalid_revisions.clone(),
+        );
+        let object_failures = Family::default();
+        registry.register(
+            "object_failures",
+            "Objects that failed to converge in a pass, by kind",
+            object_failures.clone(),
+        );
+        let drift_repairs = Counter::default();
+        registry.register(
+            "drift_repairs",
+            "Objects repaired after drifting from their manifest (stopped, disabled, edited)",
+            drift_repairs.clone(),
+        );
+        let restarts_seen = Counter::default();
+        registry.register(
+            "restarts_seen",
+            "Automatic restarts of managed units that systemd reported (NRestarts increases)",
+            restarts_seen.clone(),
+        );
+        let events = Family::default();
+        registry.register(
+            "events",
+            "Events received, by source (manifests, systemd, podman, resync, sighup)",
+            events.clone(),
+        );
+        let backing_off = Gauge::default();
+        registry.register(
+            "objects_backing_off",
+            "Failed objects waiting out their retry backoff",
+            backing_off.clone(),
+        );
+        Self {
+            registry,
+            reconcile_duration,
+            reconciles,
+            objects,
+            revision_info,
+            revision_applied_time,
+            revision_invalid,
+            invalid_revisions,
+            object_failures,
+            drift_repairs,
+            restarts_seen,
+            events,
+            backing_off,
+        }
+    }
+
+    pub fn event(&self, source: &str) {
+        self.events
+            .get_or_create(&vec![("source".to_owned(), source.to_owned())])
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+pub fn labels<const N: usize>(pairs: [(&str, &str); N]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_should_encode_podctl_names() {
+        let m = Metrics::new();
+        m.invalid_revisions.inc();
+        m.revision_invalid.set(1);
+        m.objects
+            .get_or_create(&labels([("kind", "Container"), ("status", "ok")]))
+            .set(3);
+        m.reconcile_duration.observe(0.02);
+        let text = m.encode();
+        assert!(text.contains("podctl_invalid_revisions_total 1"), "{text}");
+        assert!(text.contains("podctl_revision_invalid 1"), "{text}");
+        assert!(
+            text.contains(r#"podctl_objects{kind="Container",status="ok"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("podctl_reconcile_duration_seconds_count 1"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}

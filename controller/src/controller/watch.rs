@@ -1,0 +1,234 @@
+//! Watches the manifest directory (inotify through `notify`) and says "changed" once the
+//! tree has been quiet for the debounce time, so a tree being written is not read half-way.
+//!
+//! The directory may be a symlink that a sync tool swaps atomically (git-sync): the parent
+//! directory is watched for the swap, and the link's target is watched recursively and
+//! re-resolved after every swap.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// The running watcher; dropping it stops watching.
+pub struct ManifestWatch {
+    task: JoinHandle<()>,
+}
+
+impl Drop for ManifestWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot watch {path}: {source}")]
+    Watch {
+        path: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+}
+
+/// Starts watching `dir`; the receiver gets `()` after every burst of changes, once the
+/// tree has been quiet for `quiet`.
+pub fn watch(
+    dir: &Path,
+    quiet: Duration,
+) -> Result<(ManifestWatch, mpsc::Receiver<()>), WatchError> {
+    let (raw_tx, raw_rx) = mpsc::unbounded_channel::<notify::Result<notify::Event>>();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        // The receiver is gone only when the watch is dropped.
+        let _ = raw_tx.send(event);
+    })
+    .map_err(|source| WatchError::Watch {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    // The parent sees the directory (or its symlink) appear, vanish or be swapped.
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    watcher
+        .watch(&parent, RecursiveMode::NonRecursive)
+        .map_err(|source| WatchError::Watch {
+            path: parent.clone(),
+            source,
+        })?;
+    let mut targets = Targets {
+        dir: dir.to_path_buf(),
+        watched: None,
+    };
+    targets.rewatch(&mut watcher);
+
+    let (tx, rx) = mpsc::channel(1);
+    let (relevant_tx, relevant_rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        let forward = async {
+            let mut raw_rx = raw_rx;
+            while let Some(event) = raw_rx.recv().await {
+                match event {
+                    Ok(event) if !targets.is_relevant(&event) => continue,
+                    Ok(event) => tracing::trace!(?event, "manifest change"),
+                    Err(e) => tracing::warn!(error = %e, "manifest watch error; re-reading"),
+                }
+                targets.rewatch(&mut watcher);
+                if relevant_tx.send(()).is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::join!(forward, debounce(relevant_rx, quiet, tx));
+    });
+    Ok((ManifestWatch { task }, rx))
+}
+
+/// The directory and the target currently watched recursively.
+struct Targets {
+    dir: PathBuf,
+    watched: Option<PathBuf>,
+}
+
+impl Targets {
+    /// Resolves the directory again and moves the recursive watch if its target changed.
+    fn rewatch(&mut self, watcher: &mut notify::RecommendedWatcher) {
+        let resolved = std::fs::canonicalize(&self.dir).ok();
+        if resolved == self.watched {
+            return;
+        }
+        if let Some(old) = self.watched.take() {
+            let _ = watcher.unwatch(&old);
+        }
+        if let Some(new) = resolved {
+            match watcher.watch(&new, RecursiveMode::Recursive) {
+                Ok(()) => {
+                    tracing::debug!(target = %new.display(), "watching manifests");
+                    self.watched = Some(new);
+                }
+                Err(e) => tracing::warn!(error = %e, path = %new.display(), "cannot watch"),
+            }
+        }
+    }
+
+    /// Reads are not changes (our own reads would loop); in the parent only the entry of the
+    /// directory itself matters; inside the tree, hidden paths (`.git`) are ignored.
+    fn is_relevant(&self, event: &notify::Event) -> bool {
+        if matches!(event.kind, EventKind::Access(_)) {
+            return false;
+        }
+        event.paths.iter().any(|p| {
+            if p == &self.dir
+                || p.file_name() == self.dir.file_name() && p.parent() == self.dir.parent()
+            {
+                return true;
+            }
+            match &self.watched {
+                Some(root) => p
+                    .strip_prefix(root)
+                    .is_ok_and(|rel| !rel.components().any(is_hidden)),
+                None => false,
+            }
+        })
+    }
+}
+
+fn is_hidden(c: Component<'_>) -> bool {
+    matches!(c, Component::Normal(n) if n.as_encoded_bytes().starts_with(b"."))
+}
+
+/// Sends one `()` on `out` after each burst of items on `input` followed by `quiet` without
+/// any; ends when `input` closes or `out` is dropped.
+pub async fn debounce(
+    mut input: mpsc::UnboundedReceiver<()>,
+    quiet: Duration,
+    out: mpsc::Sender<()>,
+) {
+    let mut deadline: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            item = input.recv() => match item {
+                Some(()) => deadline = Some(Instant::now() + quiet),
+                None => break,
+            },
+            () = sleep_until_opt(deadline) => {
+                deadline = None;
+                // A full channel already holds a "changed": one is enough.
+                if let Err(mpsc::error::TrySendError::Closed(())) = out.try_send(()) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn debounce_should_fire_once_after_a_quiet_period() {
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (out_tx, mut out_rx) = mpsc::channel(1);
+        tokio::spawn(debounce(in_rx, Duration::from_millis(200), out_tx));
+        for _ in 0..5 {
+            in_tx.send(()).unwrap();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            assert!(out_rx.try_recv().is_err(), "fired during the burst");
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(out_rx.try_recv().is_ok(), "fired after 200 ms of quiet");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(out_rx.try_recv().is_err(), "fired only once");
+    }
+
+    async fn wait(rx: &mut mpsc::Receiver<()>) -> bool {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn watch_should_report_a_write_and_a_symlink_swap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("rev-a"), tmp.path().join("rev-b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let link = tmp.path().join("manifests");
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        let (_w, mut rx) = watch(&link, Duration::from_millis(20)).unwrap();
+
+        std::fs::write(a.join("x.yaml"), "x").unwrap();
+        assert!(wait(&mut rx).await, "write in the target");
+
+        // git-sync style: a new link renamed over the old one.
+        let tmp_link = tmp.path().join(".manifests.tmp");
+        std::os::unix::fs::symlink(&b, &tmp_link).unwrap();
+        std::fs::rename(&tmp_link, &link).unwrap();
+        assert!(wait(&mut rx).await, "symlink swap");
+
+        std::fs::write(b.join("y.yaml"), "y").unwrap();
+        assert!(wait(&mut rx).await, "write in the new target");
+        std::fs::write(a.join("z.yaml"), "z").unwrap();
+        std::fs::create_dir_all(b.join(".git")).unwrap();
+        std::fs::write(b.join(".git/HEAD"), "z").unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), rx.recv())
+                .await
+                .is_err(),
+            "the old target and hidden paths are not watched"
+        );
+    }
+}
