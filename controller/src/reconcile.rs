@@ -9,7 +9,10 @@ use podctl_api::{Kind, Revision};
 use crate::adapters::podman::Podman;
 use crate::adapters::systemd::Systemd;
 use crate::execute::{Executor, Outcome};
-use crate::observe::{self, ContainerStatus, Observed, UnitStatus};
+use crate::observe::{
+    self, ContainerStatus, NetworkStatus, Observed, SecretStatus, UnitStatus, VolumeStatus,
+    secret_source,
+};
 use crate::plan::{self, Plan};
 use crate::render::{RenderContext, unit_name};
 
@@ -22,12 +25,19 @@ pub struct HostConfig {
     pub concurrency: usize,
 }
 
+/// Where podctl keeps its own records (the images it pulled), unless `PODCTL_STATE_DIR`.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/podctl";
+
 /// The host podctl reconciles: its systemd, its podman, its unit directory.
 pub struct Host {
     pub systemd: Systemd,
     pub podman: Podman,
     pub config: HostConfig,
     pub render: RenderContext,
+    /// podctl's records on this host (`PODCTL_STATE_DIR`, default /var/lib/podctl).
+    pub state_dir: PathBuf,
+    /// Show pull progress on stderr (set when stderr is a terminal).
+    pub progress: bool,
 }
 
 impl Host {
@@ -41,11 +51,16 @@ impl Host {
             podman: podman_path(),
             ..RenderContext::default()
         };
+        let state_dir = std::env::var_os("PODCTL_STATE_DIR")
+            .filter(|d| !d.is_empty())
+            .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from);
         Ok(Self {
             systemd,
             podman,
             config,
             render,
+            state_dir,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         })
     }
 
@@ -64,15 +79,74 @@ impl Host {
                 .map(|(n, _)| n.clone()),
         );
         let names: Vec<String> = names.into_iter().collect();
-        let (units, containers, images) = tokio::join!(
+        let (units, containers, images, volumes, secrets, networks) = tokio::join!(
             self.systemd.unit_states(&names),
             self.podman.containers(),
             self.podman.images(),
+            self.podman.volumes(),
+            self.podman.secrets(),
+            self.podman.networks(),
         );
         let units = units.context("cannot read unit states from systemd")?;
         let containers = containers.context("cannot list containers")?;
         let images = images.context("cannot list images")?;
+        let volumes = volumes.context("cannot list volumes")?;
+        let secrets = secrets.context("cannot list secrets")?;
+        let networks = networks.context("cannot list networks")?;
+        // Each desired secret's source is read here, hashed, and dropped at once.
+        let secret_hashes = revision
+            .of_kind(Kind::Secret)
+            .filter_map(|o| Some((o.name().to_string(), o.as_secret()?)))
+            .map(|(name, spec)| {
+                let hash = secret_source::Source::of(spec)
+                    .ok_or_else(|| format!("secret {name} has no source"))
+                    .and_then(|source| secret_source::read(&source))
+                    .map(|value| value.hash());
+                (name, hash)
+            })
+            .collect();
+        let image_ids = images
+            .iter()
+            .flat_map(|i| i.names.iter().map(|n| (n.clone(), i.id.clone())))
+            .collect();
         Ok(Observed {
+            image_ids,
+            pulled_images: observe::pulled_images::read(&self.state_dir),
+            volumes: volumes
+                .into_iter()
+                .map(|v| {
+                    let status = VolumeStatus {
+                        driver: v.driver,
+                        options: v.options,
+                        labels: v.labels,
+                    };
+                    (v.name, status)
+                })
+                .collect(),
+            secrets: secrets
+                .into_iter()
+                .map(|s| {
+                    let status = SecretStatus {
+                        id: s.id,
+                        labels: s.labels,
+                    };
+                    (s.name, status)
+                })
+                .collect(),
+            networks: networks
+                .into_iter()
+                .map(|n| {
+                    let status = NetworkStatus {
+                        driver: n.driver,
+                        subnets: n.subnets.into_iter().map(|s| s.subnet).collect(),
+                        internal: n.internal,
+                        ipv6: n.ipv6_enabled,
+                        labels: n.labels,
+                    };
+                    (n.name, status)
+                })
+                .collect(),
+            secret_hashes,
             unit_dir: self.config.unit_dir.clone(),
             unit_files,
             units: units
@@ -121,6 +195,8 @@ impl Host {
             podman: &self.podman,
             unit_dir: self.config.unit_dir.clone(),
             concurrency: self.config.concurrency,
+            state_dir: self.state_dir.clone(),
+            progress: self.progress,
         }
         .execute(plan, revision)
         .await

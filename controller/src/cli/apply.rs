@@ -20,6 +20,11 @@ pub struct ApplyArgs {
     /// (guards against a sync tool leaving an empty directory behind).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Remove managed objects that left the revision (containers, secrets, networks,
+    /// images podctl pulled, volumes with `reclaimPolicy: Delete`); with `--prune=false`
+    /// they are kept and reported as orphaned.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub prune: bool,
 }
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
@@ -35,7 +40,10 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
         let started = Instant::now();
         let host = Host::connect(args.host.config()).await?;
         let observed = host.observe(&revision).await?;
-        let plan = host.plan(&revision, &observed);
+        let mut plan = host.plan(&revision, &observed);
+        if !args.prune {
+            plan = plan.without_pruning();
+        }
         if revision.is_empty() && plan.has_changes() && !args.allow_empty {
             eprintln!(
                 "error: the revision in {} is empty and applying it would remove every container podctl manages",
@@ -49,6 +57,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
         let width = outcomes.iter().map(|o| o.object.to_string().len()).max().unwrap_or(0);
         for o in &outcomes {
             let (result, detail) = match &o.status {
+                Status::UpToDate if matches!(o.change, podctl::plan::Change::Orphaned { .. }) => {
+                    ("orphaned", String::new())
+                }
                 Status::UpToDate => ("unchanged", String::new()),
                 Status::Applied => ("ok", o.done.iter().map(|a| a.verb()).collect::<Vec<_>>().join(", ")),
                 Status::Failed(m) => ("FAILED", m.clone()),
@@ -57,6 +68,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             };
             let change = match &o.change {
                 podctl::plan::Change::UpToDate => "-".to_string(),
+                // The status carries the message; say it once.
+                podctl::plan::Change::Conflict { .. } => "conflict".to_string(),
+                podctl::plan::Change::Error { .. } => "error".to_string(),
                 c => c.to_string(),
             };
             writeln!(
@@ -69,13 +83,18 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             )?;
         }
         let failed = outcomes.iter().filter(|o| !o.status.is_ok()).count();
+        let orphaned = outcomes
+            .iter()
+            .filter(|o| matches!(o.change, podctl::plan::Change::Orphaned { .. }))
+            .count();
         writeln!(
             out,
-            "revision {}: {} objects, {} changed, {} failed in {:.1}s",
+            "revision {}: {} objects, {} changed, {} failed{} in {:.1}s",
             revision.short_hash(),
             outcomes.len(),
             outcomes.iter().filter(|o| o.status == Status::Applied).count(),
             failed,
+            if orphaned > 0 { format!(", {orphaned} orphaned (kept)") } else { String::new() },
             started.elapsed().as_secs_f64()
         )?;
         Ok(if failed > 0 { Exit::Changes } else { Exit::Ok })

@@ -1,8 +1,11 @@
-//! Executes a plan: removals first, then every unit file written and one daemon-reload,
-//! then objects started level by level of the dependency graph, independent ones in
-//! parallel with a bound; a failure blocks only what depends on it.
+//! Executes a plan: removals first (containers, then secrets, networks, images, volumes),
+//! then every unit file written and one daemon-reload, every image pulled (in parallel,
+//! with retries), then objects converged level by level of the dependency graph,
+//! independent ones in parallel with a bound; a failure blocks only what depends on it.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod pull;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,9 +15,9 @@ use podctl_api::{Kind, ObjectRef, Revision};
 use tokio::sync::Semaphore;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::adapters::podman::Podman;
+use crate::adapters::podman::{Labels, Podman};
 use crate::adapters::systemd::{JobOutcome, Systemd};
-use crate::observe::{remove_unit_file, write_unit_file};
+use crate::observe::{pulled_images, remove_unit_file, secret_source, write_unit_file};
 use crate::plan::{Action, Change, Plan, Step};
 
 /// How one object ended.
@@ -55,6 +58,17 @@ pub struct Executor<'a> {
     /// How many objects are started at once. systemd would start them all together,
     /// which on a small host is slower than a few at a time.
     pub concurrency: usize,
+    /// Where the record of pulled images lives.
+    pub state_dir: PathBuf,
+    /// Pull progress on stderr.
+    pub progress: bool,
+}
+
+/// The pulls of one execution: each reference's result, and which references got a new ID.
+#[derive(Default)]
+struct Pulls {
+    results: HashMap<String, Result<(), String>>,
+    changed: BTreeSet<String>,
 }
 
 impl Executor<'_> {
@@ -63,9 +77,53 @@ impl Executor<'_> {
         let started = Instant::now();
         let (removals, desired): (Vec<&Step>, Vec<&Step>) =
             plan.steps.iter().partition(|s| s.change == Change::Delete);
+        // Kept on the host: reported, nothing done.
+        let (orphans, desired): (Vec<&Step>, Vec<&Step>) = desired
+            .into_iter()
+            .partition(|s| matches!(s.change, Change::Orphaned { .. }));
+        for step in orphans {
+            info!(object = %step.object, change = %step.change, "kept");
+            outcomes.insert(
+                step.object.clone(),
+                Outcome {
+                    object: step.object.clone(),
+                    change: step.change.clone(),
+                    status: Status::UpToDate,
+                    done: Vec::new(),
+                    elapsed: Duration::ZERO,
+                },
+            );
+        }
 
-        for outcome in self.remove(&removals).await {
-            outcomes.insert(outcome.object.clone(), outcome);
+        let mut removed_images = Vec::new();
+        for kind in [
+            Kind::Container,
+            Kind::Secret,
+            Kind::Network,
+            Kind::Image,
+            Kind::Volume,
+        ] {
+            let group: Vec<&Step> = removals
+                .iter()
+                .filter(|s| s.object.kind == kind)
+                .copied()
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            let done = if kind == Kind::Container {
+                self.remove(&group).await
+            } else {
+                self.remove_resources(&group).await
+            };
+            for outcome in done {
+                for action in &outcome.done {
+                    if let Action::RemoveImage { reference } = action {
+                        removed_images.push(reference.clone());
+                    }
+                }
+                outcomes.insert(outcome.object.clone(), outcome);
+            }
         }
 
         // Files first, for everything, so one reload covers the whole batch.
@@ -95,10 +153,25 @@ impl Executor<'_> {
         let (enable, disable) = enablement(&desired, &failed_writes);
         let enable_error = self.change_enablement(&enable, &disable).await;
 
+        let pulls = self.pull_all(&desired).await;
+        let pulled: Vec<String> = pulls
+            .results
+            .iter()
+            .filter(|(r, result)| result.is_ok() && newly_pulled(&desired, r))
+            .map(|(r, _)| r.clone())
+            .collect();
+        if let Err(e) = pulled_images::update(&self.state_dir, &pulled, &removed_images) {
+            warn!(error = %e, dir = %self.state_dir.display(), "cannot update the record of pulled images");
+        }
+        // Running containers whose Image object got a new ID from an `Always` pull.
+        let restarts = image_restarts(&desired, &pulls, revision);
+
         let mut results: BTreeMap<ObjectRef, Status> = BTreeMap::new();
         let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
-        let by_object: BTreeMap<&ObjectRef, &Step> =
-            desired.iter().map(|s| (&s.object, *s)).collect();
+        let by_object: BTreeMap<&ObjectRef, &Step> = desired
+            .iter()
+            .map(|s| (&s.object, restarts.get(&s.object).unwrap_or(*s)))
+            .collect();
         for level in revision.graph().levels() {
             let mut work = Vec::new();
             for object in level {
@@ -116,6 +189,8 @@ impl Executor<'_> {
                     .find(|d| results.get(*d).is_some_and(|s| !s.is_ok()));
                 let pre_failure = if let Change::Conflict { message } = &step.change {
                     Some(Status::Conflict(message.clone()))
+                } else if let Change::Error { message } = &step.change {
+                    Some(Status::Failed(message.clone()))
                 } else if let Some(dep) = blocked_by {
                     Some(Status::Blocked(format!("blocked by {dep}")))
                 } else if let Some(e) = failed_writes.get(object) {
@@ -130,13 +205,14 @@ impl Executor<'_> {
                 };
                 let semaphore = semaphore.clone();
                 let step = *step;
+                let pulls = &pulls;
                 work.push(async move {
                     let begin = Instant::now();
                     let (status, done) = match pre_failure {
                         Some(status) => (status, Vec::new()),
                         None => {
                             let _permit = semaphore.acquire().await;
-                            self.converge(step)
+                            self.converge(step, pulls)
                                 .instrument(info_span!("object", object = %step.object))
                                 .await
                         }
@@ -170,7 +246,7 @@ impl Executor<'_> {
     }
 
     /// Runs one desired object's runtime actions (files and enablement are done).
-    async fn converge(&self, step: &Step) -> (Status, Vec<Action>) {
+    async fn converge(&self, step: &Step, pulls: &Pulls) -> (Status, Vec<Action>) {
         let mut done = Vec::new();
         for action in &step.actions {
             let result = match action {
@@ -180,17 +256,44 @@ impl Executor<'_> {
                     done.push(action.clone());
                     continue;
                 }
-                Action::PullImage {
-                    reference,
-                    tls_verify,
-                    auth_file,
-                } => {
-                    info!(%reference, "pulling image");
-                    self.podman
-                        .pull(reference, *tls_verify, auth_file.as_deref())
-                        .await
-                        .map_err(|e| format!("cannot pull image {reference}: {e}"))
-                }
+                Action::PullImage { reference, .. } => pulls
+                    .results
+                    .get(reference)
+                    .cloned()
+                    .unwrap_or_else(|| Err(format!("image {reference} was not pulled"))),
+                Action::CreateVolume {
+                    name,
+                    driver,
+                    options,
+                    labels,
+                } => self
+                    .podman
+                    .create_volume(name, driver, options, labels)
+                    .await
+                    .map_err(|e| format!("cannot create volume {name}: {e}")),
+                Action::CreateSecret {
+                    name,
+                    source,
+                    labels,
+                    ..
+                } => self.create_secret(name, source, labels).await,
+                Action::RemoveSecret { name } => self
+                    .podman
+                    .remove_secret(name)
+                    .await
+                    .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+                    .map_err(|e| format!("cannot remove secret {name}: {e}")),
+                Action::CreateNetwork { network } => self
+                    .podman
+                    .create_network(network)
+                    .await
+                    .map_err(|e| format!("cannot create network {}: {e}", network.name)),
+                Action::RemoveNetwork { name } => self
+                    .podman
+                    .remove_network(name)
+                    .await
+                    .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+                    .map_err(|e| format!("cannot remove network {name}: {e}")),
                 Action::StartUnit { unit } => {
                     // A unit that failed or hit its start limit must be reset to start again.
                     let _ = self.systemd.reset_failed(unit).await;
@@ -201,7 +304,10 @@ impl Executor<'_> {
                     self.run_job(unit, self.systemd.restart(unit).await)
                 }
                 Action::StopUnit { unit } => self.run_job(unit, self.systemd.stop(unit).await),
-                Action::RemoveUnitFile { .. } | Action::RemoveContainer { .. } => Ok(()),
+                Action::RemoveUnitFile { .. }
+                | Action::RemoveContainer { .. }
+                | Action::RemoveVolume { .. }
+                | Action::RemoveImage { .. } => Ok(()),
             };
             match result {
                 Ok(()) => done.push(action.clone()),
@@ -217,6 +323,193 @@ impl Executor<'_> {
             Status::Applied
         };
         (status, done)
+    }
+
+    /// Reads the secret's source now (the plan holds no value), labels the secret with the
+    /// hash of what was read, and hands the value to podman on stdin.
+    async fn create_secret(
+        &self,
+        name: &str,
+        source: &secret_source::Source,
+        labels: &Labels,
+    ) -> Result<(), String> {
+        let value = secret_source::read(source)?;
+        let mut labels = labels.clone();
+        labels.insert(crate::render::labels::HASH.to_string(), value.hash());
+        self.podman
+            .create_secret(name, value.as_bytes(), &labels)
+            .await
+            .map(drop)
+            .map_err(|e| format!("cannot create secret {name}: {e}"))
+    }
+
+    /// Every image the plan pulls, once per reference, `concurrency` at a time, each with
+    /// retries; then one image listing to see which references got a new ID.
+    async fn pull_all(&self, steps: &[&Step]) -> Pulls {
+        let mut wanted: BTreeMap<&str, &Action> = BTreeMap::new();
+        for step in steps
+            .iter()
+            .filter(|s| !matches!(s.change, Change::Conflict { .. } | Change::Error { .. }))
+        {
+            for action in &step.actions {
+                if let Action::PullImage { reference, .. } = action {
+                    wanted.entry(reference.as_str()).or_insert(action);
+                }
+            }
+        }
+        let mut pulls = Pulls::default();
+        if wanted.is_empty() {
+            return pulls;
+        }
+        let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let work = wanted.values().map(|action| {
+            let semaphore = semaphore.clone();
+            async move {
+                let _permit = semaphore.acquire().await;
+                let Action::PullImage {
+                    reference,
+                    tls_verify,
+                    auth_file,
+                    ..
+                } = action
+                else {
+                    return (String::new(), Ok(()));
+                };
+                (
+                    reference.clone(),
+                    self.pull(reference, *tls_verify, auth_file.as_deref())
+                        .await,
+                )
+            }
+            .instrument(info_span!("pull"))
+        });
+        pulls.results = join_all(work).await.into_iter().collect();
+
+        let previous: BTreeMap<&str, &str> = wanted
+            .values()
+            .filter_map(|a| match a {
+                Action::PullImage {
+                    reference,
+                    previous_id: Some(id),
+                    ..
+                } => Some((reference.as_str(), id.as_str())),
+                _ => None,
+            })
+            .collect();
+        if !previous.is_empty() {
+            match self.podman.images().await {
+                Ok(images) => {
+                    for image in images {
+                        for name in &image.names {
+                            if previous
+                                .get(name.as_str())
+                                .is_some_and(|old| *old != image.id)
+                            {
+                                info!(reference = %name, id = %image.id, "image changed");
+                                pulls.changed.insert(name.clone());
+                            }
+                        }
+                    }
+                }
+                Err(e) => warn!(error = %e, "cannot list images after pulling"),
+            }
+        }
+        pulls
+    }
+
+    async fn pull(
+        &self,
+        reference: &str,
+        tls_verify: Option<bool>,
+        auth_file: Option<&std::path::Path>,
+    ) -> Result<(), String> {
+        info!(%reference, "pulling image");
+        let begin = Instant::now();
+        if self.progress {
+            eprintln!("pulling {reference} ...");
+        }
+        let result = pull::with_retry(
+            || self.podman.pull(reference, tls_verify, auth_file),
+            tokio::time::sleep,
+            |attempt, delay, e| {
+                let reason = pull::short_reason(e);
+                warn!(%reference, attempt, delay_s = delay.as_secs(), %reason, "pull failed, retrying");
+                if self.progress {
+                    eprintln!(
+                        "pull of {reference} failed (try {attempt}/{}): {reason}; retrying in {}s",
+                        pull::ATTEMPTS,
+                        delay.as_secs()
+                    );
+                }
+            },
+        )
+        .await;
+        if self.progress {
+            match &result {
+                Ok(()) => eprintln!(
+                    "pulled {reference} in {:.1}s",
+                    begin.elapsed().as_secs_f64()
+                ),
+                Err(e) => eprintln!("pull of {reference} failed: {}", pull::short_reason(e)),
+            }
+        }
+        result.map_err(|e| format!("cannot pull image {reference}: {e}"))
+    }
+
+    /// Removes secrets, networks, images or volumes that left the revision, one group of
+    /// the removal order at a time.
+    async fn remove_resources(&self, steps: &[&Step]) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        for step in steps {
+            let begin = Instant::now();
+            let mut done = Vec::new();
+            let mut status = Status::Applied;
+            for action in &step.actions {
+                let result = match action {
+                    Action::RemoveSecret { name } => self
+                        .podman
+                        .remove_secret(name)
+                        .await
+                        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+                        .map_err(|e| format!("cannot remove secret {name}: {e}")),
+                    Action::RemoveNetwork { name } => self
+                        .podman
+                        .remove_network(name)
+                        .await
+                        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+                        .map_err(|e| format!("cannot remove network {name}: {e}")),
+                    Action::RemoveImage { reference } => self
+                        .podman
+                        .remove_image(reference)
+                        .await
+                        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+                        .map_err(|e| format!("cannot remove image {reference}: {e}")),
+                    Action::RemoveVolume { name } => self
+                        .podman
+                        .remove_volume(name)
+                        .await
+                        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+                        .map_err(|e| format!("cannot remove volume {name}: {e}")),
+                    _ => Ok(()),
+                };
+                match result {
+                    Ok(()) => done.push(action.clone()),
+                    Err(e) => {
+                        warn!(object = %step.object, error = %e, "removal failed");
+                        status = Status::Failed(e);
+                        break;
+                    }
+                }
+            }
+            outcomes.push(Outcome {
+                object: step.object.clone(),
+                change: step.change.clone(),
+                status,
+                done,
+                elapsed: begin.elapsed(),
+            });
+        }
+        outcomes
     }
 
     fn run_job(
@@ -330,6 +623,65 @@ impl Executor<'_> {
         }
         None
     }
+}
+
+/// Whether podctl brought `reference` onto the host (it was absent before), so that it
+/// may remove it again when no manifest uses it.
+fn newly_pulled(steps: &[&Step], reference: &str) -> bool {
+    steps.iter().flat_map(|s| s.actions.iter()).any(|a| {
+        matches!(a, Action::PullImage { reference: r, previous_id: None, .. } if r == reference)
+    })
+}
+
+/// The container steps to run instead of the planned ones because an Image object they
+/// use got a new ID: a running container with nothing else to do is restarted.
+fn image_restarts(
+    steps: &[&Step],
+    pulls: &Pulls,
+    revision: &Revision,
+) -> BTreeMap<ObjectRef, Step> {
+    let changed_images: BTreeSet<&ObjectRef> = steps
+        .iter()
+        .filter(|s| s.object.kind == Kind::Image)
+        .filter(|s| {
+            s.actions.iter().any(|a| {
+                matches!(a, Action::PullImage { reference, .. } if pulls.changed.contains(reference))
+            })
+        })
+        .map(|s| &s.object)
+        .collect();
+    let mut out = BTreeMap::new();
+    for step in steps.iter().filter(|s| s.object.kind == Kind::Container) {
+        let uses_changed = revision
+            .graph()
+            .dependencies(&step.object)
+            .iter()
+            .any(|d| changed_images.contains(d));
+        let starts = step
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::StartUnit { .. } | Action::RestartUnit { .. }));
+        if !uses_changed
+            || starts
+            || !matches!(
+                step.change,
+                Change::UpToDate | Change::Repair { .. } | Change::Update { .. }
+            )
+        {
+            continue;
+        }
+        let mut step = (*step).clone();
+        step.actions.push(Action::RestartUnit {
+            unit: crate::render::unit_name(&step.object.name),
+        });
+        if step.change == Change::UpToDate {
+            step.change = Change::Update {
+                fields: vec!["image (new ID)".into()],
+            };
+        }
+        out.insert(step.object.clone(), step);
+    }
+    out
 }
 
 fn is_enablement(action: &Action) -> bool {

@@ -1,6 +1,9 @@
 //! What the host has: podctl's view of its unit files, systemd's units and podman's
-//! containers and images, gathered in a constant number of queries per pass.
+//! containers, images, volumes, secrets and networks, gathered in a constant number of
+//! queries per pass; and the content hashes of the desired secrets' sources.
 
+pub mod pulled_images;
+pub mod secret_source;
 mod unit_dir;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,4 +76,50 @@ pub struct Observed {
     pub containers: BTreeMap<String, ContainerStatus>,
     /// Image references and IDs present in local storage.
     pub images: BTreeSet<String>,
+    /// The image ID of each reference in local storage (`name -> id`).
+    pub image_ids: BTreeMap<String, String>,
+    /// Image references podctl pulled itself (its record), the only ones it may prune.
+    pub pulled_images: BTreeSet<String>,
+    /// Podman volumes by name, podctl's or not.
+    pub volumes: BTreeMap<String, VolumeStatus>,
+    /// Podman secrets by name (metadata only), podctl's or not.
+    pub secrets: BTreeMap<String, SecretStatus>,
+    /// Podman networks by name, podctl's or not.
+    pub networks: BTreeMap<String, NetworkStatus>,
+    /// For each desired Secret: the truncated content hash of its source, or why the source
+    /// cannot be read. Never the value.
+    pub secret_hashes: BTreeMap<String, Result<String, String>>,
+}
+
+/// Whether podman labels carry podctl's mark, for `kind`.
+pub fn is_managed_as(labels: &BTreeMap<String, String>, kind: &str) -> bool {
+    use crate::render::labels;
+    labels.get(labels::MANAGED).map(String::as_str) == Some("true")
+        && labels.get(labels::KIND).is_none_or(|k| k == kind)
+}
+
+/// A podman volume.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VolumeStatus {
+    pub driver: String,
+    pub options: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A podman secret's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecretStatus {
+    pub id: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A podman network.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetworkStatus {
+    pub driver: String,
+    /// Subnets in CIDR form.
+    pub subnets: Vec<String>,
+    pub internal: bool,
+    pub ipv6: bool,
+    pub labels: BTreeMap<String, String>,
 }

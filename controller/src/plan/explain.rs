@@ -40,6 +40,7 @@ fn field_of_flag(flag: &str, value: &str) -> &'static str {
         "--log-driver" | "--log-opt" => "logging",
         "--entrypoint" => "command",
         "--label" if value.starts_with("io.containers.autoupdate=") => "update",
+        "--label" if value.starts_with("io.podctl.secret.") => "secrets",
         "--label" if value.starts_with("io.podctl.") => "",
         "--label" => "labels",
         f if f.starts_with("--health") => "healthCheck",

@@ -2,26 +2,68 @@
 //! actions that converge it, each with its reason. `diff` prints it, `apply` executes it.
 
 mod explain;
+mod image;
+mod network;
+mod secret;
+mod volume;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
 use podctl_api::{ContainerSpec, ImageSource, Kind, Name, ObjectRef, PullPolicy, Revision};
 
 pub use explain::changed_fields;
+pub use image::image_object_name;
 
+use crate::adapters::podman::NetworkCreate;
 use crate::observe::Observed;
+use crate::observe::secret_source::Source;
 use crate::render::{self, RenderContext, container_unit, unit_name};
 
 /// One thing to do to the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Pull an image that is not in local storage.
+    /// Pull an image (not in local storage, or `pullPolicy: Always`).
     PullImage {
         reference: String,
         tls_verify: Option<bool>,
         auth_file: Option<PathBuf>,
+        /// The image ID the reference had before the pull, if any: a pull that changes it
+        /// restarts the running consumers.
+        previous_id: Option<String>,
+    },
+    /// Remove an image podctl pulled and nothing desired uses any more.
+    RemoveImage {
+        reference: String,
+    },
+    /// `podman volume create` with podctl's labels (and `io.podctl.reclaim`).
+    CreateVolume {
+        name: String,
+        driver: String,
+        options: BTreeMap<String, String>,
+        labels: BTreeMap<String, String>,
+    },
+    /// Delete a volume and its data (`reclaimPolicy: Delete`, manifest removed).
+    RemoveVolume {
+        name: String,
+    },
+    /// Create a podman secret from `source`, read at execution time: a plan never holds a
+    /// value. `hash` is the content hash observed while planning, for display.
+    CreateSecret {
+        name: String,
+        source: Source,
+        hash: String,
+        labels: BTreeMap<String, String>,
+    },
+    RemoveSecret {
+        name: String,
+    },
+    CreateNetwork {
+        network: NetworkCreate,
+    },
+    RemoveNetwork {
+        name: String,
     },
     /// Write (create or replace) a unit file.
     WriteUnit {
@@ -66,6 +108,13 @@ impl Action {
             Action::StopUnit { .. } => "stop",
             Action::RemoveUnitFile { .. } => "remove-unit",
             Action::RemoveContainer { .. } => "remove-container",
+            Action::RemoveImage { .. } => "remove-image",
+            Action::CreateVolume { .. } => "create-volume",
+            Action::RemoveVolume { .. } => "remove-volume",
+            Action::CreateSecret { .. } => "create-secret",
+            Action::RemoveSecret { .. } => "remove-secret",
+            Action::CreateNetwork { .. } => "create-network",
+            Action::RemoveNetwork { .. } => "remove-network",
         }
     }
 
@@ -90,6 +139,15 @@ impl fmt::Display for Action {
             Action::StopUnit { unit } => write!(f, "stop {unit}"),
             Action::RemoveUnitFile { unit, .. } => write!(f, "remove {unit}"),
             Action::RemoveContainer { name } => write!(f, "remove container {name}"),
+            Action::RemoveImage { reference } => write!(f, "remove image {reference}"),
+            Action::CreateVolume { name, .. } => write!(f, "create volume {name}"),
+            Action::RemoveVolume { name } => write!(f, "remove volume {name} and its data"),
+            Action::CreateSecret {
+                name, source, hash, ..
+            } => write!(f, "create secret {name} from {source} (sha256 {hash})"),
+            Action::RemoveSecret { name } => write!(f, "remove secret {name}"),
+            Action::CreateNetwork { network } => write!(f, "create network {}", network.name),
+            Action::RemoveNetwork { name } => write!(f, "remove network {name}"),
         }
     }
 }
@@ -109,6 +167,12 @@ pub enum Change {
     Delete,
     /// Cannot be done: a name clash with something podctl does not own.
     Conflict { message: String },
+    /// Cannot be done as declared (an unreadable secret source, an immutable volume
+    /// option changed, an image that may not be pulled): fails the object and blocks its
+    /// dependents; the message says what to do.
+    Error { message: String },
+    /// Left the revision but kept on the host (a retained volume, or `--prune=false`).
+    Orphaned { reason: String },
 }
 
 impl fmt::Display for Change {
@@ -120,6 +184,8 @@ impl fmt::Display for Change {
             Change::Repair { reason } => write!(f, "repair ({reason})"),
             Change::Delete => f.write_str("delete"),
             Change::Conflict { message } => write!(f, "conflict: {message}"),
+            Change::Error { message } => write!(f, "error: {message}"),
+            Change::Orphaned { reason } => write!(f, "orphaned: {reason}"),
         }
     }
 }
@@ -137,7 +203,18 @@ pub struct Step {
 
 impl Step {
     pub fn is_noop(&self) -> bool {
-        self.actions.is_empty() && !matches!(self.change, Change::Conflict { .. })
+        self.actions.is_empty()
+            && !matches!(self.change, Change::Conflict { .. } | Change::Error { .. })
+    }
+
+    fn new(object: ObjectRef, change: Change, actions: Vec<Action>) -> Self {
+        Self {
+            object,
+            change,
+            actions,
+            unit_before: None,
+            unit_after: None,
+        }
     }
 }
 
@@ -155,32 +232,128 @@ impl Plan {
     pub fn step(&self, object: &ObjectRef) -> Option<&Step> {
         self.steps.iter().find(|s| &s.object == object)
     }
+
+    /// The plan of `apply --prune=false`: everything that left the revision is kept on
+    /// the host and reported as orphaned instead of removed.
+    pub fn without_pruning(mut self) -> Plan {
+        for step in &mut self.steps {
+            if step.change == Change::Delete {
+                step.change = Change::Orphaned {
+                    reason: "left the revision; kept (--prune=false)".into(),
+                };
+                step.actions.clear();
+            }
+        }
+        self
+    }
+}
+
+/// A short hash of any serializable desired state (the `io.podctl.hash` label).
+pub(crate) fn spec_hash<T: serde::Serialize>(value: &T) -> String {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    crate::observe::secret_source::content_hash(&bytes)
+}
+
+/// The labels podctl puts on a podman object it creates.
+pub(crate) fn managed_labels(kind: Kind, name: &str, hash: &str) -> BTreeMap<String, String> {
+    use crate::render::labels;
+    BTreeMap::from([
+        (labels::MANAGED.to_string(), "true".to_string()),
+        (labels::KIND.to_string(), kind.lowercase().to_string()),
+        (labels::NAME.to_string(), name.to_string()),
+        (labels::HASH.to_string(), hash.to_string()),
+    ])
 }
 
 /// Plans the convergence of `observed` to `revision`.
+///
+/// The secrets' content hashes observed (never their values) go into the consumers'
+/// units through the render context, so a changed secret restarts exactly those.
 pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Plan {
+    let mut ctx = ctx.clone();
+    ctx.secret_hashes = observed
+        .secret_hashes
+        .iter()
+        .filter_map(|(name, hash)| Some((name.clone(), hash.clone().ok()?)))
+        .collect();
+    let ctx = &ctx;
     let mut steps = Vec::new();
     let mut desired_units = BTreeSet::new();
+    // Containers stopped while their network is recreated, and by which network.
+    let mut recreated_networks: BTreeMap<ObjectRef, Name> = BTreeMap::new();
     for object_ref in revision.graph().order() {
         let Some(object) = revision.get(object_ref) else {
             continue;
         };
-        if object.kind != Kind::Container {
-            // Volumes, secrets, images and networks are planned by their own
-            // reconcilers; until then podman creates what `podman run` needs.
-            continue;
-        }
+        let spec = match &object.spec {
+            podctl_api::Spec::Volume(v) => {
+                steps.push(volume::plan(object_ref, v, observed));
+                continue;
+            }
+            podctl_api::Spec::Secret(s) => {
+                steps.push(secret::plan(object_ref, s, observed));
+                continue;
+            }
+            podctl_api::Spec::Image(i) => {
+                steps.push(image::plan(object_ref, i, observed));
+                continue;
+            }
+            podctl_api::Spec::Network(n) => {
+                let (step, stopped) = network::plan(object_ref, n, revision, observed);
+                for c in stopped {
+                    recreated_networks.insert(c, object_ref.name.clone());
+                }
+                steps.push(step);
+                continue;
+            }
+            podctl_api::Spec::Container(c) => c,
+        };
         let Some(unit) = container_unit(object, revision, ctx) else {
             continue;
         };
         desired_units.insert(unit.name.clone());
-        let spec = object.as_container();
-        let enabled = spec.is_some_and(|s| s.enabled);
-        let image = spec.and_then(|s| image_need(s, revision));
-        steps.push(plan_container(object_ref, &unit, enabled, image, observed));
+        let image = image_need(spec);
+        let mut step = plan_container(object_ref, &unit, spec.enabled, image, observed);
+        if let Some(network) = recreated_networks.get(object_ref) {
+            restart_for_network(&mut step, &unit.name, network);
+        }
+        steps.push(step);
     }
     steps.extend(plan_removals(&desired_units, observed));
+    // Then the rest, in reverse dependency order: what containers used goes after them.
+    steps.extend(secret::removals(revision, observed));
+    steps.extend(network::removals(revision, observed));
+    steps.extend(image::removals(revision, observed));
+    steps.extend(volume::removals(revision, observed));
     Plan { steps }
+}
+
+/// A container the network step stops must be started again, not restarted.
+fn restart_for_network(step: &mut Step, unit: &str, network: &Name) {
+    if matches!(step.change, Change::Conflict { .. }) {
+        return;
+    }
+    for action in &mut step.actions {
+        if matches!(action, Action::RestartUnit { .. }) {
+            *action = Action::StartUnit {
+                unit: unit.to_string(),
+            };
+        }
+    }
+    if !step
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::StartUnit { .. }))
+    {
+        step.actions.push(Action::StartUnit {
+            unit: unit.to_string(),
+        });
+    }
+    if matches!(step.change, Change::UpToDate) {
+        step.change = Change::Repair {
+            reason: format!("network {network} is recreated"),
+        };
+    }
 }
 
 /// The image a container needs and how to pull it.
@@ -191,7 +364,9 @@ struct ImageNeed {
     auth_file: Option<PathBuf>,
 }
 
-fn image_need(spec: &ContainerSpec, revision: &Revision) -> Option<ImageNeed> {
+/// A plain `image:` reference is an implicit Image (`IfNotPresent`, podman's defaults),
+/// pulled as part of its container's step; an Image object has its own step.
+fn image_need(spec: &ContainerSpec) -> Option<ImageNeed> {
     match &spec.image {
         ImageSource::Reference(r) => Some(ImageNeed {
             reference: r.to_string(),
@@ -199,19 +374,7 @@ fn image_need(spec: &ContainerSpec, revision: &Revision) -> Option<ImageNeed> {
             tls_verify: None,
             auth_file: None,
         }),
-        ImageSource::Object(name) => {
-            let image = revision
-                .get(&ObjectRef::new(Kind::Image, name.clone()))?
-                .as_image()?;
-            Some(ImageNeed {
-                reference: image.reference.to_string(),
-                pull: image.pull_policy,
-                // Only a departure from podman's default is passed on, so that the
-                // host's registries.conf keeps its say otherwise.
-                tls_verify: (!image.tls_verify).then_some(false),
-                auth_file: image.auth_file.as_ref().map(|p| p.as_path().to_path_buf()),
-            })
-        }
+        ImageSource::Object(_) => None,
     }
 }
 
@@ -283,6 +446,7 @@ fn plan_container(
             reference: need.reference,
             tls_verify: need.tls_verify,
             auth_file: need.auth_file,
+            previous_id: None,
         });
     }
     if file_changed {
@@ -464,4 +628,6 @@ pub fn container_unit_name(name: &Name) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
+#[cfg(test)]
+mod tests_resources;

@@ -107,7 +107,13 @@ fn stop_secs(spec: &ContainerSpec) -> u64 {
 
 /// The arguments after `podman` that start this container.
 pub fn podman_run_args(name: &Name, spec: &ContainerSpec, image: &ImageReference) -> Vec<String> {
-    podman_run_args_with_hash(name, spec, image, HASH_PLACEHOLDER)
+    podman_run_args_with_hash(
+        name,
+        spec,
+        image,
+        HASH_PLACEHOLDER,
+        &RenderContext::default(),
+    )
 }
 
 fn podman_run_args_with_hash(
@@ -115,6 +121,7 @@ fn podman_run_args_with_hash(
     spec: &ContainerSpec,
     image: &ImageReference,
     hash: &str,
+    ctx: &RenderContext,
 ) -> Vec<String> {
     let mut a: Vec<String> = [
         "run",
@@ -142,6 +149,11 @@ fn podman_run_args_with_hash(
         UpdatePolicy::None => {}
         UpdatePolicy::Registry => label(labels::AUTOUPDATE, "registry"),
         UpdatePolicy::Local => label(labels::AUTOUPDATE, "local"),
+    }
+    for s in &spec.secrets {
+        if let Some(h) = ctx.secret_hashes.get(s.secret.as_str()) {
+            label(&format!("{}{}", labels::SECRET_PREFIX, s.secret), h);
+        }
     }
     for (k, v) in &spec.labels {
         a.push(format!("--label={k}={v}"));
@@ -329,7 +341,7 @@ fn render(
     line("ExecStartPre=/bin/rm -f %t/%n.ctr-id");
     let run: Vec<String> = std::iter::once(exec_word(&podman))
         .chain(
-            podman_run_args_with_hash(name, spec, image, HASH_PLACEHOLDER)
+            podman_run_args_with_hash(name, spec, image, HASH_PLACEHOLDER, ctx)
                 .iter()
                 .map(|w| {
                     if w == CIDFILE_ARG {

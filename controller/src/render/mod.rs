@@ -4,6 +4,7 @@
 pub mod container;
 pub mod quote;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use container::{UnitFile, container_unit, podman_run_args, unit_name};
@@ -21,6 +22,12 @@ pub mod labels {
     pub const NAME: &str = "io.podctl.name";
     pub const HASH: &str = "io.podctl.hash";
     pub const AUTOUPDATE: &str = "io.containers.autoupdate";
+    /// On volumes: the manifest's `reclaimPolicy` at creation, so pruning can decide
+    /// without the manifest.
+    pub const RECLAIM: &str = "io.podctl.reclaim";
+    /// On containers, `io.podctl.secret.NAME=HASH`: the content hash of each secret it
+    /// uses, so a changed secret changes the unit and restarts exactly its consumers.
+    pub const SECRET_PREFIX: &str = "io.podctl.secret.";
 }
 
 /// What rendering needs to know about the host.
@@ -31,6 +38,9 @@ pub struct RenderContext {
     /// Podman's storage directories (graph root, run root): they must stay writable under
     /// `ProtectSystem=strict`.
     pub storage_paths: Vec<PathBuf>,
+    /// The content hash of each Secret's source by name (observed, never the value); the
+    /// planner fills it from `Observed::secret_hashes`.
+    pub secret_hashes: BTreeMap<String, String>,
 }
 
 impl Default for RenderContext {
@@ -41,6 +51,7 @@ impl Default for RenderContext {
                 PathBuf::from("/var/lib/containers/storage"),
                 PathBuf::from("/run/containers/storage"),
             ],
+            secret_hashes: BTreeMap::new(),
         }
     }
 }

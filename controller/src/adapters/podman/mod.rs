@@ -372,6 +372,14 @@ impl Podman {
         }
     }
 
+    /// `podman rmi REF`; without `--force`, so an image a container still uses stays (and
+    /// a reference that is one of several names of an image only loses that name).
+    pub async fn remove_image(&self, reference: &str) -> Result<()> {
+        self.run(&strings(&["rmi", reference]), None)
+            .await
+            .map(drop)
+    }
+
     /// `podman rm [--force] NAME_OR_ID`; `force` stops a running container first.
     pub async fn remove_container(&self, name_or_id: &str, force: bool) -> Result<()> {
         let mut args = strings(&["rm"]);

@@ -1,0 +1,177 @@
+//! Reading a Secret's source (a host file or podctl's environment) into memory just long
+//! enough to hash it or hand it to podman. The value type has no way to be printed, and
+//! every error names the source, never its content.
+
+use std::fmt;
+use std::io::ErrorKind;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// How many hex digits of the SHA-256 of a secret's content podctl shows and labels with.
+pub const HASH_LEN: usize = 16;
+
+/// Where a secret's value comes from (the manifest's `spec.source`, resolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Env(String),
+}
+
+impl Source {
+    /// From a manifest; `None` if neither is set (validation rules that out).
+    pub fn of(spec: &podctl_api::SecretSpec) -> Option<Source> {
+        match (&spec.source.file, &spec.source.env) {
+            (Some(path), _) => Some(Source::File(path.as_path().to_path_buf())),
+            (None, Some(env)) => Some(Source::Env(env.to_string())),
+            (None, None) => None,
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(name) => write!(f, "environment variable {name}"),
+        }
+    }
+}
+
+/// A secret's value. Deliberately neither `Debug`-printable nor `Display`: it cannot end up
+/// in a log line or an error by accident. Zeroed when dropped.
+pub struct SecretValue(Vec<u8>);
+
+impl SecretValue {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The truncated SHA-256 of the value, in hex: what outputs and labels show.
+    pub fn hash(&self) -> String {
+        content_hash(&self.0)
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+impl Drop for SecretValue {
+    fn drop(&mut self) {
+        self.0.fill(0);
+        std::hint::black_box(&self.0);
+    }
+}
+
+/// The truncated SHA-256 of `content`, in hex.
+pub fn content_hash(content: &[u8]) -> String {
+    use std::fmt::Write as _;
+    Sha256::digest(content).iter().take(HASH_LEN / 2).fold(
+        String::with_capacity(HASH_LEN),
+        |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        },
+    )
+}
+
+/// Reads the value. Errors say which source and what is wrong with it (for a file: the
+/// path, and for a permission problem its mode and owner and who podctl runs as).
+pub fn read(source: &Source) -> Result<SecretValue, String> {
+    match source {
+        Source::File(path) => read_file(path),
+        Source::Env(name) => match std::env::var_os(name) {
+            Some(v) => Ok(SecretValue(v.into_encoded_bytes())),
+            None => Err(format!(
+                "environment variable {name} is not set in podctl's environment; set it for the podctl process (e.g. Environment= or EnvironmentFile= in podctl's own unit)"
+            )),
+        },
+    }
+}
+
+fn read_file(path: &Path) -> Result<SecretValue, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(SecretValue(bytes)),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            let detail = std::fs::metadata(path).map_or_else(
+                |_| String::new(),
+                |m| {
+                    format!(
+                        " (mode {:04o}, owner uid {} gid {})",
+                        m.mode() & 0o7777,
+                        m.uid(),
+                        m.gid()
+                    )
+                },
+            );
+            Err(format!(
+                "cannot read secret file {}: permission denied{detail}; podctl runs as uid {}: make the file readable by that user",
+                path.display(),
+                current_uid()
+            ))
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(format!(
+            "cannot read secret file {}: it does not exist",
+            path.display()
+        )),
+        Err(e) => Err(format!("cannot read secret file {}: {e}", path.display())),
+    }
+}
+
+/// The effective uid from /proc, for error messages (no libc dependency for one number).
+fn current_uid() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_should_never_be_debug_printed() {
+        let v = SecretValue(b"hunter2".to_vec());
+        assert_eq!(format!("{v:?}"), "SecretValue(<redacted>)");
+    }
+
+    #[test]
+    fn hash_should_be_truncated_sha256() {
+        // sha256("hunter2") = f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7
+        assert_eq!(content_hash(b"hunter2"), "f52fbd32b2b3b86f");
+    }
+
+    #[test]
+    fn missing_file_should_name_the_path_and_not_the_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nope");
+        let e = read(&Source::File(path.clone())).expect_err("missing");
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn missing_env_should_name_the_variable() {
+        let e = read(&Source::Env("PODCTL_TEST_SURELY_UNSET_VAR".into())).expect_err("unset");
+        assert!(e.contains("PODCTL_TEST_SURELY_UNSET_VAR"), "{e}");
+    }
+
+    #[test]
+    fn file_value_should_be_read_and_hashed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s");
+        std::fs::write(&path, "hunter2").expect("write");
+        let v = read(&Source::File(path)).expect("read");
+        assert_eq!(v.as_bytes(), b"hunter2");
+        assert_eq!(v.hash(), "f52fbd32b2b3b86f");
+    }
+}

@@ -1,0 +1,145 @@
+//! Planning Networks: created with driver, subnet, gateway, internal, ipv6 and labels; a
+//! changed network is recreated, its containers stopped before (dependents first) and
+//! started again after, in dependency order, by their own steps.
+
+use std::collections::BTreeSet;
+
+use podctl_api::{Kind, Name, NetworkSpec, ObjectRef, Revision};
+
+use super::{Action, Change, Step, managed_labels, spec_hash};
+use crate::adapters::podman::NetworkCreate;
+use crate::observe::{Observed, is_managed_as};
+use crate::render::{labels, unit_name};
+
+/// The network's step, and the containers it stops (which must be started again).
+pub(super) fn plan(
+    object: &ObjectRef,
+    spec: &NetworkSpec,
+    revision: &Revision,
+    observed: &Observed,
+) -> (Step, Vec<ObjectRef>) {
+    let name = object.name.as_str();
+    let hash = spec_hash(spec);
+    let mut create_labels = spec.labels.clone();
+    create_labels.extend(managed_labels(Kind::Network, name, &hash));
+    let create = Action::CreateNetwork {
+        network: NetworkCreate {
+            name: name.to_string(),
+            driver: spec.driver.as_str().to_string(),
+            subnet: spec.subnet.as_ref().map(ToString::to_string),
+            gateway: spec.gateway.as_ref().map(ToString::to_string),
+            internal: spec.internal,
+            ipv6: spec.ipv6,
+            labels: create_labels,
+        },
+    };
+    let Some(existing) = observed.networks.get(name) else {
+        return (
+            Step::new(object.clone(), Change::Create, vec![create]),
+            Vec::new(),
+        );
+    };
+    if !is_managed_as(&existing.labels, "network") {
+        let step = Step::new(
+            object.clone(),
+            Change::Conflict {
+                message: format!(
+                    "a podman network named {name} exists that podctl does not manage; rename the object or remove that network by hand"
+                ),
+            },
+            Vec::new(),
+        );
+        return (step, Vec::new());
+    }
+    if existing.labels.get(labels::HASH) == Some(&hash) {
+        return (
+            Step::new(object.clone(), Change::UpToDate, Vec::new()),
+            Vec::new(),
+        );
+    }
+    // Every container on it, and the ones that need those (systemd stops them too through
+    // Requires=): all start again after the new network exists.
+    let containers: Vec<ObjectRef> = revision
+        .graph()
+        .transitive_dependents(object)
+        .into_iter()
+        .filter(|o| o.kind == Kind::Container)
+        .cloned()
+        .collect();
+    let mut actions: Vec<Action> = containers
+        .iter()
+        .rev()
+        .map(|c| unit_name(&c.name))
+        .filter(|u| observed.units.get(u).is_some_and(|s| s.is_running()))
+        .map(|unit| Action::StopUnit { unit })
+        .collect();
+    actions.push(Action::RemoveNetwork {
+        name: name.to_string(),
+    });
+    actions.push(create);
+    let step = Step::new(
+        object.clone(),
+        Change::Update {
+            fields: changed_fields(spec, existing),
+        },
+        actions,
+    );
+    (step, containers)
+}
+
+/// Which fields differ, as far as `podman network ls` shows them.
+fn changed_fields(spec: &NetworkSpec, existing: &crate::observe::NetworkStatus) -> Vec<String> {
+    let mut fields = Vec::new();
+    if existing.driver != spec.driver.as_str() {
+        fields.push("driver".to_string());
+    }
+    let desired_subnet = spec.subnet.as_ref().map(ToString::to_string);
+    if desired_subnet.is_some()
+        && !existing
+            .subnets
+            .iter()
+            .any(|s| Some(s) == desired_subnet.as_ref())
+    {
+        fields.push("subnet".to_string());
+    }
+    if existing.internal != spec.internal {
+        fields.push("internal".to_string());
+    }
+    if existing.ipv6 != spec.ipv6 {
+        fields.push("ipv6".to_string());
+    }
+    let user_labels: std::collections::BTreeMap<String, String> = existing
+        .labels
+        .iter()
+        .filter(|(k, _)| !k.starts_with(podctl_api::RESERVED_LABEL_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if user_labels != spec.labels {
+        fields.push("labels".to_string());
+    }
+    if fields.is_empty() {
+        fields.push("subnet/gateway".to_string());
+    }
+    fields
+}
+
+/// Managed networks no manifest declares any more.
+pub(super) fn removals(revision: &Revision, observed: &Observed) -> Vec<Step> {
+    let desired: BTreeSet<&str> = revision
+        .of_kind(Kind::Network)
+        .map(|o| o.name().as_str())
+        .collect();
+    observed
+        .networks
+        .iter()
+        .filter(|(name, n)| !desired.contains(name.as_str()) && is_managed_as(&n.labels, "network"))
+        .filter_map(|(name, _)| {
+            let parsed = name.parse::<Name>().ok()?;
+            Some(Step::new(
+                ObjectRef::new(Kind::Network, parsed),
+                Change::Delete,
+                vec![Action::RemoveNetwork { name: name.clone() }],
+            ))
+        })
+        .collect()
+}
