@@ -7,8 +7,10 @@
 
 mod host;
 mod systemd;
+mod turn;
 mod wait;
 
 pub use host::{ExecOutput, ManifestDir, TestHost};
 pub use systemd::{Systemd, UnitStatus};
+pub use turn::ApplyTurn;
 pub use wait::wait_until;

@@ -1,16 +1,14 @@
 //! `podctl apply` on the real test host: containers become systemd services, in dependency
 //! order, converge idempotently, recover, and never touch what podctl does not own.
 //!
-//! podctl prunes every managed unit the revision does not name, so the tests of this file
-//! take turns (APPLY_LOCK); each still uses its own object names.
+//! podctl prunes every managed object the revision does not name, so the tests that apply
+//! take turns (`TestHost::apply_turn`, shared with the other test binaries); each still
+//! uses its own object names.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use podctl_e2e::{ExecOutput, ManifestDir, TestHost, wait_until};
-use tokio::sync::Mutex;
-
-static APPLY_LOCK: Mutex<()> = Mutex::const_new(());
 const TIMEOUT: Duration = Duration::from_secs(60);
 const UNIT_DIR: &str = "/etc/systemd/system";
 
@@ -71,7 +69,7 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
     else {
         return Ok(());
     };
-    let _turn = APPLY_LOCK.lock().await;
+    let _turn = host.apply_turn().await?;
     let db = host.unique_name("db");
     let app = host.unique_name("app");
     let (db_unit, app_unit) = (format!("{db}.service"), format!("{app}.service"));
@@ -205,7 +203,7 @@ async fn foreign_unit_should_be_reported_and_left_alone() -> Result<()> {
     else {
         return Ok(());
     };
-    let _turn = APPLY_LOCK.lock().await;
+    let _turn = host.apply_turn().await?;
     let name = host.unique_name("foreign");
     let unit_path = format!("{UNIT_DIR}/{name}.service");
     let foreign = "[Unit]\nDescription=not podctl's\n[Service]\nExecStart=/bin/sleep 600\n";
@@ -265,7 +263,7 @@ async fn missing_image_should_block_dependents_but_not_others() -> Result<()> {
     else {
         return Ok(());
     };
-    let _turn = APPLY_LOCK.lock().await;
+    let _turn = host.apply_turn().await?;
     let (broken, dependent, independent) = (
         host.unique_name("noimg"),
         host.unique_name("dep"),
@@ -335,7 +333,7 @@ async fn hardened_container_should_run_and_recover_when_unhealthy() -> Result<()
     else {
         return Ok(());
     };
-    let _turn = APPLY_LOCK.lock().await;
+    let _turn = host.apply_turn().await?;
     let name = host.unique_name("hardened");
     // /tmp of a read-only container is a fresh tmpfs per container: the flag file makes the
     // container unhealthy until it is replaced.
@@ -388,7 +386,7 @@ async fn diff_should_be_clean_after_apply_and_name_every_drift() -> Result<()> {
     else {
         return Ok(());
     };
-    let _turn = APPLY_LOCK.lock().await;
+    let _turn = host.apply_turn().await?;
     let name = host.unique_name("drift");
     let unit = format!("{name}.service");
     let manifest = |level: &str| {
