@@ -159,6 +159,7 @@ impl Host {
                         fragment_path: u.fragment_path,
                         unit_file_state: u.unit_file_state,
                         n_restarts: u.n_restarts,
+                        active_enter_timestamp_us: u.active_enter_timestamp_us,
                     };
                     (u.name, status)
                 })
@@ -167,6 +168,7 @@ impl Host {
                 .into_iter()
                 .filter_map(|c| {
                     let name = c.names.first()?.clone();
+                    let health = c.health().map(|h| format!("{h:?}").to_lowercase());
                     Some((
                         name.clone(),
                         ContainerStatus {
@@ -174,6 +176,8 @@ impl Host {
                             name,
                             state: c.state,
                             labels: c.labels,
+                            image: c.image,
+                            health,
                         },
                     ))
                 })

@@ -29,7 +29,8 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn man(args: &ManArgs) -> anyhow::Result<Exit> {
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let command = Cli::command();
     clap_mangen::generate_to(command, &args.out)
         .with_context(|| format!("cannot write man pages to {}", args.out.display()))?;

@@ -4,9 +4,9 @@ use std::io::Write;
 
 use clap::{Args, ValueEnum};
 
-use super::{load_or_report, Exit, HostArgs, ManifestArgs};
+use super::{Exit, HostArgs, ManifestArgs, load_or_report};
 use podctl::reconcile::Host;
-use podctl::report::diff::{render_json, render_text, Summary};
+use podctl::report::diff::{Summary, render_json, render_text};
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -35,7 +35,9 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     // The host (its D-Bus connection) lives and dies inside the runtime.
     let plan = runtime.block_on(async {
         let host = Host::connect(args.host.config()).await?;
@@ -45,11 +47,19 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
     let unit_dir = args.host.unit_dir.display().to_string();
     let mut out = anstream::stdout().lock();
     match args.output {
-        DiffFormat::Text => write!(out, "{}", render_text(&plan, &revision, &unit_dir, args.all))?,
+        DiffFormat::Text => write!(
+            out,
+            "{}",
+            render_text(&plan, &revision, &unit_dir, args.all)
+        )?,
         DiffFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &render_json(&plan, &revision, &unit_dir))?;
             writeln!(out)?;
         }
     }
-    Ok(if Summary::of(&plan).has_changes() { Exit::Changes } else { Exit::Ok })
+    Ok(if Summary::of(&plan).has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    })
 }

@@ -7,9 +7,9 @@ use clap::{Args, ValueEnum};
 use podctl_api::Kind;
 use serde::Serialize;
 
-use super::{load_or_report, Exit, HostArgs, ManifestArgs};
+use super::{Exit, HostArgs, ManifestArgs, load_or_report};
 use podctl::reconcile::Host;
-use podctl::report::status::{render_table, rows, Filter, Row};
+use podctl::report::status::{Filter, Row, render_table, rows};
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
@@ -39,7 +39,9 @@ pub enum GetFormat {
 }
 
 fn parse_kind(s: &str) -> Result<Kind, String> {
-    Kind::parse_loose(s).ok_or_else(|| format!("unknown kind `{s}`; use container, volume, secret, image or network"))
+    Kind::parse_loose(s).ok_or_else(|| {
+        format!("unknown kind `{s}`; use container, volume, secret, image or network")
+    })
 }
 
 /// The document `-o json|yaml` prints.
@@ -57,14 +59,25 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let filter = Filter { kind: args.kind, name: args.name.clone() };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let filter = Filter {
+        kind: args.kind,
+        name: args.name.clone(),
+    };
     // The host (its D-Bus connection) lives and dies inside the runtime.
     let rows = runtime.block_on(async {
         let host = Host::connect(args.host.config()).await?;
         let observed = host.observe(&revision).await?;
         let plan = host.plan(&revision, &observed);
-        anyhow::Ok(rows(&plan, &revision, &observed, SystemTime::now(), &filter))
+        anyhow::Ok(rows(
+            &plan,
+            &revision,
+            &observed,
+            SystemTime::now(),
+            &filter,
+        ))
     })?;
     if rows.is_empty() && args.name.is_some() {
         eprintln!(
@@ -74,7 +87,12 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
         );
         return Ok(Exit::Error);
     }
-    let list = StatusList { api_version: podctl_api::API_VERSION, kind: "StatusList", revision: revision.hash(), items: &rows };
+    let list = StatusList {
+        api_version: podctl_api::API_VERSION,
+        kind: "StatusList",
+        revision: revision.hash(),
+        items: &rows,
+    };
     let mut out = std::io::stdout().lock();
     match args.output {
         GetFormat::Table => write!(out, "{}", render_table(&rows, false))?,

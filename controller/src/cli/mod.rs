@@ -1,7 +1,10 @@
 //! The command line: global options, the subcommands, and exit codes.
 
 mod apply;
+mod completions;
 mod controller;
+mod diff;
+mod get;
 mod graph;
 mod validate;
 
@@ -120,6 +123,31 @@ pub enum Command {
         podctl controller -f /etc/podctl/manifests --resync 30 --metrics-address 127.0.0.1:9883"
     )]
     Controller(controller::ControllerArgs),
+    /// Show what apply would change and why, with unit file diffs
+    #[command(
+        after_help = "Exit status: 0 no changes, 1 changes (or conflicts), 2 error or invalid revision:\n\
+        kubectl's convention, so it drops into a CI check of a GitOps pull request.\n\
+        Drift counts as a change: a unit stopped or edited by hand, a container removed.\n\
+        Secret values never appear; a changed secret shows only as a changed hash.\n\nExamples:\n  \
+        podctl diff\n  \
+        podctl diff -f ./manifests -o json | jq '.changes[].object'\n  \
+        NO_COLOR=1 podctl diff > plan.txt"
+    )]
+    Diff(diff::DiffArgs),
+    /// List objects with their status: Converged, Progressing, Degraded, Failed, Pending, Orphaned
+    #[command(after_help = "Examples:\n  \
+        podctl get\n  \
+        podctl get containers -o wide\n  \
+        podctl get container myapp -o yaml")]
+    Get(get::GetArgs),
+    /// Print a shell completion script
+    #[command(after_help = "Examples:\n  \
+        podctl completions bash > /etc/bash_completion.d/podctl\n  \
+        podctl completions zsh > \"${fpath[1]}/_podctl\"")]
+    Completions(completions::CompletionsArgs),
+    /// Write man pages for podctl and every command
+    #[command(after_help = "Example:\n  podctl man --out /usr/local/share/man/man1")]
+    Man(completions::ManArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -128,6 +156,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Graph(args) => graph::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Controller(args) => controller::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Get(args) => get::run(&args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct UnitStatus {
     /// `enabled`, `disabled`, `static`, ...
     pub unit_file_state: String,
     pub n_restarts: Option<u32>,
+    /// When the unit last became active (µs since the epoch); 0 if never.
+    pub active_enter_timestamp_us: u64,
 }
 
 impl UnitStatus {
@@ -52,6 +54,10 @@ pub struct ContainerStatus {
     pub name: String,
     pub state: String,
     pub labels: BTreeMap<String, String>,
+    /// The image reference it runs.
+    pub image: String,
+    /// `healthy`, `unhealthy` or `starting` for containers with a health check.
+    pub health: Option<String>,
 }
 
 impl ContainerStatus {

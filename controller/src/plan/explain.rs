@@ -96,7 +96,9 @@ pub fn changed_fields(old: &str, new: &str) -> Vec<String> {
 fn parse(text: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     let mut directives: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut exec = Vec::new();
-    for line in text.lines() {
+    // Continuation lines (a backslash at the end) belong to the directive above them.
+    let joined = text.replace(" \\\n", " ");
+    for line in joined.lines() {
         let Some((key, value)) = line.split_once('=') else {
             continue;
         };

@@ -9,10 +9,10 @@ use super::*;
 use crate::observe::{ContainerStatus, Observed, UnitFileOnDisk, UnitStatus};
 use crate::render::labels;
 
-const DB: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: db}\nspec:\n  image: localhost/bb:v1\n";
-const APP: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: app}\nspec:\n  image: localhost/bb:v1\n  dependsOn: [db]\n  env: {MODE: one}\n";
+pub(crate) const DB: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: db}\nspec:\n  image: localhost/bb:v1\n";
+pub(crate) const APP: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: app}\nspec:\n  image: localhost/bb:v1\n  dependsOn: [db]\n  env: {MODE: one}\n";
 
-fn revision(files: &[(&str, &str)]) -> Revision {
+pub(crate) fn revision(files: &[(&str, &str)]) -> Revision {
     let sources = files
         .iter()
         .map(|(name, text)| SourceFile {
@@ -34,7 +34,7 @@ fn container(name: &str) -> ObjectRef {
 }
 
 /// The host after a perfect apply of `revision`: files written, units running, enabled.
-fn converged(revision: &Revision) -> Observed {
+pub(crate) fn converged(revision: &Revision) -> Observed {
     let ctx = RenderContext::default();
     let mut observed = Observed {
         unit_dir: PathBuf::from("/etc/systemd/system"),
@@ -60,6 +60,7 @@ fn converged(revision: &Revision) -> Observed {
                 fragment_path: Some(observed.unit_dir.join(&unit.name)),
                 unit_file_state: "enabled".into(),
                 n_restarts: Some(0),
+                ..UnitStatus::default()
             },
         );
         let mut l = BTreeMap::new();
@@ -72,6 +73,7 @@ fn converged(revision: &Revision) -> Observed {
                 name: object.name().to_string(),
                 state: "running".into(),
                 labels: l,
+                ..ContainerStatus::default()
             },
         );
     }

@@ -352,7 +352,9 @@ fn render(
                 }),
         )
         .collect();
-    line(&format!("ExecStart={}", run.join(" ")));
+    // One option per line, as `podman generate systemd` writes it: readable, and a change
+    // shows as a one-line diff. systemd joins lines that end in a backslash.
+    line(&format!("ExecStart={}", run.join(" \\\n\t")));
     line(&format!(
         "ExecStop={} stop --ignore -t {stop} --cidfile=%t/%n.ctr-id",
         exec_word(&podman)

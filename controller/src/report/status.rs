@@ -111,12 +111,12 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
             r.container_id = c.id.chars().take(12).collect();
             r.image = c.image.clone();
         }
-        if r.image.is_empty() {
-            if let Some(spec) = revision.get(object).and_then(|o| o.as_container()) {
-                r.image = crate::render::container::image_reference(spec, revision)
-                    .map(|i| i.to_string())
-                    .unwrap_or_default();
-            }
+        if r.image.is_empty()
+            && let Some(spec) = revision.get(object).and_then(|o| o.as_container())
+        {
+            r.image = crate::render::container::image_reference(spec, revision)
+                .map(|i| i.to_string())
+                .unwrap_or_default();
         }
         r.unit = unit;
     }
