@@ -1,8 +1,8 @@
 //! systemd over D-Bus (`org.freedesktop.systemd1`): unit state, jobs that are waited for on
 //! their `JobRemoved` signal, unit-file enablement and daemon-reload.
 //!
-//! Never parses `systemctl` output. One [`Systemd`] is one bus connection with one dispatcher
-//! task for signals; clone it freely, clones share both.
+//! Never parses `systemctl` output. One [`Systemd`] is one bus connection plus the tasks that
+//! drain its signal streams; clone it freely, clones share them.
 
 mod jobs;
 mod proxy;
@@ -358,7 +358,7 @@ impl JobMethod {
     }
 }
 
-/// Aborts the dispatcher task when the last [`Systemd`] clone goes away.
+/// Aborts a dispatcher task when the last [`Systemd`] clone goes away.
 struct AbortOnDrop(JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -375,7 +375,7 @@ pub struct Systemd {
     waiters: Arc<JobWaiters>,
     events: broadcast::Sender<SystemdEvent>,
     job_timeout: Duration,
-    _dispatcher: Arc<AbortOnDrop>,
+    _dispatchers: Arc<[AbortOnDrop; 2]>,
 }
 
 impl fmt::Debug for Systemd {
@@ -415,33 +415,43 @@ impl Systemd {
 
     /// Sets up signal dispatch on an open connection, then subscribes.
     pub async fn from_connection(conn: zbus::Connection) -> Result<Self> {
-        let manager = ManagerProxy::new(&conn)
+        let manager = ManagerProxy::builder(&conn)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
             .await
             .map_err(|e| call_error("proxy", "Manager", e))?;
-        // The match rules are in place before Subscribe, and so before any job is created:
-        // no JobRemoved of ours can slip past.
+        let waiters = Arc::new(JobWaiters::default());
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        // Each stream gets its draining task as soon as it exists: zbus stops reading the
+        // socket while any stream's queue is full, so a stream left unpolled during the next
+        // call (a daemon-reload elsewhere emits hundreds of UnitRemoved) would stall that call
+        // forever. The match rules are in place before Subscribe, and so before any job of
+        // ours exists: no JobRemoved of ours can slip past.
         let jobs = manager
             .receive_job_removed()
             .await
             .map_err(|e| call_error("AddMatch", "JobRemoved", e))?;
+        let jobs_task = AbortOnDrop(tokio::spawn(dispatch_jobs(
+            jobs,
+            waiters.clone(),
+            events.clone(),
+        )));
         let units = manager
             .receive_unit_removed()
             .await
             .map_err(|e| call_error("AddMatch", "UnitRemoved", e))?;
+        let units_task = AbortOnDrop(tokio::spawn(dispatch_units(units, events.clone())));
         manager
             .subscribe()
             .await
             .map_err(|e| call_error("Subscribe", "Manager", e))?;
-        let waiters = Arc::new(JobWaiters::default());
-        let (events, _) = broadcast::channel(EVENT_CAPACITY);
-        let dispatcher = tokio::spawn(dispatch(jobs, units, waiters.clone(), events.clone()));
         Ok(Self {
             conn,
             manager,
             waiters,
             events,
             job_timeout: DEFAULT_JOB_TIMEOUT,
-            _dispatcher: Arc::new(AbortOnDrop(dispatcher)),
+            _dispatchers: Arc::new([jobs_task, units_task]),
         })
     }
 
@@ -638,45 +648,47 @@ fn disconnected(method: JobMethod, unit: &str, job: &str) -> SystemdError {
     }
 }
 
-/// Drains the signal streams for as long as the connection lives.
-async fn dispatch(
+/// Drains `JobRemoved` for as long as the connection lives.
+async fn dispatch_jobs(
     mut jobs: proxy::JobRemovedStream,
-    mut units: proxy::UnitRemovedStream,
     waiters: Arc<JobWaiters>,
     events: broadcast::Sender<SystemdEvent>,
 ) {
-    loop {
-        tokio::select! {
-            signal = jobs.next() => {
-                let Some(signal) = signal else { break };
-                match signal.args() {
-                    Ok(args) => {
-                        let job = args.job.as_str();
-                        waiters.job_removed(job, &args.result);
-                        // No receivers is normal: events are optional.
-                        let _ = events.send(SystemdEvent::JobRemoved {
-                            id: args.id,
-                            job: job.to_owned(),
-                            unit: args.unit.clone(),
-                            outcome: JobOutcome::from_result(&args.result),
-                        });
-                    }
-                    Err(e) => tracing::warn!(error = %e, "malformed JobRemoved signal"),
-                }
+    while let Some(signal) = jobs.next().await {
+        match signal.args() {
+            Ok(args) => {
+                let job = args.job.as_str();
+                waiters.job_removed(job, &args.result);
+                // No receivers is normal: events are optional.
+                let _ = events.send(SystemdEvent::JobRemoved {
+                    id: args.id,
+                    job: job.to_owned(),
+                    unit: args.unit.clone(),
+                    outcome: JobOutcome::from_result(&args.result),
+                });
             }
-            signal = units.next() => {
-                let Some(signal) = signal else { break };
-                match signal.args() {
-                    Ok(args) => {
-                        let _ = events.send(SystemdEvent::UnitRemoved { unit: args.unit.clone() });
-                    }
-                    Err(e) => tracing::warn!(error = %e, "malformed UnitRemoved signal"),
-                }
-            }
+            Err(e) => tracing::warn!(error = %e, "malformed JobRemoved signal"),
         }
     }
-    tracing::debug!("systemd signal streams ended");
+    tracing::debug!("JobRemoved stream ended");
     waiters.close();
+}
+
+/// Drains `UnitRemoved` for as long as the connection lives.
+async fn dispatch_units(
+    mut units: proxy::UnitRemovedStream,
+    events: broadcast::Sender<SystemdEvent>,
+) {
+    while let Some(signal) = units.next().await {
+        match signal.args() {
+            Ok(args) => {
+                let _ = events.send(SystemdEvent::UnitRemoved {
+                    unit: args.unit.clone(),
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "malformed UnitRemoved signal"),
+        }
+    }
 }
 
 fn prop_string(props: &HashMap<String, OwnedValue>, key: &str) -> String {
