@@ -1,0 +1,379 @@
+//! `podctl controller` on the real test host, run as a systemd unit from dist/podctl.service
+//! (ExecStart pointed at the work tree's binary): readiness through READY=1, new manifests
+//! applied within 2 s, invalid revisions changing nothing, drift repaired on a systemd
+//! event, a clean SIGTERM, one instance per host, and /metrics in the Prometheus format.
+//!
+//! The controller prunes managed units its revision does not name, so every test holds the
+//! apply turn (shared with the apply tests, across test binaries) for its whole length.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use podctl_e2e::{ManifestDir, TestHost, wait_until};
+
+const UNIT_DIR: &str = "/etc/systemd/system";
+const CONTROLLER: &str = "podctl.service";
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn container(name: &str, port: u16) -> String {
+    format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/web:v1\n  network: host\n  env: {{PORT: \"{port}\"}}\n  stopTimeout: 5s\n"
+    )
+}
+
+/// Installs dist/podctl.service with a drop-in that runs this work tree's binary on `dir`,
+/// and starts it; `systemctl start` of a `Type=notify` unit returns once READY=1 arrived.
+async fn start_controller(host: &TestHost, dir: &ManifestDir, extra: &str) -> Result<()> {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../dist/podctl.service"
+    ))?;
+    host.write_file(format!("{UNIT_DIR}/{CONTROLLER}"), &unit)?;
+    let bin = host.podctl_bin()?;
+    host.write_file(
+        format!("{UNIT_DIR}/{CONTROLLER}.d/50-e2e.conf"),
+        &format!(
+            "[Service]\nExecStart=\nExecStart={} controller -f {} {extra}\n",
+            bin.display(),
+            dir.path_str()
+        ),
+    )?;
+    host.exec_ok(["systemctl", "daemon-reload"]).await?;
+    host.exec_ok(["systemctl", "reset-failed", CONTROLLER])
+        .await
+        .ok();
+    let out = host.exec(["systemctl", "start", CONTROLLER]).await?;
+    ensure!(
+        out.success(),
+        "the controller did not start: {}\n{}",
+        out.stderr,
+        host.journal(CONTROLLER).await?
+    );
+    Ok(())
+}
+
+/// Stops the controller and removes what the test created, through podctl itself.
+async fn clean_up(host: &TestHost) -> Result<()> {
+    host.exec(["systemctl", "stop", CONTROLLER]).await?;
+    let _ = std::fs::remove_file(host.host_path(format!("{UNIT_DIR}/{CONTROLLER}.d/50-e2e.conf")));
+    host.exec(["systemctl", "daemon-reload"]).await?;
+    let empty = host.write_manifests(&[])?;
+    let out = host
+        .podctl(["apply", "--allow-empty", "-f", &empty.path_str()])
+        .await?;
+    ensure!(
+        out.success(),
+        "cleanup apply failed: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    Ok(())
+}
+
+async fn http_get(host: &TestHost, path: &str) -> Result<String> {
+    let out = host
+        .exec_ok([
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+            &format!("http://127.0.0.1:9883{path}"),
+        ])
+        .await?;
+    Ok(out.stdout)
+}
+
+async fn status(host: &TestHost) -> Result<serde_json::Value> {
+    let body = http_get(host, "/status").await?;
+    serde_json::from_str(&body).with_context(|| format!("/status is not JSON: {body}"))
+}
+
+/// Writes a manifest file the way an editor or sync tool would: a temporary file renamed.
+fn write_atomically(dir: &ManifestDir, host: &TestHost, name: &str, content: &str) -> Result<()> {
+    let inside = dir.path().join(name);
+    let tmp = dir.path().join(format!(".{name}.tmp"));
+    std::fs::write(host.host_path(&tmp), content)?;
+    std::fs::rename(host.host_path(&tmp), host.host_path(&inside))?;
+    Ok(())
+}
+
+async fn active(host: &TestHost, unit: &str) -> Result<String> {
+    let systemd = host.systemd().await?;
+    Ok(systemd.unit(unit).await?.active_state)
+}
+
+#[tokio::test]
+async fn controller_should_apply_new_manifests_reject_broken_ones_and_repair_drift() -> Result<()> {
+    let Some(host) = TestHost::require(
+        "controller_should_apply_new_manifests_reject_broken_ones_and_repair_drift",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let (a, b) = (host.unique_name("ctl-a"), host.unique_name("ctl-b"));
+    let (a_unit, b_unit) = (format!("{a}.service"), format!("{b}.service"));
+    let dir = host.write_manifests(&[("a.yaml", &container(&a, 18081))])?;
+    // A long resync: whatever happens below within it is driven by events.
+    let result = async {
+        start_controller(&host, &dir, "--resync 600").await?;
+        let systemd = host.systemd().await?;
+        let ctl = systemd.unit(CONTROLLER).await?;
+        ensure!(ctl.active_state == "active", "controller unit is {ctl:?}");
+        ensure!(
+            active(&host, &a_unit).await? == "active",
+            "{a_unit} not active after READY=1"
+        );
+
+        // A new manifest is applied within 2 s.
+        let written = Instant::now();
+        write_atomically(&dir, &host, "b.yaml", &container(&b, 18082))?;
+        wait_until(
+            Duration::from_secs(2),
+            "the new manifest to be applied",
+            || async {
+                let s = active(&host, &b_unit).await?;
+                Ok(matches!(s.as_str(), "active" | "activating").then_some(()))
+            },
+        )
+        .await?;
+        eprintln!("new manifest applied after {:?}", written.elapsed());
+
+        wait_until(TIMEOUT, "the new unit to be active", || async {
+            Ok((active(&host, &b_unit).await? == "active").then_some(()))
+        })
+        .await?;
+
+        // A broken manifest changes nothing, and shows in the status and the metrics.
+        let b_id = host.podman_json(["container", "inspect", &b]).await?[0]["Id"].clone();
+        write_atomically(
+            &dir,
+            &host,
+            "b.yaml",
+            "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: BAD}\nspec: {imagee: x}\n",
+        )?;
+        let invalid = wait_until(TIMEOUT, "the invalid revision in /status", || async {
+            let s = status(&host).await?;
+            Ok((!s["invalidRevision"].is_null()).then_some(s))
+        })
+        .await?;
+        let errors = invalid["invalidRevision"]["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        ensure!(errors.len() >= 2, "every error is reported: {invalid:#}");
+        ensure!(
+            errors
+                .iter()
+                .all(|e| e["file"].as_str().is_some_and(|f| f.ends_with("b.yaml")))
+        );
+        let metrics = http_get(&host, "/metrics").await?;
+        ensure!(metrics.contains("podctl_revision_invalid 1"), "{metrics}");
+        ensure!(
+            metrics.contains("podctl_invalid_revisions_total 1"),
+            "{metrics}"
+        );
+        ensure!(
+            active(&host, &b_unit).await? == "active",
+            "{b_unit} was touched"
+        );
+        ensure!(host.podman_json(["container", "inspect", &b]).await?[0]["Id"] == b_id);
+
+        // Fixed, it is applied (a new port: the container is replaced).
+        write_atomically(&dir, &host, "b.yaml", &container(&b, 18083))?;
+        wait_until(TIMEOUT, "the fixed revision to be applied", || async {
+            let s = status(&host).await?;
+            let id = host
+                .podman_json(["container", "inspect", &b])
+                .await
+                .ok()
+                .map(|v| v[0]["Id"].clone());
+            Ok((s["invalidRevision"].is_null() && id.is_some_and(|id| id != b_id)).then_some(()))
+        })
+        .await?;
+        ensure!(
+            http_get(&host, "/metrics")
+                .await?
+                .contains("podctl_revision_invalid 0")
+        );
+
+        // A unit stopped by hand is started again, on its systemd signal (resync is 600 s).
+        host.exec_ok(["systemctl", "stop", &a_unit]).await?;
+        wait_until(
+            Duration::from_secs(15),
+            "the stopped unit to be restarted",
+            || async { Ok((active(&host, &a_unit).await? == "active").then_some(())) },
+        )
+        .await?;
+        let metrics = http_get(&host, "/metrics").await?;
+        ensure!(
+            metrics.contains("podctl_drift_repairs_total 1"),
+            "{metrics}"
+        );
+        Ok(())
+    }
+    .await;
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(&host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
+
+#[tokio::test]
+async fn controller_should_refuse_a_second_instance_and_serve_parsable_metrics() -> Result<()> {
+    let Some(host) =
+        TestHost::require("controller_should_refuse_a_second_instance_and_serve_parsable_metrics")
+            .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let a = host.unique_name("ctl-m");
+    let dir = host.write_manifests(&[("a.yaml", &container(&a, 18084))])?;
+    let result = async {
+        start_controller(&host, &dir, "").await?;
+        let second = host
+            .podctl([
+                "controller",
+                "-f",
+                &dir.path_str(),
+                "--metrics-address",
+                "off",
+            ])
+            .await?;
+        ensure!(!second.success(), "a second controller started");
+        ensure!(
+            second
+                .stderr
+                .contains("another podctl controller is already running"),
+            "unclear message: {}",
+            second.stderr
+        );
+
+        ensure!(http_get(&host, "/healthz").await?.trim() == "ok");
+        ensure!(http_get(&host, "/readyz").await?.trim() == "ready");
+        let text = http_get(&host, "/metrics").await?;
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let scrape = prometheus_parse::Scrape::parse(lines.into_iter().map(Ok))
+            .context("/metrics does not parse")?;
+        let names: Vec<&str> = scrape.samples.iter().map(|s| s.metric.as_str()).collect();
+        for expected in [
+            "podctl_reconcile_duration_seconds_count",
+            "podctl_objects",
+            "podctl_revision_info",
+            "podctl_revision_applied_timestamp_seconds",
+            "podctl_revision_invalid",
+            "podctl_invalid_revisions_total",
+            "podctl_reconciles_total",
+        ] {
+            ensure!(
+                names.contains(&expected),
+                "{expected} missing from {names:?}"
+            );
+        }
+        let objects = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == "podctl_objects")
+            .context("no podctl_objects")?;
+        ensure!(
+            objects.labels.get("kind") == Some("Container"),
+            "{objects:?}"
+        );
+        Ok(())
+    }
+    .await;
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(&host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
+
+#[tokio::test]
+async fn sigterm_during_an_apply_should_leave_no_partial_unit_file() -> Result<()> {
+    let Some(host) =
+        TestHost::require("sigterm_during_an_apply_should_leave_no_partial_unit_file").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let names: Vec<String> = (0..4)
+        .map(|i| host.unique_name(&format!("ctl-t{i}")))
+        .collect();
+    let dir = host.write_manifests(&[])?;
+    let result = async {
+        start_controller(&host, &dir, "--allow-empty").await?;
+        // Four new objects at once, then SIGTERM while the pass writes and starts them.
+        let mut all = String::new();
+        for (i, n) in names.iter().enumerate() {
+            all.push_str(&container(n, 18090 + i as u16));
+            all.push_str("---\n");
+        }
+        write_atomically(&dir, &host, "all.yaml", &all)?;
+        let unit = format!("{}.service", names[0]);
+        wait_until(Duration::from_secs(5), "the apply to begin", || async {
+            Ok(host
+                .host_path(format!("{UNIT_DIR}/{unit}"))
+                .exists()
+                .then_some(()))
+        })
+        .await?;
+        host.exec_ok([
+            "systemctl",
+            "kill",
+            "--signal=SIGTERM",
+            "--kill-who=main",
+            CONTROLLER,
+        ])
+        .await?;
+        wait_until(TIMEOUT, "the controller to exit", || async {
+            let s = host.systemd().await?.unit(CONTROLLER).await?;
+            Ok(matches!(
+                s.active_state.as_str(),
+                "inactive" | "failed" | "activating"
+            )
+            .then_some(s))
+        })
+        .await?;
+        let result = host
+            .exec_ok([
+                "systemctl",
+                "show",
+                "-p",
+                "ExecMainStatus",
+                "-p",
+                "Result",
+                CONTROLLER,
+            ])
+            .await?
+            .stdout;
+        ensure!(
+            result.contains("ExecMainStatus=0"),
+            "controller did not exit 0: {result}"
+        );
+        for entry in std::fs::read_dir(host.host_path(UNIT_DIR))? {
+            let entry = entry?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            ensure!(
+                !file.ends_with(".podctl-tmp"),
+                "a temporary unit file was left: {file}"
+            );
+            if names.iter().any(|n| file == format!("{n}.service")) {
+                let text = std::fs::read_to_string(entry.path())?;
+                ensure!(
+                    text.starts_with("# Managed by podctl.")
+                        && text.contains("X-Podctl-Hash=")
+                        && text.ends_with('\n'),
+                    "a partial unit file {file}:\n{text}"
+                );
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(&host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
