@@ -179,6 +179,14 @@ async fn controller_should_apply_new_manifests_reject_broken_ones_and_repair_dri
             "{b_unit} was touched"
         );
         ensure!(host.podman_json(["container", "inspect", &b]).await?[0]["Id"] == b_id);
+        // `podctl get` shows the controller's view while the manifests on disk are broken.
+        let get = host.podctl(["get", "-f", &dir.path_str()]).await?;
+        ensure!(get.success(), "get failed: {}{}", get.stdout, get.stderr);
+        ensure!(
+            get.stdout.contains("manifests on disk are invalid") && get.stdout.contains(&b),
+            "{}",
+            get.stdout
+        );
 
         // Fixed, it is applied (a new port: the container is replaced).
         write_atomically(&dir, &host, "b.yaml", &container(&b, 18083))?;

@@ -7,8 +7,9 @@ use clap::{Args, ValueEnum};
 use podctl_api::Kind;
 use serde::Serialize;
 
-use super::{Exit, HostArgs, ManifestArgs, load_or_report};
+use super::{Exit, HostArgs, ManifestArgs};
 use podctl::reconcile::Host;
+use podctl::report::live;
 use podctl::report::status::{Filter, Row, render_table, rows};
 
 #[derive(Debug, Args)]
@@ -26,6 +27,13 @@ pub struct GetArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = GetFormat::Table)]
     pub output: GetFormat,
+    /// Where a running `podctl controller` serves its status; its view is shown too, and
+    /// used alone when the manifests on disk are invalid.
+    #[arg(long, value_name = "ADDR", env = "PODCTL_CONTROLLER", default_value = podctl::controller::DEFAULT_METRICS_ADDRESS)]
+    pub controller: String,
+    /// Do not ask a running controller.
+    #[arg(long)]
+    pub no_controller: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,35 +58,72 @@ fn parse_kind(s: &str) -> Result<Kind, String> {
 struct StatusList<'a> {
     api_version: &'static str,
     kind: &'static str,
+    /// The revision the rows describe: the manifests on disk, or the controller's.
     revision: &'a str,
     items: &'a [Row],
+    /// The running controller's `/status`, when one answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    controller: Option<&'a serde_json::Value>,
 }
 
 pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir) {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let live = if args.no_controller {
+        None
+    } else {
+        runtime.block_on(live::fetch(&args.controller))
+    };
     let filter = Filter {
         kind: args.kind,
         name: args.name.clone(),
     };
-    // The host (its D-Bus connection) lives and dies inside the runtime.
-    let rows = runtime.block_on(async {
-        let host = Host::connect(args.host.config()).await?;
-        let observed = host.observe(&revision).await?;
-        let plan = host.plan(&revision, &observed);
-        anyhow::Ok(rows(
-            &plan,
-            &revision,
-            &observed,
-            SystemTime::now(),
-            &filter,
-        ))
-    })?;
+    let (rows, revision_hash) = match (podctl_api::load_dir(&args.manifests.dir), &live) {
+        (Ok(revision), _) => {
+            // The host (its D-Bus connection) lives and dies inside the runtime.
+            let mut rows = runtime.block_on(async {
+                let host = Host::connect(args.host.config()).await?;
+                let observed = host.observe(&revision).await?;
+                let plan = host.plan(&revision, &observed);
+                anyhow::Ok(rows(
+                    &plan,
+                    &revision,
+                    &observed,
+                    SystemTime::now(),
+                    &filter,
+                ))
+            })?;
+            if let Some(status) = &live {
+                live::annotate(&mut rows, status);
+            }
+            (rows, revision.hash().to_string())
+        }
+        (Err(e), Some(status)) if e.diagnostics().is_some() => {
+            // Show what the controller keeps running; the summary line says why.
+            let rows: Vec<Row> = live::rows(status)
+                .into_iter()
+                .filter(|r| {
+                    filter.kind.is_none_or(|k| k == r.kind)
+                        && filter.name.as_deref().is_none_or(|n| n == r.name)
+                })
+                .collect();
+            (
+                rows,
+                status["revision"]["hash"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
+        (Err(e), _) => {
+            if let Some(diagnostics) = e.diagnostics() {
+                eprint!("{diagnostics}");
+            }
+            eprintln!("error: {e}");
+            return Ok(Exit::Error);
+        }
+    };
     if rows.is_empty() && args.name.is_some() {
         eprintln!(
             "error: no {} named {:?} in the manifests or on the host",
@@ -90,13 +135,21 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
     let list = StatusList {
         api_version: podctl_api::API_VERSION,
         kind: "StatusList",
-        revision: revision.hash(),
+        revision: &revision_hash,
         items: &rows,
+        controller: live.as_ref(),
     };
     let mut out = std::io::stdout().lock();
+    let table = |wide| {
+        let summary = live
+            .as_ref()
+            .map(|s| format!("{}\n", live::summary(s)))
+            .unwrap_or_default();
+        format!("{summary}{}", render_table(&rows, wide))
+    };
     match args.output {
-        GetFormat::Table => write!(out, "{}", render_table(&rows, false))?,
-        GetFormat::Wide => write!(out, "{}", render_table(&rows, true))?,
+        GetFormat::Table => write!(out, "{}", table(false))?,
+        GetFormat::Wide => write!(out, "{}", table(true))?,
         GetFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?,
         GetFormat::Yaml => write!(out, "{}", serde_norway::to_string(&list)?)?,
     }

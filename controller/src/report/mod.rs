@@ -2,6 +2,7 @@
 //! of objects as a table. Pure functions of plans and observations, golden-tested.
 
 pub mod diff;
+pub mod live;
 pub mod status;
 
 /// Styles for terminal output; `anstream` drops them when the output is not a terminal or
