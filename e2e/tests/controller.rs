@@ -214,11 +214,14 @@ async fn controller_should_apply_new_manifests_reject_broken_ones_and_repair_dri
             || async { Ok((active(&host, &a_unit).await? == "active").then_some(())) },
         )
         .await?;
-        let metrics = http_get(&host, "/metrics").await?;
-        ensure!(
-            metrics.contains("podctl_drift_repairs_total 1"),
-            "{metrics}"
-        );
+        // The pass that started it counts the repair when it finishes, just after.
+        wait_until(TIMEOUT, "the drift repair in /metrics", || async {
+            let metrics = http_get(&host, "/metrics").await?;
+            Ok(metrics
+                .contains("podctl_drift_repairs_total 1")
+                .then_some(()))
+        })
+        .await?;
         Ok(())
     }
     .await;

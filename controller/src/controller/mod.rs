@@ -23,6 +23,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+use crate::observe::Observed;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -144,6 +146,8 @@ impl Shared {
 struct PassReport {
     outcomes: Vec<Outcome>,
     units: BTreeMap<String, crate::observe::UnitStatus>,
+    /// The host as this pass left it, for the next manifest change to plan against.
+    observed_after: Option<Arc<Observed>>,
     error: Option<String>,
     started_at: f64,
     elapsed: Duration,
@@ -224,6 +228,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         shared,
         notifier,
         scheduler: Scheduler::new(),
+        observed: None,
         current: None,
         last_invalid: None,
         load_attempts: 0,
@@ -304,6 +309,8 @@ struct Loop {
     shared: Arc<Shared>,
     notifier: Notifier,
     scheduler: Scheduler<Work, Reason>,
+    /// The host as the last pass left it; dropped on any host event.
+    observed: Option<Arc<Observed>>,
     /// The last valid revision: the one kept converged.
     current: Option<Arc<Revision>>,
     /// The report of the invalid manifests on disk, to count each invalid revision once.
@@ -514,12 +521,15 @@ impl Loop {
                 (object, Reason::Podman(name.clone()), "podman")
             }
             HostEvent::Lost { source } => {
+                self.observed = None;
                 self.shared.metrics.event(source);
                 self.request(Work::Reconcile, now + EVENT_DELAY, Reason::Lost(source));
                 return;
             }
         };
         self.shared.metrics.event(source);
+        // The host changed behind the last observation.
+        self.observed = None;
         let run_at = match self.backoff.get(&object) {
             Some(f) if f.retry_at > now => f.retry_at,
             _ => now + EVENT_DELAY,
@@ -554,10 +564,18 @@ impl Loop {
         let deferred = deferred_objects(&revision, &self.backoff, now);
         let host = self.host.clone();
         let allow_empty = self.config.allow_empty;
+        // Only a manifest change may use the cache; every other reason is about the host.
+        let cached = match reason {
+            Reason::Manifests | Reason::Sighup => self.observed.take(),
+            _ => {
+                self.observed = None;
+                None
+            }
+        };
         let span = info_span!("reconcile", revision = revision.short_hash(), %reason);
         self.running = Some(tokio::spawn(
             async move {
-                let report = pass(&host, &revision, &deferred, allow_empty, reason).await;
+                let report = pass(&host, &revision, &deferred, allow_empty, reason, cached).await;
                 let _ = done.send(report).await;
             }
             .instrument(span),
@@ -565,6 +583,7 @@ impl Loop {
     }
 
     fn on_pass_done(&mut self, report: PassReport) {
+        self.observed = report.observed_after.clone();
         let shared = self.shared.clone();
         let metrics = &shared.metrics;
         let now = Instant::now();
@@ -770,24 +789,32 @@ async fn pass(
     deferred: &BTreeSet<ObjectRef>,
     allow_empty: bool,
     reason: Reason,
+    cached: Option<Arc<Observed>>,
 ) -> PassReport {
     let started = Instant::now();
     let started_at = unix_now();
     let mut report = PassReport {
         outcomes: Vec::new(),
         units: BTreeMap::new(),
+        observed_after: None,
         error: None,
         started_at,
         elapsed: Duration::ZERO,
         reason,
     };
-    let observed = match host.observe(revision).await {
-        Ok(o) => o,
-        Err(e) => {
-            report.error = Some(format!("{e:#}"));
-            report.elapsed = started.elapsed();
-            return report;
-        }
+    // A manifest change plans against the host as the last pass left it (no host event
+    // since, or the cache would be gone): its first action follows the change at once,
+    // instead of after a full observation of every unit and container.
+    let observed = match cached {
+        Some(o) => Arc::unwrap_or_clone(o),
+        None => match host.observe(revision).await {
+            Ok(o) => o,
+            Err(e) => {
+                report.error = Some(format!("{e:#}"));
+                report.elapsed = started.elapsed();
+                return report;
+            }
+        },
     };
     let mut plan = host.plan(revision, &observed);
     report.units = observed.units.clone();
@@ -814,6 +841,12 @@ async fn pass(
         );
     }
     report.outcomes = host.execute(&plan, revision).await;
+    // What the pass changed makes its observation stale: look again for the next change.
+    report.observed_after = if plan.has_changes() {
+        host.observe(revision).await.ok().map(Arc::new)
+    } else {
+        Some(Arc::new(observed))
+    };
     report.elapsed = started.elapsed();
     report
 }

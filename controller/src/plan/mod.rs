@@ -463,10 +463,14 @@ fn plan_container(
         step.actions
             .push(Action::DisableUnit { unit: name.clone() });
     }
+    // A start now would cancel the stop job in flight (an operator's `systemctl stop`
+    // would fail with "canceled"); once the unit is inactive, the next pass starts it.
+    let stopping = status.is_some_and(|s| s.active_state == "deactivating");
     match (running, file_changed) {
         (true, true) => step
             .actions
             .push(Action::RestartUnit { unit: name.clone() }),
+        (false, _) if stopping => {}
         (false, _) => step.actions.push(Action::StartUnit { unit: name.clone() }),
         (true, false) => {}
     }
