@@ -6,11 +6,13 @@
 //! wait: a bounded poll on a condition, never a fixed sleep.
 
 mod host;
+mod podctl;
 mod systemd;
 mod turn;
 mod wait;
 
 pub use host::{ExecOutput, ManifestDir, TestHost};
+pub use podctl::line_of;
 pub use systemd::{Systemd, UnitStatus};
 pub use turn::ApplyTurn;
 pub use wait::wait_until;

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use podctl_e2e::{ExecOutput, ManifestDir, TestHost, wait_until};
+use podctl_e2e::{ExecOutput, ManifestDir, TestHost, line_of, wait_until};
 const TIMEOUT: Duration = Duration::from_secs(60);
 const UNIT_DIR: &str = "/etc/systemd/system";
 
@@ -24,42 +24,11 @@ async fn apply(host: &TestHost, dir: &ManifestDir) -> Result<ExecOutput> {
     Ok(out)
 }
 
-/// The line `podctl apply` printed for `object`.
-fn line_of<'a>(out: &'a ExecOutput, object: &str) -> &'a str {
-    out.stdout
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(object))
-        .unwrap_or("")
-}
-
-async fn container_id(host: &TestHost, name: &str) -> Result<String> {
-    let v = host.podman_json(["container", "inspect", name]).await?;
-    v[0]["Id"]
-        .as_str()
-        .map(str::to_owned)
-        .context("no Id in podman inspect")
-}
-
 async fn unit_mtime(host: &TestHost, unit: &str) -> Result<std::time::SystemTime> {
     let path = host.host_path(format!("{UNIT_DIR}/{unit}"));
     Ok(std::fs::metadata(&path)
         .with_context(|| format!("stat {}", path.display()))?
         .modified()?)
-}
-
-/// Removes every managed object these tests created, through podctl itself.
-async fn clean_up(host: &TestHost) -> Result<()> {
-    let empty = host.write_manifests(&[])?;
-    let out = host
-        .podctl(["apply", "--allow-empty", "-f", &empty.path_str()])
-        .await?;
-    anyhow::ensure!(
-        out.success(),
-        "cleanup apply failed: {}{}",
-        out.stdout,
-        out.stderr
-    );
-    Ok(())
 }
 
 #[tokio::test]
@@ -110,8 +79,8 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
 
     // A second apply with nothing changed touches nothing.
     let (db_id, app_id) = (
-        container_id(&host, &db).await?,
-        container_id(&host, &app).await?,
+        host.container_id(&db).await?,
+        host.container_id(&app).await?,
     );
     let mtime = unit_mtime(&host, &app_unit).await?;
     let second = apply(&host, &dir).await?;
@@ -127,7 +96,7 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
         second.stdout
     );
     assert_eq!(unit_mtime(&host, &app_unit).await?, mtime);
-    assert_eq!(container_id(&host, &app).await?, app_id);
+    assert_eq!(host.container_id(&app).await?, app_id);
 
     // systemd restarts a killed container.
     let before = systemd.unit(&app_unit).await?.n_restarts.unwrap_or(0);
@@ -139,7 +108,7 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
     .await?;
 
     // A changed env restarts app only.
-    let app_id = container_id(&host, &app).await?;
+    let app_id = host.container_id(&app).await?;
     let changed = host.write_manifests(&[
         ("db.yaml", &db_manifest),
         ("app.yaml", &app_manifest("two")),
@@ -152,11 +121,11 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
         third.stdout
     );
     assert_ne!(
-        container_id(&host, &app).await?,
+        host.container_id(&app).await?,
         app_id,
         "app was not restarted"
     );
-    assert_eq!(container_id(&host, &db).await?, db_id, "db was restarted");
+    assert_eq!(host.container_id(&db).await?, db_id, "db was restarted");
 
     // A unit stopped by hand is started again.
     host.exec_ok(["systemctl", "stop", &app_unit]).await?;
@@ -194,7 +163,7 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
     );
     assert_eq!(systemd.unit(&db_unit).await?.active_state, "active");
 
-    clean_up(&host).await
+    host.prune_all().await
 }
 
 #[tokio::test]
@@ -244,7 +213,7 @@ async fn foreign_unit_should_be_reported_and_left_alone() -> Result<()> {
         "active"
     );
 
-    clean_up(&host).await?;
+    host.prune_all().await?;
     // Even the cleanup leaves the foreign unit alone.
     assert_eq!(
         std::fs::read_to_string(host.host_path(&unit_path))?,
@@ -323,7 +292,7 @@ async fn missing_image_should_block_dependents_but_not_others() -> Result<()> {
             .active_state,
         "active"
     );
-    clean_up(&host).await
+    host.prune_all().await
 }
 
 #[tokio::test]
@@ -376,7 +345,7 @@ async fn hardened_container_should_run_and_recover_when_unhealthy() -> Result<()
         systemd.unit(&format!("{name}.service")).await?.active_state,
         "active"
     );
-    clean_up(&host).await
+    host.prune_all().await
 }
 
 #[tokio::test]
@@ -516,5 +485,5 @@ async fn diff_should_be_clean_after_apply_and_name_every_drift() -> Result<()> {
         "{}",
         get.stdout
     );
-    clean_up(&host).await
+    host.prune_all().await
 }

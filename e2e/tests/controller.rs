@@ -57,17 +57,7 @@ async fn clean_up(host: &TestHost) -> Result<()> {
     host.exec(["systemctl", "stop", CONTROLLER]).await?;
     let _ = std::fs::remove_file(host.host_path(format!("{UNIT_DIR}/{CONTROLLER}.d/50-e2e.conf")));
     host.exec(["systemctl", "daemon-reload"]).await?;
-    let empty = host.write_manifests(&[])?;
-    let out = host
-        .podctl(["apply", "--allow-empty", "-f", &empty.path_str()])
-        .await?;
-    ensure!(
-        out.success(),
-        "cleanup apply failed: {}{}",
-        out.stdout,
-        out.stderr
-    );
-    Ok(())
+    host.prune_all().await
 }
 
 async fn http_get(host: &TestHost, path: &str) -> Result<String> {

@@ -5,7 +5,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, ensure};
-use podctl_e2e::{ExecOutput, ManifestDir, TestHost};
+use podctl_e2e::{ExecOutput, ManifestDir, TestHost, line_of};
 
 fn doc(kind: &str, name: &str, spec: &str) -> String {
     format!("apiVersion: podctl.io/v1\nkind: {kind}\nmetadata: {{name: {name}}}\nspec:\n{spec}")
@@ -33,37 +33,8 @@ async fn apply(host: &TestHost, dir: &ManifestDir, extra: &[&str]) -> Result<Exe
     Ok(out)
 }
 
-fn line_of<'a>(out: &'a ExecOutput, object: &str) -> &'a str {
-    out.stdout
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(object))
-        .unwrap_or("")
-}
-
-async fn container_id(host: &TestHost, name: &str) -> Result<String> {
-    let v = host.podman_json(["container", "inspect", name]).await?;
-    v[0]["Id"]
-        .as_str()
-        .map(str::to_owned)
-        .context("no Id in podman inspect")
-}
-
 async fn exists(host: &TestHost, what: &str, name: &str) -> Result<bool> {
     Ok(host.exec(["podman", what, "exists", name]).await?.success())
-}
-
-async fn clean_up(host: &TestHost) -> Result<()> {
-    let empty = host.write_manifests(&[])?;
-    let out = host
-        .podctl(["apply", "--allow-empty", "-f", &empty.path_str()])
-        .await?;
-    ensure!(
-        out.success(),
-        "cleanup apply failed: {}{}",
-        out.stdout,
-        out.stderr
-    );
-    Ok(())
 }
 
 #[tokio::test]
@@ -202,7 +173,7 @@ async fn volume_data_should_survive_replacement_and_removal_unless_reclaim_delet
         out.stdout
     );
     host.exec_ok(["podman", "volume", "rm", &kept]).await?;
-    clean_up(&host).await
+    host.prune_all().await
 }
 
 #[tokio::test]
@@ -335,8 +306,8 @@ async fn secret_rotation_should_restart_exactly_its_consumers_and_never_show_the
 
     // Rotation: the new value replaces the secret; only the consumer restarts.
     let (consumer_id, bystander_id) = (
-        container_id(&host, &consumer).await?,
-        container_id(&host, &bystander).await?,
+        host.container_id(&consumer).await?,
+        host.container_id(&bystander).await?,
     );
     host.write_file(&source, &values[1])?;
     for command in ["diff", "get"] {
@@ -356,11 +327,11 @@ async fn secret_rotation_should_restart_exactly_its_consumers_and_never_show_the
         out.stdout
     );
     ensure!(
-        container_id(&host, &consumer).await? != consumer_id,
+        host.container_id(&consumer).await? != consumer_id,
         "consumer not restarted"
     );
     ensure!(
-        container_id(&host, &bystander).await? == bystander_id,
+        host.container_id(&bystander).await? == bystander_id,
         "bystander restarted"
     );
     let seen = host
@@ -392,7 +363,7 @@ async fn secret_rotation_should_restart_exactly_its_consumers_and_never_show_the
         );
     }
     std::fs::remove_file(host.host_path(&source))?;
-    clean_up(&host).await?;
+    host.prune_all().await?;
     let left = host.exec(["podman", "secret", "inspect", &secret]).await?;
     ensure!(!left.success(), "secret not pruned");
     Ok(())
@@ -485,11 +456,11 @@ async fn images_should_pull_from_the_registry_block_only_dependents_and_be_prune
     );
 
     // Always: a new image behind the same tag restarts its container.
-    let user_id = container_id(&host, &user).await?;
+    let user_id = host.container_id(&user).await?;
     let dir = write(manifests("Always"))?;
     let out = apply(&host, &dir, &[]).await?;
     ensure!(
-        container_id(&host, &user).await? == user_id,
+        host.container_id(&user).await? == user_id,
         "restarted without a new image: {}",
         out.stdout
     );
@@ -506,7 +477,7 @@ async fn images_should_pull_from_the_registry_block_only_dependents_and_be_prune
     let line = line_of(&out, &format!("container/{user}"));
     ensure!(line.contains("restart") && line.contains("image"), "{line}");
     ensure!(
-        container_id(&host, &user).await? != user_id,
+        host.container_id(&user).await? != user_id,
         "not restarted on a new image"
     );
     let version = host
@@ -515,7 +486,7 @@ async fn images_should_pull_from_the_registry_block_only_dependents_and_be_prune
     ensure!(version.stdout.trim() == "v2", "runs {}", version.stdout);
 
     // Pruned with its containers; images podctl did not pull stay.
-    clean_up(&host).await?;
+    host.prune_all().await?;
     ensure!(
         !exists(&host, "image", &reference).await?,
         "pulled image not pruned"
@@ -586,9 +557,9 @@ async fn network_change_should_recreate_it_with_its_containers_and_prune_in_orde
         "not on the subnet"
     );
     let ids = (
-        container_id(&host, &on_net).await?,
-        container_id(&host, &after).await?,
-        container_id(&host, &bystander).await?,
+        host.container_id(&on_net).await?,
+        host.container_id(&after).await?,
+        host.container_id(&bystander).await?,
     );
 
     let dir = host.write_manifests(&[("all.yaml", &manifests("10.89.78.0/24"))])?;
@@ -604,15 +575,15 @@ async fn network_change_should_recreate_it_with_its_containers_and_prune_in_orde
         "not on the new subnet"
     );
     ensure!(
-        container_id(&host, &on_net).await? != ids.0,
+        host.container_id(&on_net).await? != ids.0,
         "container on the network not restarted"
     );
     ensure!(
-        container_id(&host, &after).await? != ids.1,
+        host.container_id(&after).await? != ids.1,
         "its dependent not started again"
     );
     ensure!(
-        container_id(&host, &bystander).await? == ids.2,
+        host.container_id(&bystander).await? == ids.2,
         "bystander restarted"
     );
     let systemd = host.systemd().await?;

@@ -15,7 +15,7 @@ use podctl_api::{Kind, ObjectRef, Revision};
 use tokio::sync::Semaphore;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::adapters::podman::{Labels, Podman};
+use crate::adapters::podman::{Labels, Podman, PodmanError};
 use crate::adapters::systemd::{JobOutcome, Systemd};
 use crate::observe::{pulled_images, remove_unit_file, secret_source, write_unit_file};
 use crate::plan::{Action, Change, Plan, Step};
@@ -466,30 +466,20 @@ impl Executor<'_> {
             let mut status = Status::Applied;
             for action in &step.actions {
                 let result = match action {
-                    Action::RemoveSecret { name } => self
-                        .podman
-                        .remove_secret(name)
-                        .await
-                        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
-                        .map_err(|e| format!("cannot remove secret {name}: {e}")),
-                    Action::RemoveNetwork { name } => self
-                        .podman
-                        .remove_network(name)
-                        .await
-                        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
-                        .map_err(|e| format!("cannot remove network {name}: {e}")),
-                    Action::RemoveImage { reference } => self
-                        .podman
-                        .remove_image(reference)
-                        .await
-                        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
-                        .map_err(|e| format!("cannot remove image {reference}: {e}")),
-                    Action::RemoveVolume { name } => self
-                        .podman
-                        .remove_volume(name)
-                        .await
-                        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
-                        .map_err(|e| format!("cannot remove volume {name}: {e}")),
+                    Action::RemoveSecret { name } => {
+                        gone_is_fine("secret", name, self.podman.remove_secret(name).await)
+                    }
+                    Action::RemoveNetwork { name } => {
+                        gone_is_fine("network", name, self.podman.remove_network(name).await)
+                    }
+                    Action::RemoveImage { reference } => gone_is_fine(
+                        "image",
+                        reference,
+                        self.podman.remove_image(reference).await,
+                    ),
+                    Action::RemoveVolume { name } => {
+                        gone_is_fine("volume", name, self.podman.remove_volume(name).await)
+                    }
                     _ => Ok(()),
                 };
                 match result {
@@ -682,6 +672,14 @@ fn image_restarts(
         out.insert(step.object.clone(), step);
     }
     out
+}
+
+/// A removal of something already gone succeeded; any other failure names what and why.
+fn gone_is_fine(what: &str, name: &str, result: Result<(), PodmanError>) -> Result<(), String> {
+    match result {
+        Err(e) if !e.is_not_found() => Err(format!("cannot remove {what} {name}: {e}")),
+        _ => Ok(()),
+    }
 }
 
 fn is_enablement(action: &Action) -> bool {
