@@ -295,7 +295,11 @@ fn short_image_names_match_what_podman_stores() {
 fn stopping_unit_is_left_to_finish_its_stop() {
     let rev = revision(&[("d.yaml", DB)]);
     let mut observed = converged(&rev);
-    observed.units.get_mut("db.service").expect("unit").active_state = "deactivating".into();
+    observed
+        .units
+        .get_mut("db.service")
+        .expect("unit")
+        .active_state = "deactivating".into();
     let plan = plan(&rev, &observed, &RenderContext::default());
     let db = plan.step(&container("db")).expect("db");
     assert!(db.actions.is_empty(), "{:?}", db.actions);
