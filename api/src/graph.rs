@@ -145,17 +145,26 @@ impl DependencyGraph {
 
     /// Each object on a line with what it needs, grouped by level.
     pub fn to_text(&self) -> String {
+        self.to_text_with(|_| None)
+    }
+
+    /// Like [`to_text`](Self::to_text), with a note after each object that has one (its
+    /// state on a host, for `podctl graph` when a host is reachable).
+    pub fn to_text_with(&self, note: impl Fn(&ObjectRef) -> Option<String>) -> String {
         let mut out = String::new();
         for (level, objects) in self.levels().iter().enumerate() {
             let _ = writeln!(out, "level {level}:");
             for object in objects {
-                let deps = self.dependencies(object);
-                if deps.is_empty() {
-                    let _ = writeln!(out, "  {object}");
-                } else {
-                    let shown: Vec<String> = deps.iter().map(ToString::to_string).collect();
-                    let _ = writeln!(out, "  {object} <- {}", shown.join(", "));
+                let _ = write!(out, "  {object}");
+                if let Some(note) = note(object) {
+                    let _ = write!(out, " [{note}]");
                 }
+                let deps = self.dependencies(object);
+                if !deps.is_empty() {
+                    let shown: Vec<String> = deps.iter().map(ToString::to_string).collect();
+                    let _ = write!(out, " <- {}", shown.join(", "));
+                }
+                out.push('\n');
             }
         }
         out
@@ -163,11 +172,24 @@ impl DependencyGraph {
 
     /// Graphviz: `podctl graph --format dot | dot -Tsvg > graph.svg`.
     pub fn to_dot(&self) -> String {
+        self.to_dot_with(|_| None)
+    }
+
+    /// Like [`to_dot`](Self::to_dot), with a note under each object that has one.
+    pub fn to_dot_with(&self, note: impl Fn(&ObjectRef) -> Option<String>) -> String {
         let mut out = String::from(
             "digraph podctl {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
         );
         for &i in &self.order {
-            let _ = writeln!(out, "  \"{}\";", self.graph[i]);
+            let object = &self.graph[i];
+            match note(object) {
+                Some(note) => {
+                    let _ = writeln!(out, "  \"{object}\" [label=\"{object}\\n{note}\"];");
+                }
+                None => {
+                    let _ = writeln!(out, "  \"{object}\";");
+                }
+            }
         }
         let mut edges: Vec<(&ObjectRef, &ObjectRef)> = self
             .graph

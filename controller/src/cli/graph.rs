@@ -1,16 +1,31 @@
-//! `podctl graph`: the dependency graph of a revision, as text or Graphviz dot.
+//! `podctl graph`: the dependency graph of a revision, as text or Graphviz dot; with the
+//! state of each object when this host's systemd and podman answer.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use clap::{Args, ValueEnum};
+use podctl_api::{ObjectRef, Revision};
 
-use super::{Exit, ManifestArgs, load_or_report};
+use super::{Exit, HostArgs, ManifestArgs, load_or_report};
+use podctl::reconcile::Host;
+use podctl::report::status::{Filter, rows};
+
+/// How long `graph` waits for a host before it shows the graph alone.
+const HOST_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     #[command(flatten)]
     pub manifests: ManifestArgs,
+    #[command(flatten)]
+    pub host: HostArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
     pub format: GraphFormat,
+    /// Show each object's state on this host (auto: when systemd and podman answer).
+    #[arg(long, value_enum, default_value_t = ShowState::Auto)]
+    pub state: ShowState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -21,15 +36,61 @@ pub enum GraphFormat {
     Dot,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowState {
+    Auto,
+    Never,
+}
+
 pub fn run(args: &GraphArgs) -> anyhow::Result<Exit> {
     let revision = match load_or_report(&args.manifests.dir) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
+    let states = match args.state {
+        ShowState::Auto => host_states(args, &revision),
+        ShowState::Never => BTreeMap::new(),
+    };
+    let note = |o: &ObjectRef| states.get(o).cloned();
     let graph = revision.graph();
     match args.format {
-        GraphFormat::Text => print!("{}", graph.to_text()),
-        GraphFormat::Dot => print!("{}", graph.to_dot()),
+        GraphFormat::Text => print!("{}", graph.to_text_with(note)),
+        GraphFormat::Dot => print!("{}", graph.to_dot_with(note)),
     }
     Ok(Exit::Ok)
+}
+
+/// Each object's status on this host, or nothing when no host answers in time.
+fn host_states(args: &GraphArgs, revision: &Revision) -> BTreeMap<ObjectRef, String> {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return BTreeMap::new();
+    };
+    let states = runtime.block_on(async {
+        tokio::time::timeout(HOST_TIMEOUT, async {
+            let host = Host::connect(args.host.config()).await?;
+            let observed = host.observe(revision).await?;
+            let plan = host.plan(revision, &observed);
+            anyhow::Ok(rows(
+                &plan,
+                revision,
+                &observed,
+                SystemTime::now(),
+                &Filter::default(),
+            ))
+        })
+        .await
+    });
+    match states {
+        Ok(Ok(rows)) => rows
+            .into_iter()
+            .filter_map(|r| {
+                let object = ObjectRef::new(r.kind, r.name.parse().ok()?);
+                Some((object, format!("{:?}", r.status)))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
 }
