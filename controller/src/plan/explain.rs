@@ -28,7 +28,7 @@ fn field_of_flag(flag: &str, value: &str) -> &'static str {
         "--network" => "network",
         "--publish" => "ports",
         "--volume" => "volumes",
-        "--secret" => "secrets",
+        "--secret" | "--tmpfs" => "secrets",
         "--stop-timeout" => "stopTimeout",
         "--cpus"
         | "--cpu-shares"

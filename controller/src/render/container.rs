@@ -199,6 +199,23 @@ fn podman_run_args_with_hash(
             (None, None) => {}
         }
     }
+    // On a read-only root, runc cannot create a secret's mount point (podman 4.3 mounts it
+    // before its tmpfs on /run): a tmpfs on the secret's directory gives it one. Only under
+    // /run, which is a tmpfs anyway, so no file of the image is hidden.
+    if spec.security.read_only_root_filesystem {
+        let mut dirs: Vec<&str> = spec
+            .secrets
+            .iter()
+            .filter_map(|s| s.path.as_ref())
+            .filter_map(|p| p.as_str().rsplit_once('/').map(|(dir, _)| dir))
+            .filter(|dir| dir.starts_with("/run/"))
+            .collect();
+        dirs.sort_unstable();
+        dirs.dedup();
+        for dir in dirs {
+            a.push(format!("--tmpfs={dir}"));
+        }
+    }
     if let Some(hc) = &spec.health_check {
         // A JSON array is podman's exec form: no shell is added around the command.
         let cmd = serde_json::to_string(&hc.command).unwrap_or_default();
