@@ -138,38 +138,31 @@ impl Node {
 impl Node {
     /// Marks the node at `path` as removed; false when there is no such node.
     pub(crate) fn remove(&mut self, path: &[OwnedStep]) -> bool {
-        let Some((last, parents)) = path.split_last() else {
+        if path.is_empty() {
             return false;
-        };
+        }
         let mut node = self;
-        for step in parents {
-            let next = match (step, &mut node.value) {
-                (OwnedStep::Key(k), Value::Map(entries)) => entries
-                    .iter_mut()
-                    .find(|(key, _)| key.as_str() == Some(k))
-                    .map(|(_, v)| v),
-                (OwnedStep::Index(i), Value::Seq(items)) => items.get_mut(*i),
-                _ => None,
-            };
-            match next {
-                Some(n) => node = n,
+        for step in path {
+            match node.child_mut(step) {
+                Some(next) => node = next,
                 None => return false,
             }
         }
-        let target = match (last, &mut node.value) {
+        if matches!(node.value, Value::Removed) {
+            return false;
+        }
+        node.value = Value::Removed;
+        true
+    }
+
+    fn child_mut(&mut self, step: &OwnedStep) -> Option<&mut Node> {
+        match (step, &mut self.value) {
             (OwnedStep::Key(k), Value::Map(entries)) => entries
                 .iter_mut()
                 .find(|(key, _)| key.as_str() == Some(k))
                 .map(|(_, v)| v),
             (OwnedStep::Index(i), Value::Seq(items)) => items.get_mut(*i),
             _ => None,
-        };
-        match target {
-            Some(n) if !matches!(n.value, Value::Removed) => {
-                n.value = Value::Removed;
-                true
-            }
-            _ => false,
         }
     }
 }

@@ -35,14 +35,22 @@ fn container(name: &str) -> ObjectRef {
 
 /// The host after a perfect apply of `revision`: files written, units running, enabled.
 pub(crate) fn converged(revision: &Revision) -> Observed {
-    let ctx = RenderContext::default();
-    let mut observed = Observed {
+    let observed = Observed {
         unit_dir: PathBuf::from("/etc/systemd/system"),
         ..Observed::default()
     };
+    with_containers_converged(observed, revision, &RenderContext::default())
+}
+
+/// `observed` plus every container of `revision` as a perfect apply with `ctx` leaves it.
+pub(crate) fn with_containers_converged(
+    mut observed: Observed,
+    revision: &Revision,
+    ctx: &RenderContext,
+) -> Observed {
     observed.images.insert("localhost/bb:v1".into());
     for object in revision.of_kind(Kind::Container) {
-        let unit = container_unit(object, revision, &ctx).expect("renders");
+        let unit = container_unit(object, revision, ctx).expect("renders");
         observed.unit_files.insert(
             unit.name.clone(),
             UnitFileOnDisk {

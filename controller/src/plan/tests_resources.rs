@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use podctl_api::{Diagnostics, Kind, ObjectRef, Revision, SourceFile, from_sources};
 
 use super::*;
-use crate::observe::{
-    NetworkStatus, Observed, SecretStatus, UnitFileOnDisk, UnitStatus, VolumeStatus,
-};
+use crate::observe::{NetworkStatus, Observed, SecretStatus, VolumeStatus};
 use crate::render::labels;
 
 const VOLUME: &str = "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: data}\nspec: {}\n";
@@ -98,28 +96,7 @@ fn converged(revision: &Revision, hash: &str) -> Observed {
     }
     let mut ctx = RenderContext::default();
     ctx.secret_hashes.insert("pw".into(), hash.into());
-    for o in revision.of_kind(Kind::Container) {
-        let unit = container_unit(o, revision, &ctx).expect("renders");
-        observed.unit_files.insert(
-            unit.name.clone(),
-            UnitFileOnDisk {
-                path: observed.unit_dir.join(&unit.name),
-                content: unit.content.clone(),
-                managed: true,
-            },
-        );
-        observed.units.insert(
-            unit.name.clone(),
-            UnitStatus {
-                load_state: "loaded".into(),
-                active_state: "active".into(),
-                fragment_path: Some(observed.unit_dir.join(&unit.name)),
-                unit_file_state: "enabled".into(),
-                ..UnitStatus::default()
-            },
-        );
-    }
-    observed
+    super::tests::with_containers_converged(observed, revision, &ctx)
 }
 
 fn fresh(hash: &str) -> Observed {
@@ -365,8 +342,8 @@ fn pruning_removes_in_reverse_dependency_order_and_keeps_retained_volumes() {
     assert_eq!(
         removals,
         [
-            "container/app stop,disable,remove-unit",
-            "container/web stop,disable,remove-unit",
+            "container/app stop,disable,remove-unit,remove-container",
+            "container/web stop,disable,remove-unit,remove-container",
             "secret/pw remove-secret",
             "network/net remove-network",
             "image/127-0-0-1-5000-bb-v1 remove-image",
