@@ -292,6 +292,15 @@ async fn missing_image_should_block_dependents_but_not_others() -> Result<()> {
             .active_state,
         "active"
     );
+    // Neither the failed container nor the one it blocks got a unit: nothing on the host
+    // would start them (at boot, say) before the image is there.
+    for name in [&broken, &dependent] {
+        let unit = format!("{UNIT_DIR}/{name}.service");
+        assert!(
+            !host.exec(["test", "-e", &unit]).await?.success(),
+            "{unit} was written"
+        );
+    }
     host.prune_all().await
 }
 

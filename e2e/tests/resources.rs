@@ -454,6 +454,18 @@ async fn images_should_pull_from_the_registry_block_only_dependents_and_be_prune
         exists(&host, "image", &reference).await?,
         "image not pulled"
     );
+    // Held back by its failed image: no unit file is written or enabled for it.
+    ensure!(
+        !host
+            .exec([
+                "test",
+                "-e",
+                &format!("/etc/systemd/system/{needs_bad}.service")
+            ])
+            .await?
+            .success(),
+        "a unit was written for a container whose image failed"
+    );
 
     // Always: a new image behind the same tag restarts its container.
     let user_id = host.container_id(&user).await?;
@@ -463,6 +475,15 @@ async fn images_should_pull_from_the_registry_block_only_dependents_and_be_prune
         host.container_id(&user).await? == user_id,
         "restarted without a new image: {}",
         out.stdout
+    );
+    let get = host
+        .podctl(["get", "image", &img, "-f", &dir.path_str()])
+        .await?;
+    ensure!(
+        get.stdout.contains("Converged") && get.stdout.contains("pulled again on every apply"),
+        "an Always image that is present is converged: {}{}",
+        get.stdout,
+        get.stderr
     );
     host.exec_ok([
         "podman",

@@ -186,9 +186,14 @@ pub fn init_logging(verbose: u8, command: &Command) {
             return;
         }
     }
+    // Colours only on a terminal, and never with NO_COLOR: logs piped to a file or a CI
+    // log stay plain text.
+    use std::io::IsTerminal as _;
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }
 

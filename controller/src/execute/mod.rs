@@ -1,7 +1,9 @@
 //! Executes a plan: removals first (containers, then secrets, networks, images, volumes),
-//! then every unit file written and one daemon-reload, every image pulled (in parallel,
-//! with retries), then objects converged level by level of the dependency graph,
-//! independent ones in parallel with a bound; a failure blocks only what depends on it.
+//! then every image pulled (in parallel, with retries) and the volumes, secrets, images
+//! and networks converged; then the unit files of the containers that can run, written
+//! with one daemon-reload, and those containers started level by level of the dependency
+//! graph, independent ones in parallel with a bound. A failure blocks only what depends
+//! on it, and a container held back by one keeps the unit it had.
 
 mod pull;
 
@@ -126,33 +128,6 @@ impl Executor<'_> {
             }
         }
 
-        // Files first, for everything, so one reload covers the whole batch.
-        let mut failed_writes: BTreeMap<ObjectRef, String> = BTreeMap::new();
-        let mut reload_needed = removals
-            .iter()
-            .any(|s| s.actions.iter().any(Action::touches_unit_files));
-        for step in &desired {
-            for action in &step.actions {
-                if let Action::WriteUnit { unit, content } = action {
-                    match write_unit_file(&self.unit_dir, unit, content) {
-                        Ok(_) => reload_needed = true,
-                        Err(e) => {
-                            failed_writes.insert(step.object.clone(), e.to_string());
-                        }
-                    }
-                }
-            }
-        }
-        let mut reload_error = None;
-        if reload_needed {
-            info!("reloading systemd");
-            if let Err(e) = self.systemd.reload().await {
-                reload_error = Some(format!("daemon-reload failed: {e}"));
-            }
-        }
-        let (enable, disable) = enablement(&desired, &failed_writes);
-        let enable_error = self.change_enablement(&enable, &disable).await;
-
         let pulls = self.pull_all(&desired).await;
         let pulled: Vec<String> = pulls
             .results
@@ -165,47 +140,106 @@ impl Executor<'_> {
         }
         // Running containers whose Image object got a new ID from an `Always` pull.
         let restarts = image_restarts(&desired, &pulls, revision);
-
-        let mut results: BTreeMap<ObjectRef, Status> = BTreeMap::new();
-        let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let by_object: BTreeMap<&ObjectRef, &Step> = desired
             .iter()
             .map(|s| (&s.object, restarts.get(&s.object).unwrap_or(*s)))
             .collect();
+
+        // Volumes, secrets, images and networks before any unit file: a container whose
+        // resource failed keeps the unit it had (or gets none), instead of an enabled unit
+        // that cannot start.
+        let mut results: BTreeMap<ObjectRef, Status> = BTreeMap::new();
+        let mut gate = Gate::default();
+        self.converge_levels(
+            revision,
+            &by_object,
+            &pulls,
+            &gate,
+            Phase::Resources,
+            &mut results,
+        )
+        .await
+        .into_iter()
+        .for_each(|o| {
+            outcomes.insert(o.object.clone(), o);
+        });
+        gate.held = held_containers(revision, &by_object, &results, &pulls);
+
+        // Then every unit file that may run, so one reload covers the whole batch.
+        let mut reload_needed = removals
+            .iter()
+            .any(|s| s.actions.iter().any(Action::touches_unit_files));
+        for step in desired
+            .iter()
+            .filter(|s| !gate.held.contains_key(&s.object))
+        {
+            for action in &step.actions {
+                if let Action::WriteUnit { unit, content } = action {
+                    match write_unit_file(&self.unit_dir, unit, content) {
+                        Ok(_) => reload_needed = true,
+                        Err(e) => {
+                            gate.failed_writes
+                                .insert(step.object.clone(), e.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        if reload_needed {
+            info!("reloading systemd");
+            if let Err(e) = self.systemd.reload().await {
+                gate.reload_error = Some(format!("daemon-reload failed: {e}"));
+            }
+        }
+        let (enable, disable) = enablement(&desired, &gate);
+        gate.enable_error = self.change_enablement(&enable, &disable).await;
+
+        self.converge_levels(
+            revision,
+            &by_object,
+            &pulls,
+            &gate,
+            Phase::Containers,
+            &mut results,
+        )
+        .await
+        .into_iter()
+        .for_each(|o| {
+            outcomes.insert(o.object.clone(), o);
+        });
+        info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "plan executed"
+        );
+        let order: Vec<ObjectRef> = plan.steps.iter().map(|s| s.object.clone()).collect();
+        order
+            .into_iter()
+            .filter_map(|o| outcomes.remove(&o))
+            .collect()
+    }
+
+    /// Converges one phase's objects level by level of the graph, independent ones in
+    /// parallel up to `concurrency`; an object whose dependency did not converge is blocked.
+    async fn converge_levels(
+        &self,
+        revision: &Revision,
+        by_object: &BTreeMap<&ObjectRef, &Step>,
+        pulls: &Pulls,
+        gate: &Gate,
+        phase: Phase,
+        results: &mut BTreeMap<ObjectRef, Status>,
+    ) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
         for level in revision.graph().levels() {
             let mut work = Vec::new();
-            for object in level {
+            for object in level.into_iter().filter(|o| phase.includes(o.kind)) {
                 let Some(step) = by_object.get(object) else {
-                    // Kinds without their own reconciler yet converge through podman run.
-                    if object.kind != Kind::Container {
-                        results.insert(object.clone(), Status::UpToDate);
-                    }
                     continue;
                 };
-                let blocked_by = revision
-                    .graph()
-                    .dependencies(object)
-                    .into_iter()
-                    .find(|d| results.get(*d).is_some_and(|s| !s.is_ok()));
-                let pre_failure = if let Change::Conflict { message } = &step.change {
-                    Some(Status::Conflict(message.clone()))
-                } else if let Change::Error { message } = &step.change {
-                    Some(Status::Failed(message.clone()))
-                } else if let Some(dep) = blocked_by {
-                    Some(Status::Blocked(format!("blocked by {dep}")))
-                } else if let Some(e) = failed_writes.get(object) {
-                    Some(Status::Failed(e.clone()))
-                } else if let Some(e) = reload_error.clone().filter(|_| !step.is_noop()) {
-                    Some(Status::Failed(e))
-                } else {
-                    enable_error
-                        .clone()
-                        .filter(|_| step.actions.iter().any(is_enablement))
-                        .map(Status::Failed)
-                };
+                let pre_failure = gate.pre_failure(step, revision, results);
                 let semaphore = semaphore.clone();
                 let step = *step;
-                let pulls = &pulls;
                 work.push(async move {
                     let begin = Instant::now();
                     let (status, done) = match pre_failure {
@@ -222,27 +256,16 @@ impl Executor<'_> {
             }
             for (step, status, done, elapsed) in join_all(work).await {
                 results.insert(step.object.clone(), status.clone());
-                outcomes.insert(
-                    step.object.clone(),
-                    Outcome {
-                        object: step.object.clone(),
-                        change: step.change.clone(),
-                        status,
-                        done,
-                        elapsed,
-                    },
-                );
+                outcomes.push(Outcome {
+                    object: step.object.clone(),
+                    change: step.change.clone(),
+                    status,
+                    done,
+                    elapsed,
+                });
             }
         }
-        info!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "plan executed"
-        );
-        let order: Vec<ObjectRef> = plan.steps.iter().map(|s| s.object.clone()).collect();
-        order
-            .into_iter()
-            .filter_map(|o| outcomes.remove(&o))
-            .collect()
+        outcomes
     }
 
     /// Runs one desired object's runtime actions (files and enablement are done).
@@ -689,16 +712,12 @@ fn is_enablement(action: &Action) -> bool {
     )
 }
 
-fn enablement(
-    steps: &[&Step],
-    failed_writes: &BTreeMap<ObjectRef, String>,
-) -> (Vec<String>, Vec<String>) {
+fn enablement(steps: &[&Step], gate: &Gate) -> (Vec<String>, Vec<String>) {
     let mut enable = BTreeSet::new();
     let mut disable = BTreeSet::new();
-    for step in steps
-        .iter()
-        .filter(|s| !failed_writes.contains_key(&s.object))
-    {
+    for step in steps.iter().filter(|s| {
+        !gate.failed_writes.contains_key(&s.object) && !gate.held.contains_key(&s.object)
+    }) {
         for action in &step.actions {
             match action {
                 Action::EnableUnit { unit } => {
@@ -712,4 +731,108 @@ fn enablement(
         }
     }
     (enable.into_iter().collect(), disable.into_iter().collect())
+}
+
+/// The two passes over desired objects: what containers use, then the containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Resources,
+    Containers,
+}
+
+impl Phase {
+    fn includes(self, kind: Kind) -> bool {
+        (kind == Kind::Container) == (self == Phase::Containers)
+    }
+}
+
+/// What keeps an object from being attempted, learnt between the phases.
+#[derive(Debug, Default)]
+struct Gate {
+    /// Containers that cannot run; their unit files are neither written nor enabled.
+    held: BTreeMap<ObjectRef, Status>,
+    failed_writes: BTreeMap<ObjectRef, String>,
+    reload_error: Option<String>,
+    enable_error: Option<String>,
+}
+
+impl Gate {
+    /// Why `step` is not attempted, if it is not.
+    fn pre_failure(
+        &self,
+        step: &Step,
+        revision: &Revision,
+        results: &BTreeMap<ObjectRef, Status>,
+    ) -> Option<Status> {
+        let object = &step.object;
+        if let Some(status) = self.held.get(object) {
+            return Some(status.clone());
+        }
+        if let Some(status) = planned_failure(step, revision, results) {
+            return Some(status);
+        }
+        if let Some(e) = self.failed_writes.get(object) {
+            return Some(Status::Failed(e.clone()));
+        }
+        if let Some(e) = self.reload_error.clone().filter(|_| !step.is_noop()) {
+            return Some(Status::Failed(e));
+        }
+        self.enable_error
+            .clone()
+            .filter(|_| step.actions.iter().any(is_enablement))
+            .map(Status::Failed)
+    }
+}
+
+/// A conflict or error the plan found, or a dependency that did not converge.
+fn planned_failure(
+    step: &Step,
+    revision: &Revision,
+    results: &BTreeMap<ObjectRef, Status>,
+) -> Option<Status> {
+    match &step.change {
+        Change::Conflict { message } => return Some(Status::Conflict(message.clone())),
+        Change::Error { message } => return Some(Status::Failed(message.clone())),
+        _ => {}
+    }
+    revision
+        .graph()
+        .dependencies(&step.object)
+        .into_iter()
+        .find(|d| results.get(*d).is_some_and(|s| !s.is_ok()))
+        .map(|dep| Status::Blocked(format!("blocked by {dep}")))
+}
+
+/// The containers that cannot run now, in dependency order so that one held back holds
+/// back its dependents: a conflict or error, a resource that failed, a failed pull.
+fn held_containers(
+    revision: &Revision,
+    by_object: &BTreeMap<&ObjectRef, &Step>,
+    resources: &BTreeMap<ObjectRef, Status>,
+    pulls: &Pulls,
+) -> BTreeMap<ObjectRef, Status> {
+    let mut results = resources.clone();
+    let mut held = BTreeMap::new();
+    for object in revision
+        .graph()
+        .order()
+        .filter(|o| o.kind == Kind::Container)
+    {
+        let Some(step) = by_object.get(object) else {
+            continue;
+        };
+        let pull_failure = step.actions.iter().find_map(|a| match a {
+            Action::PullImage { reference, .. } => match pulls.results.get(reference) {
+                Some(Ok(())) => None,
+                Some(Err(e)) => Some(Status::Failed(e.clone())),
+                None => Some(Status::Failed(format!("image {reference} was not pulled"))),
+            },
+            _ => None,
+        });
+        if let Some(status) = planned_failure(step, revision, &results).or(pull_failure) {
+            results.insert(object.clone(), status.clone());
+            held.insert(object.clone(), status);
+        }
+    }
+    held
 }

@@ -9,6 +9,9 @@ use podctl_api::{ImageSource, ImageSpec, Kind, Name, ObjectRef, PullPolicy, Revi
 use super::{Action, Change, Step, image_present};
 use crate::observe::Observed;
 
+/// The repair reason of an image that is present and pulled again on every apply.
+pub const ALWAYS_PULLED: &str = "pullPolicy Always";
+
 pub(super) fn plan(object: &ObjectRef, spec: &ImageSpec, observed: &Observed) -> Step {
     let reference = spec.reference.to_string();
     let present = image_present(&observed.images, &reference);
@@ -31,7 +34,7 @@ pub(super) fn plan(object: &ObjectRef, spec: &ImageSpec, observed: &Observed) ->
         ),
         (PullPolicy::Always, true) => (
             Change::Repair {
-                reason: "pullPolicy Always".into(),
+                reason: ALWAYS_PULLED.into(),
             },
             vec![pull],
         ),

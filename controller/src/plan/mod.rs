@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use podctl_api::{ContainerSpec, ImageSource, Kind, Name, ObjectRef, PullPolicy, Revision};
 
 pub use explain::changed_fields;
-pub use image::image_object_name;
+pub use image::{ALWAYS_PULLED, image_object_name};
 
 use crate::adapters::podman::NetworkCreate;
 use crate::observe::Observed;
@@ -231,6 +231,27 @@ impl Plan {
 
     pub fn step(&self, object: &ObjectRef) -> Option<&Step> {
         self.steps.iter().find(|s| &s.object == object)
+    }
+
+    /// The first object `object` needs, directly or through others, that cannot be
+    /// applied (a conflict or an error): `apply` leaves `object` as it is until that is
+    /// fixed.
+    pub fn blocker(&self, revision: &Revision, object: &ObjectRef) -> Option<&Step> {
+        let mut queue: Vec<&ObjectRef> = revision.graph().dependencies(object);
+        let mut seen = BTreeSet::new();
+        while let Some(dep) = queue.pop() {
+            if !seen.insert(dep) {
+                continue;
+            }
+            if let Some(step) = self
+                .step(dep)
+                .filter(|s| matches!(s.change, Change::Conflict { .. } | Change::Error { .. }))
+            {
+                return Some(step);
+            }
+            queue.extend(revision.graph().dependencies(dep));
+        }
+        None
     }
 
     /// The plan of `apply --prune=false`: everything that left the revision is kept on

@@ -361,3 +361,30 @@ fn pruning_removes_in_reverse_dependency_order_and_keeps_retained_volumes() {
     assert!(!kept.has_changes(), "{kept:#?}");
     assert!(kept.steps.iter().all(|s| s.change != Change::Delete));
 }
+
+#[test]
+fn a_conflict_blocks_exactly_the_objects_that_need_it() {
+    let rev = revision(&[VOLUME, SECRET, NETWORK, IMAGE, APP, WEB, OTHER]);
+    let mut observed = fresh("aaaa");
+    observed.volumes.insert(
+        "data".into(),
+        VolumeStatus {
+            driver: "local".into(),
+            options: BTreeMap::new(),
+            labels: BTreeMap::new(),
+        },
+    );
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let blocker = |name: &str| {
+        plan.blocker(&rev, &object(Kind::Container, name))
+            .map(|s| s.object.to_string())
+    };
+    assert_eq!(blocker("app").as_deref(), Some("volume/data"));
+    assert_eq!(
+        blocker("web").as_deref(),
+        Some("volume/data"),
+        "through app"
+    );
+    assert_eq!(blocker("other"), None);
+    assert_eq!(plan.blocker(&rev, &object(Kind::Volume, "data")), None);
+}

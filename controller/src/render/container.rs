@@ -150,9 +150,12 @@ fn podman_run_args_with_hash(
         UpdatePolicy::Registry => label(labels::AUTOUPDATE, "registry"),
         UpdatePolicy::Local => label(labels::AUTOUPDATE, "local"),
     }
-    for s in &spec.secrets {
-        if let Some(h) = ctx.secret_hashes.get(s.secret.as_str()) {
-            label(&format!("{}{}", labels::SECRET_PREFIX, s.secret), h);
+    // One label per secret, even when it is mounted as a file and set as env too.
+    let used: std::collections::BTreeSet<&str> =
+        spec.secrets.iter().map(|s| s.secret.as_str()).collect();
+    for secret in used {
+        if let Some(h) = ctx.secret_hashes.get(secret) {
+            label(&format!("{}{secret}", labels::SECRET_PREFIX), h);
         }
     }
     for (k, v) in &spec.labels {
@@ -490,6 +493,24 @@ mod tests {
                 .contains(&format!("--label=io.podctl.hash={}", a.hash))
         );
         assert!(super::super::is_managed(&a.content));
+    }
+
+    #[test]
+    fn a_secret_used_twice_is_labelled_once() {
+        let text = "apiVersion: podctl.io/v1\nkind: Secret\nmetadata: {name: pw}\nspec: {source: {file: /etc/pw}}\n---\napiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: app}\nspec:\n  image: localhost/bb:v1\n  secrets:\n    - {secret: pw, path: /run/secrets/pw}\n    - {secret: pw, env: PW}\n";
+        let revision = crate::plan::tests::revision(&[("a.yaml", text)]);
+        let object = revision.of_kind(Kind::Container).next().expect("container");
+        let mut ctx = RenderContext::default();
+        ctx.secret_hashes.insert("pw".into(), "abcd".into());
+        let unit = container_unit(object, &revision, &ctx).expect("renders");
+        assert_eq!(
+            unit.content
+                .matches("--label=io.podctl.secret.pw=abcd")
+                .count(),
+            1,
+            "{}",
+            unit.content
+        );
     }
 
     #[test]

@@ -108,10 +108,16 @@ pub fn render_text(
 ) -> String {
     let mut out = String::new();
     for step in &plan.steps {
-        if step.is_noop() && !show_unchanged {
+        let orphaned = matches!(step.change, Change::Orphaned { .. });
+        if step.is_noop() && !orphaned && !show_unchanged {
             continue;
         }
-        write_step(&mut out, step, unit_dir);
+        write_step(
+            &mut out,
+            step,
+            plan.blocker(revision, &step.object),
+            unit_dir,
+        );
     }
     let s = Summary::of(plan);
     if !s.has_changes() && s.orphaned == 0 {
@@ -140,7 +146,7 @@ pub fn render_text(
     out
 }
 
-fn write_step(out: &mut String, step: &Step, unit_dir: &str) {
+fn write_step(out: &mut String, step: &Step, blocker: Option<&Step>, unit_dir: &str) {
     let (sign, word, st) = sign(&step.change);
     let _ = write!(
         out,
@@ -153,6 +159,15 @@ fn write_step(out: &mut String, step: &Step, unit_dir: &str) {
         let _ = write!(out, ": {detail}");
     }
     out.push('\n');
+    if let Some(blocker) = blocker.filter(|_| !step.is_noop()) {
+        let _ = writeln!(
+            out,
+            "    {}blocked by {}: apply leaves this object as it is until that is fixed{}",
+            style::WARN.render(),
+            blocker.object,
+            style::WARN.render_reset()
+        );
+    }
     for action in &step.actions {
         let _ = writeln!(
             out,
@@ -204,6 +219,10 @@ pub struct JsonChange {
     /// For repair, orphaned, conflict, error: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `kind/name` of a dependency that cannot be applied (a conflict or an error):
+    /// `apply` leaves this object as it is until that is fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<String>,
     pub actions: Vec<JsonAction>,
     /// Unified diff of the unit file; empty when it does not change.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -256,6 +275,9 @@ pub fn render_json(plan: &Plan, revision: &Revision, unit_dir: &str) -> JsonDiff
                 change: word,
                 fields,
                 reason,
+                blocked_by: plan
+                    .blocker(revision, &step.object)
+                    .map(|b| b.object.to_string()),
                 actions: step
                     .actions
                     .iter()

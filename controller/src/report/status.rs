@@ -8,7 +8,7 @@ use podctl_api::{Kind, ObjectRef, Revision};
 use serde::Serialize;
 
 use crate::observe::Observed;
-use crate::plan::{Change, Plan, Step};
+use crate::plan::{ALWAYS_PULLED, Change, Plan, Step};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {
@@ -56,7 +56,17 @@ pub fn rows(
     plan.steps
         .iter()
         .filter(|s| filter.matches(&s.object))
-        .map(|step| row(step, revision, observed, now))
+        .map(|step| {
+            let mut r = row(step, revision, observed, now);
+            if let Some(blocker) = plan.blocker(revision, &step.object)
+                && !step.is_noop()
+                && !matches!(r.status, Status::Failed)
+            {
+                r.status = Status::Pending;
+                r.message = format!("blocked by {}: {}", blocker.object, blocker.change);
+            }
+            r
+        })
         .collect()
 }
 
@@ -147,6 +157,11 @@ fn status_of(step: &Step, r: &Row) -> (Status, String) {
     }
     if step.object.kind != Kind::Container {
         return match &step.change {
+            // Present, and checked against its registry by every apply: nothing is wrong.
+            Change::Repair { reason } if reason == ALWAYS_PULLED => (
+                Status::Converged,
+                "pulled again on every apply (pullPolicy: Always)".into(),
+            ),
             Change::Repair { reason } => (Status::Degraded, reason.clone()),
             _ => (Status::Converged, String::new()),
         };

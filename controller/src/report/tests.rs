@@ -84,3 +84,80 @@ fn status_table_shows_converged_and_drifted_objects() {
     insta::assert_snapshot!("status_table_wide", render_table(&rows, true));
     let _ = SystemTime::now();
 }
+
+#[test]
+fn blocked_objects_say_by_what_and_always_pulled_images_are_converged() {
+    const VOLUME: &str =
+        "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: data}\nspec: {}\n";
+    const IMAGE: &str = "apiVersion: podctl.io/v1\nkind: Image\nmetadata: {name: img}\nspec: {ref: localhost/bb:v1, pullPolicy: Always}\n";
+    let with_volume = APP.replace(
+        "  env: {MODE: one}\n",
+        "  env: {MODE: one}\n  volumes: [{volume: data, path: /data}]\n",
+    );
+    let rev = revision(&[
+        ("a.yaml", &with_volume),
+        ("d.yaml", DB),
+        ("i.yaml", IMAGE),
+        ("v.yaml", VOLUME),
+    ]);
+    let mut observed = converged(&revision(&[("d.yaml", DB)]));
+    observed.volumes.insert(
+        "data".into(),
+        crate::observe::VolumeStatus {
+            driver: "local".into(),
+            options: Default::default(),
+            labels: Default::default(),
+        },
+    );
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let rows = rows(&plan, &rev, &observed, now, &Filter::default());
+    let row = |name: &str| rows.iter().find(|r| r.name == name).expect("row");
+    assert_eq!(row("app").status, super::status::Status::Pending);
+    assert!(
+        row("app")
+            .message
+            .starts_with("blocked by volume/data: conflict"),
+        "{}",
+        row("app").message
+    );
+    assert_eq!(row("data").status, super::status::Status::Failed);
+    assert_eq!(row("db").status, super::status::Status::Converged);
+    assert_eq!(row("img").status, super::status::Status::Converged);
+
+    let text = plain(&render_text(&plan, &rev, "/etc/systemd/system", false));
+    assert!(
+        text.contains("+ container/app  create\n    blocked by volume/data: apply leaves"),
+        "{text}"
+    );
+    let json = serde_json::to_value(render_json(&plan, &rev, "/etc/systemd/system")).expect("json");
+    let app = json["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["object"] == "container/app"))
+        .expect("app in json");
+    assert_eq!(app["blockedBy"], "volume/data");
+}
+
+#[test]
+fn orphans_are_listed_without_all() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    let mut labels = std::collections::BTreeMap::from([
+        ("io.podctl.managed".to_string(), "true".to_string()),
+        ("io.podctl.kind".to_string(), "volume".to_string()),
+        ("io.podctl.name".to_string(), "keepme".to_string()),
+    ]);
+    labels.insert("io.podctl.reclaim".into(), "Retain".into());
+    observed.volumes.insert(
+        "keepme".into(),
+        crate::observe::VolumeStatus {
+            driver: "local".into(),
+            options: Default::default(),
+            labels,
+        },
+    );
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let text = plain(&render_text(&plan, &rev, "/etc/systemd/system", false));
+    assert!(text.contains("? volume/keepme  orphaned"), "{text}");
+    assert!(!text.contains("container/db"), "{text}");
+}
