@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Location, closest};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Mark, closest};
 use crate::kinds::{API_VERSION, Kind, Object, ObjectMeta, ObjectRef, Origin, Spec};
 use crate::name::Name;
 use crate::yaml::{DeError, Node, Value, from_node};
@@ -36,6 +36,13 @@ pub(crate) struct Declared {
 /// What one document gave.
 pub(crate) enum Parsed {
     Object(Object),
+    /// Typed only after its bad values were taken out (their errors are reported): its
+    /// cross-field and reference checks still run, except where they would look at the
+    /// values taken out (`tainted`, positions in its file).
+    Partial {
+        object: Object,
+        tainted: Vec<Mark>,
+    },
     Invalid(Declared),
     Unidentified,
 }
@@ -112,14 +119,24 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
         document,
     };
     match typed {
-        Some((metadata, spec)) => Parsed::Object(Object {
+        Typed::Whole(metadata, spec) => Parsed::Object(Object {
             api_version: API_VERSION,
             kind,
             metadata,
             spec,
             origin,
         }),
-        None => {
+        Typed::Partial(metadata, spec, tainted) => Parsed::Partial {
+            object: Object {
+                api_version: API_VERSION,
+                kind,
+                metadata,
+                spec,
+                origin,
+            },
+            tainted,
+        },
+        Typed::Failed => {
             let name = origin
                 .document
                 .get("metadata")
@@ -137,17 +154,38 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
     }
 }
 
+enum Typed {
+    Whole(ObjectMeta, Spec),
+    Partial(ObjectMeta, Spec, Vec<Mark>),
+    Failed,
+}
+
 fn typed<S: DeserializeOwned>(
     document: &Arc<Node>,
     file: &Arc<Path>,
     out: &mut Diagnostics,
     wrap: impl FnOnce(S) -> Spec,
-) -> Option<(ObjectMeta, Spec)> {
+) -> Typed {
     match from_node::<Document<S>>(document) {
-        Ok(doc) => Some((doc.metadata, wrap(doc.spec))),
-        Err(errors) => {
-            out.extend(errors.into_iter().map(|e| diagnostic(file, document, e)));
-            None
+        Ok(doc) => Typed::Whole(doc.metadata, wrap(doc.spec)),
+        Err(rejected) => {
+            out.extend(
+                rejected
+                    .errors
+                    .into_iter()
+                    .map(|e| diagnostic(file, document, e)),
+            );
+            match rejected.partial {
+                Some(doc) => {
+                    let tainted = rejected
+                        .removed
+                        .iter()
+                        .flat_map(|path| document.marks_along(path))
+                        .collect();
+                    Typed::Partial(doc.metadata, wrap(doc.spec), tainted)
+                }
+                None => Typed::Failed,
+            }
         }
     }
 }

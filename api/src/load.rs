@@ -103,6 +103,10 @@ pub fn from_sources(
 ) -> Result<Revision, LoadError> {
     let mut objects = Vec::new();
     let mut invalid = Vec::new();
+    // Partially typed objects are checked with the others; their errors already make the
+    // revision invalid, so none of them can end up in one.
+    let mut partial = 0;
+    let mut tainted: HashSet<(Arc<Path>, Mark)> = HashSet::new();
     let mut documents = 0;
     for file in &files {
         let parsed = parse_documents(&file.text);
@@ -117,13 +121,30 @@ pub fn from_sources(
         for document in parsed.documents {
             match parse_object(&file.path, document, &mut diagnostics) {
                 Parsed::Object(object) => objects.push(object),
+                Parsed::Partial {
+                    object,
+                    tainted: marks,
+                } => {
+                    tainted.extend(marks.into_iter().map(|m| (file.path.clone(), m)));
+                    objects.push(object);
+                    partial += 1;
+                }
                 Parsed::Invalid(declared) => invalid.push(declared),
                 Parsed::Unidentified => {}
             }
         }
     }
-    validate(&objects, &invalid, &mut diagnostics);
-    if !diagnostics.is_empty() {
+    let mut checks = Diagnostics::default();
+    validate(&objects, &invalid, &mut checks);
+    // A check that looks at a value taken out of a partial object would report the gap
+    // (a mount with neither `volume` nor `hostPath` after a bad `hostPath`), not the file.
+    diagnostics.extend(
+        checks
+            .into_vec()
+            .into_iter()
+            .filter(|d| !tainted.contains(&(d.location.file.clone(), d.location.mark))),
+    );
+    if !diagnostics.is_empty() || partial > 0 {
         diagnostics.sort();
         return Err(LoadError::Invalid(diagnostics));
     }

@@ -145,7 +145,19 @@ fn check_container(
     if let Some(NetworkMode::Network(name)) = &c.network
         && !exists(Kind::Network, name)
     {
-        out.push(missing(Kind::Network, name, &[Key("spec"), Key("network")]));
+        let at = [Key("spec"), Key("network")];
+        if RESERVED_NETWORK_NAMES.contains(&name.as_str()) {
+            // podman's own modes are not Network objects and cannot be declared as one.
+            out.push(
+                Diagnostic::new(
+                    origin.at(&at),
+                    format!("`network: {name}` is not supported"),
+                )
+                .with_hint("remove `network:` for podman's default bridge network, write `host` or `none`, or name a `kind: Network` manifest of your own"),
+            );
+        } else {
+            out.push(missing(Kind::Network, name, &at));
+        }
     }
 
     // Mount targets (volumes and secret files) share one namespace inside the container.
@@ -246,7 +258,9 @@ fn check_container(
             out.push(
                 Diagnostic::new(
                     origin.at(&here),
-                    format!("container `{dep}` depends on itself"),
+                    format!(
+                        "dependency cycle: {dep} -> {dep} (container `{dep}` depends on itself)"
+                    ),
                 )
                 .with_hint("remove it from `dependsOn`"),
             );

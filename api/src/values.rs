@@ -115,7 +115,10 @@ impl FromStr for Duration {
         if s.chars().all(|c| c.is_ascii_digit()) {
             return Err(ValueError::new(
                 format!("invalid duration `{s}`: it has no unit"),
-                format!("add a unit, e.g. `{s}s` for {s} seconds"),
+                format!(
+                    "add a unit, e.g. `{s}s` for {s} second{}",
+                    if s == "1" { "" } else { "s" }
+                ),
             ));
         }
         let mut total: u128 = 0;

@@ -451,7 +451,7 @@ fn cycle_across_files_and_self_dependency() {
         fx.errors(),
         [
             "a.yaml:6:15: dependency cycle: a -> b -> a",
-            "c.yaml:6:15: container `c` depends on itself",
+            "c.yaml:6:15: dependency cycle: c -> c (container `c` depends on itself)",
         ]
     );
 }
@@ -695,4 +695,56 @@ fn every_error_across_several_files_is_reported_in_file_order() {
         Err(e) => assert_eq!(e.to_string(), "revision rejected: 4 errors in 4 files"),
         Ok(_) => panic!("expected an invalid revision"),
     }
+}
+
+#[test]
+fn podman_network_modes_are_not_objects_to_declare() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: nginx\n  network: bridge\n",
+    );
+    assert_eq!(
+        fx.errors(),
+        ["app.yaml:6:12: `network: bridge` is not supported"]
+    );
+    let hint = fx.hints().remove(0).unwrap_or_default();
+    assert!(
+        hint.contains("remove `network:` for podman's default") && !hint.contains("named `bridge`"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn bad_map_keys_are_each_reported_at_the_key() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: {ref: img, tag: v1}\n  env:\n    GOOD: x\n    1BAD: y\n    ALSO-BAD: z\n---\napiVersion: podctl.io/v1\nkind: Image\nmetadata: {name: img}\nspec: {ref: nginx}\n",
+    );
+    let errors = fx.errors();
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("app.yaml:5:21: unknown field `tag` in `spec.image`"),
+        "{errors:#?}"
+    );
+    assert!(errors[1].starts_with("app.yaml:8:5: "), "{errors:#?}");
+    assert!(errors[2].starts_with("app.yaml:9:5: "), "{errors:#?}");
+    assert_eq!(fx.hints()[0].as_deref(), Some("valid fields here: ref"));
+}
+
+#[test]
+fn a_type_error_does_not_hide_the_documents_other_errors_nor_invent_new_ones() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: nginx\n  stopTimeout: 30\n  volumes:\n    - {hostPath: relative/dir, path: /a}\n    - {volume: nope, path: /b}\n  dependsOn: [web]\n",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:6:16: spec.stopTimeout: invalid duration `30`: it has no unit",
+            // Not also "a mount needs `volume` or `hostPath`" for the bad hostPath.
+            "app.yaml:8:18: spec.volumes[0].hostPath: path `relative/dir` is not absolute",
+            "app.yaml:9:16: volume `nope` is not defined in this revision",
+            "app.yaml:10:15: dependency cycle: web -> web (container `web` depends on itself)",
+        ]
+    );
 }

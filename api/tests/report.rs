@@ -2,7 +2,8 @@
 //! for a revision with many problems in several files, pinned as an insta snapshot.
 //!
 //! An object whose fields fail to type (`web` below) still counts as declared, so
-//! references to it are not also reported; its own references are checked once it types.
+//! references to it are not also reported; its own references are checked too, on what
+//! types once the bad values are taken out.
 
 mod common;
 

@@ -138,23 +138,16 @@ impl<'de> Deserialize<'de> for ImageSource {
                     })
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ImageSource, A::Error> {
-                let mut name = None;
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    if key != "ref" {
-                        return Err(de::Error::custom(message_with_hint(
-                            format_args!("unknown field `{key}` in `image`"),
-                            "write `image: {ref: NAME}` to use an Image object, or `image: REFERENCE`",
-                        )));
-                    }
-                    name = Some(map.next_value::<Name>()?);
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ImageSource, A::Error> {
+                // Through a derived struct, so that an unknown key is reported at the key.
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct ObjectRef {
+                    #[serde(rename = "ref")]
+                    name: Name,
                 }
-                name.map(ImageSource::Object).ok_or_else(|| {
-                    de::Error::custom(message_with_hint(
-                        "missing required field `ref`",
-                        "write `image: {ref: NAME}` naming an Image object",
-                    ))
-                })
+                ObjectRef::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|r| ImageSource::Object(r.name))
             }
         }
         deserializer.deserialize_any(V)

@@ -91,6 +91,39 @@ impl de::Error for DeError {
         )
     }
 
+    /// serde names integer types as Rust does (`expected u32`); say the range instead.
+    fn invalid_value(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        let expected = expected.to_string();
+        let range = match expected.as_str() {
+            "u8" => Some((0, u64::from(u8::MAX))),
+            "u16" => Some((0, u64::from(u16::MAX))),
+            "u32" => Some((0, u64::from(u32::MAX))),
+            "u64" | "usize" => Some((0, u64::MAX)),
+            _ => None,
+        };
+        match range {
+            Some((low, high)) => Self::new(
+                format!("{unexpected} is out of range"),
+                Some(format!("write a whole number from {low} to {high}")),
+            ),
+            None => Self::new(
+                format!("invalid value: {unexpected}, expected {expected}"),
+                None,
+            ),
+        }
+    }
+
+    /// A key a nested struct (one read through `deserialize_any`) does not know.
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        let hint = match closest(field, expected.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("valid fields here: {}", expected.join(", ")),
+        };
+        let mut e = Self::new(format!("unknown field `{field}`"), Some(hint));
+        e.unknown_key = true;
+        e
+    }
+
     fn missing_field(field: &'static str) -> Self {
         let mut e = Self::new(
             format!("missing required field `{field}`"),
@@ -109,8 +142,18 @@ fn quoted_list(items: &[&str]) -> String {
         .join(", ")
 }
 
+/// Why a document did not deserialize: every problem, and what could still be read.
+pub struct Rejected<T> {
+    pub errors: Vec<DeError>,
+    /// The value read once the failed nodes were taken out (unknown keys are skipped),
+    /// when that succeeded: cross-field checks can still run on it.
+    pub partial: Option<T>,
+    /// The nodes taken out, by path.
+    pub removed: Vec<Vec<OwnedStep>>,
+}
+
 /// Deserializes `node` into `T`, returning every problem found in it.
-pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Vec<DeError>> {
+pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Rejected<T>> {
     let mut errors: Vec<DeError> = Vec::new();
     let mut removed: Vec<Vec<OwnedStep>> = Vec::new();
     // The first attempt reads the original; only a document with errors is copied.
@@ -130,7 +173,13 @@ pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Vec<DeError>> {
         }
         let e = match result {
             Ok(value) if errors.is_empty() => return Ok(value),
-            Ok(_) => return Err(errors),
+            Ok(value) => {
+                return Err(Rejected {
+                    errors,
+                    partial: Some(value),
+                    removed,
+                });
+            }
             Err(e) => e,
         };
         let path = e.path.clone().unwrap_or_default();
@@ -151,7 +200,11 @@ pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Vec<DeError>> {
         }
         removed.push(path);
     }
-    Err(errors)
+    Err(Rejected {
+        errors,
+        partial: None,
+        removed,
+    })
 }
 
 /// A path as a linked list of steps borrowed from the tree: one small allocation per
@@ -550,7 +603,21 @@ impl<'de> de::MapAccess<'de> for MapDe<'_, '_> {
                 path: self.parent.path.clone(),
                 sink: self.parent.sink,
             };
-            return seed.deserialize(key_de).map(Some);
+            // A bad key (an env name, a field a nested struct does not know) points at
+            // the key, and its entry is what a retry takes out.
+            let entry = join(&self.parent.path, key_step(key));
+            return seed.deserialize(key_de).map(Some).map_err(|e| {
+                let e = if e.unknown_key {
+                    with_place(e, &self.parent.path)
+                } else {
+                    e
+                };
+                DeError {
+                    mark: Some(key.mark),
+                    path: Some(owned_path(&entry)),
+                    ..e
+                }
+            });
         }
         Ok(None)
     }
@@ -563,11 +630,7 @@ impl<'de> de::MapAccess<'de> for MapDe<'_, '_> {
             .value
             .take()
             .ok_or_else(|| <DeError as de::Error>::custom("value requested before its key"))?;
-        let step = match &key.value {
-            Value::Scalar(s) => Step::Key(s.text.as_str()),
-            _ => Step::Key("?"),
-        };
-        let child = self.parent.child(node, step);
+        let child = self.parent.child(node, key_step(key));
         let path = child.path.clone();
         seed.deserialize(child).map_err(|e| locate(e, node, &path))
     }
@@ -575,6 +638,22 @@ impl<'de> de::MapAccess<'de> for MapDe<'_, '_> {
     fn size_hint(&self) -> Option<usize> {
         Some(self.entries.len())
     }
+}
+
+fn key_step(key: &Node) -> Step<'_> {
+    match &key.value {
+        Value::Scalar(s) => Step::Key(s.text.as_str()),
+        _ => Step::Key("?"),
+    }
+}
+
+/// Names the mapping an unknown key was found in, as `unknown_field` does.
+fn with_place(mut e: DeError, path: &Option<Rc<PathLink<'_>>>) -> DeError {
+    let parent = owned_path(path);
+    if !parent.is_empty() {
+        e.message = format!("{} in `{}`", e.message, display_path(&parent));
+    }
+    e
 }
 
 fn unknown_field(

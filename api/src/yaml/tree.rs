@@ -155,6 +155,42 @@ impl Node {
         true
     }
 
+    /// The positions a check could point at when it looks at the node at `path`: each
+    /// node and key on the way there (the root excluded), and everything below it.
+    pub(crate) fn marks_along(&self, path: &[OwnedStep]) -> Vec<Mark> {
+        let mut marks = Vec::new();
+        let mut node = self;
+        for step in path {
+            let next = match (step, &node.value) {
+                (OwnedStep::Key(k), Value::Map(_)) => node.entry(k).map(|(key, value)| {
+                    marks.push(key.mark);
+                    value
+                }),
+                (OwnedStep::Index(i), Value::Seq(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return marks,
+            }
+            marks.push(node.mark);
+        }
+        node.collect_marks(&mut marks);
+        marks
+    }
+
+    fn collect_marks(&self, out: &mut Vec<Mark>) {
+        out.push(self.mark);
+        match &self.value {
+            Value::Seq(items) => items.iter().for_each(|n| n.collect_marks(out)),
+            Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+                out.push(k.mark);
+                v.collect_marks(out);
+            }),
+            Value::Scalar(_) | Value::Removed => {}
+        }
+    }
+
     fn child_mut(&mut self, step: &OwnedStep) -> Option<&mut Node> {
         match (step, &mut self.value) {
             (OwnedStep::Key(k), Value::Map(entries)) => entries

@@ -21,13 +21,22 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
     if !args.quiet {
         let stats = revision.stats();
         println!(
-            "{}: valid: {} objects in {} files ({} documents), revision {}",
+            "{}: valid: {} in {} ({}), revision {}",
             args.manifests.dir.display(),
-            revision.len(),
-            stats.files,
-            stats.documents,
+            count(revision.len(), "object"),
+            count(stats.files, "file"),
+            count(stats.documents, "document"),
             revision.short_hash()
         );
     }
     Ok(Exit::Ok)
+}
+
+/// `1 object`, `5 objects`.
+fn count(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
