@@ -179,3 +179,33 @@ fn help_of_each_manifest_command_shows_examples() {
         );
     }
 }
+
+#[test]
+fn diff_json_of_an_invalid_revision_is_a_json_list_of_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: nginx\n  colour: blue\n",
+    )
+    .expect("write");
+    let out = podctl()
+        .args(["diff", "-o", "json", "-f"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("stdout is JSON");
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["schemaVersion"], 1);
+    let error = &doc["errors"][0];
+    assert_eq!((&error["line"], &error["column"]), (&6.into(), &3.into()));
+    assert!(
+        error["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("app.yaml")),
+        "{error}"
+    );
+    assert_eq!(error["message"], "unknown field `colour` in `spec`");
+}

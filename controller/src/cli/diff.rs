@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::{Args, ValueEnum};
 
-use super::{Exit, HostArgs, ManifestArgs, load_or_report};
+use super::{Exit, HostArgs, ManifestArgs, report_load_error};
 use podctl::reconcile::Host;
 use podctl::report::diff::{Summary, render_json, render_text};
 
@@ -31,9 +31,18 @@ pub enum DiffFormat {
 }
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir) {
+    let revision = match podctl_api::load_dir(&args.manifests.dir) {
         Ok(r) => r,
-        Err(exit) => return Ok(exit),
+        Err(e) => {
+            report_load_error(&e);
+            if args.output == DiffFormat::Json {
+                // A CI job parsing stdout gets a document either way.
+                let mut out = std::io::stdout().lock();
+                serde_json::to_writer_pretty(&mut out, &invalid_revision(&args.manifests.dir, &e))?;
+                writeln!(out)?;
+            }
+            return Ok(Exit::Error);
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -44,6 +53,13 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
         let observed = host.observe(&revision).await?;
         anyhow::Ok(host.plan(&revision, &observed))
     })?;
+    if revision.is_empty() && plan.has_changes() {
+        // apply refuses this plan unless told; say so before anyone tries.
+        eprintln!(
+            "warning: the revision in {} is empty: apply would remove every container podctl manages, and refuses to without --allow-empty",
+            args.manifests.dir.display()
+        );
+    }
     let unit_dir = args.host.unit_dir.display().to_string();
     let mut out = anstream::stdout().lock();
     match args.output {
@@ -61,5 +77,32 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
         Exit::Changes
     } else {
         Exit::Ok
+    })
+}
+
+/// `podctl diff -o json` of a revision that does not load: what is wrong, where.
+fn invalid_revision(dir: &std::path::Path, e: &podctl_api::LoadError) -> serde_json::Value {
+    let errors: Vec<serde_json::Value> = match e.diagnostics() {
+        Some(diagnostics) => diagnostics
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "file": d.location.file.display().to_string(),
+                    "line": d.location.mark.line,
+                    "column": d.location.mark.col,
+                    "message": d.message,
+                    "hint": d.hint,
+                })
+            })
+            .collect(),
+        None => vec![serde_json::json!({ "message": e.to_string() })],
+    };
+    serde_json::json!({
+        "apiVersion": podctl_api::API_VERSION,
+        "kind": "Diff",
+        "schemaVersion": podctl::report::diff::SCHEMA_VERSION,
+        "manifests": dir.display().to_string(),
+        "valid": false,
+        "errors": errors,
     })
 }

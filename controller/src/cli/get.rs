@@ -130,6 +130,10 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
             args.kind.map_or("object", Kind::lowercase),
             args.name.as_deref().unwrap_or_default()
         );
+        eprintln!(
+            "  hint: `podctl get {}` lists them; check the name, and -f for another manifest directory",
+            args.kind.map_or("", Kind::lowercase)
+        );
         return Ok(Exit::Error);
     }
     let list = StatusList {

@@ -199,14 +199,16 @@ pub fn init_logging(verbose: u8, command: &Command) {
 
 /// Loads the revision in `dir`, or prints why it is invalid and says how to exit.
 pub fn load_or_report(dir: &std::path::Path) -> Result<podctl_api::Revision, Exit> {
-    match podctl_api::load_dir(dir) {
-        Ok(revision) => Ok(revision),
-        Err(e) => {
-            if let Some(diagnostics) = e.diagnostics() {
-                eprint!("{diagnostics}");
-            }
-            eprintln!("error: {e}");
-            Err(Exit::Error)
-        }
+    podctl_api::load_dir(dir).map_err(|e| {
+        report_load_error(&e);
+        Exit::Error
+    })
+}
+
+/// Every diagnostic of a revision that does not load, then the one-line summary.
+pub fn report_load_error(e: &podctl_api::LoadError) {
+    if let Some(diagnostics) = e.diagnostics() {
+        eprint!("{diagnostics}");
     }
+    eprintln!("error: {e}");
 }

@@ -446,7 +446,9 @@ fn plan_container(
     };
 
     if let Some(message) = conflict(object, name, on_disk, status, observed) {
+        // Nothing is written or removed: no unit diff to show.
         step.change = Change::Conflict { message };
+        step.unit_before = None;
         step.unit_after = None;
         return step;
     }
