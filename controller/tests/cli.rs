@@ -209,3 +209,13 @@ fn diff_json_of_an_invalid_revision_is_a_json_list_of_errors() {
     );
     assert_eq!(error["message"], "unknown field `colour` in `spec`");
 }
+
+#[test]
+fn validate_takes_the_directory_as_an_argument_too() {
+    podctl()
+        .arg("validate")
+        .arg(examples("production"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("valid: 5 objects in 2 files"));
+}

@@ -18,6 +18,9 @@ const HOST_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct GraphArgs {
     #[command(flatten)]
     pub manifests: ManifestArgs,
+    /// The manifest directory, instead of -f.
+    #[arg(value_name = "DIR")]
+    pub dir_arg: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub host: HostArgs,
     /// Output format.
@@ -43,7 +46,7 @@ pub enum ShowState {
 }
 
 pub fn run(args: &GraphArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir) {
+    let revision = match load_or_report(args.dir_arg.as_ref().unwrap_or(&args.manifests.dir)) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };

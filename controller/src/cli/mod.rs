@@ -96,6 +96,7 @@ impl HostArgs {
 pub enum Command {
     /// Check a manifest directory; print every error as FILE:LINE:COL
     #[command(after_help = "Exit status: 0 valid, 2 invalid.\n\nExamples:\n  \
+        podctl validate ./manifests\n  \
         podctl validate -f ./manifests\n  \
         PODCTL_MANIFESTS=./manifests podctl validate")]
     Validate(validate::ValidateArgs),

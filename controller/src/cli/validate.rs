@@ -8,13 +8,16 @@ use super::{Exit, ManifestArgs, load_or_report};
 pub struct ValidateArgs {
     #[command(flatten)]
     pub manifests: ManifestArgs,
+    /// The manifest directory, instead of -f.
+    #[arg(value_name = "DIR")]
+    pub dir_arg: Option<std::path::PathBuf>,
     /// Print nothing when the revision is valid.
     #[arg(short, long)]
     pub quiet: bool,
 }
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir) {
+    let revision = match load_or_report(args.dir_arg.as_ref().unwrap_or(&args.manifests.dir)) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
@@ -22,7 +25,10 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
         let stats = revision.stats();
         println!(
             "{}: valid: {} in {} ({}), revision {}",
-            args.manifests.dir.display(),
+            args.dir_arg
+                .as_ref()
+                .unwrap_or(&args.manifests.dir)
+                .display(),
             count(revision.len(), "object"),
             count(stats.files, "file"),
             count(stats.documents, "document"),

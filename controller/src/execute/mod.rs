@@ -335,7 +335,9 @@ impl Executor<'_> {
             match result {
                 Ok(()) => done.push(action.clone()),
                 Err(message) => {
-                    warn!(%message, "object failed");
+                    // The caller reports every outcome (apply's table, the controller's
+                    // events and metrics); a warning here would say it twice.
+                    info!(%message, "object failed");
                     return (Status::Failed(message), done);
                 }
             }
@@ -456,13 +458,14 @@ impl Executor<'_> {
             tokio::time::sleep,
             |attempt, delay, e| {
                 let reason = pull::short_reason(e);
-                warn!(%reference, attempt, delay_s = delay.as_secs(), %reason, "pull failed, retrying");
                 if self.progress {
                     eprintln!(
                         "pull of {reference} failed (try {attempt}/{}): {reason}; retrying in {}s",
                         pull::ATTEMPTS,
                         delay.as_secs()
                     );
+                } else {
+                    warn!(%reference, attempt, delay_s = delay.as_secs(), %reason, "pull failed, retrying");
                 }
             },
         )
