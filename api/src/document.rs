@@ -104,6 +104,9 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
     };
 
     let Some(kind) = kind.filter(|_| api_version_ok) else {
+        // The spec cannot be typed without its kind, but a misspelt envelope key (often
+        // the reason `kind` is missing) can still be named.
+        report_unknown_envelope_keys(file, &document, out);
         return Parsed::Unidentified;
     };
     let document = Arc::new(document);
@@ -151,6 +154,31 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
                 None => Parsed::Unidentified,
             }
         }
+    }
+}
+
+const ENVELOPE_KEYS: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
+
+fn report_unknown_envelope_keys(file: &Arc<Path>, document: &Node, out: &mut Diagnostics) {
+    let Value::Map(entries) = &document.value else {
+        return;
+    };
+    for (key, _) in entries {
+        let shown = scalar_text(key);
+        if ENVELOPE_KEYS.contains(&shown.as_str()) {
+            continue;
+        }
+        let hint = match closest(&shown, ENVELOPE_KEYS) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("valid fields here: {}", ENVELOPE_KEYS.join(", ")),
+        };
+        out.push(
+            Diagnostic::new(
+                Location::new(file.clone(), key.mark),
+                format!("unknown field `{shown}`"),
+            )
+            .with_hint(hint),
+        );
     }
 }
 

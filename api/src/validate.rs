@@ -375,7 +375,7 @@ fn check_container(
                     origin.at_key(&[Key("spec"), Key("security")], "systemd"),
                     "`security.systemd` (protectSystem, protectHome, readWritePaths) only works with `network: host` or `network: none`",
                 )
-                .with_hint("with a bridge network these settings hide podman's network-namespace mounts, so health checks and `podman exec` fail; protect the workload with `security.readOnlyRootFilesystem`, `noNewPrivileges` and `capDrop` instead, or use `network: host`"),
+                .with_hint("with a bridge network these settings hide podman's network-namespace mounts, so health checks and `podman exec` fail; protect the workload with `security.readOnlyRootFilesystem`, `noNewPrivileges` and `capDrop` instead, or use `network: host` or `network: none`"),
             );
     }
     if c.wanted_by.is_empty() && c.enabled {

@@ -748,3 +748,33 @@ fn a_type_error_does_not_hide_the_documents_other_errors_nor_invent_new_ones() {
         ]
     );
 }
+
+#[test]
+fn a_misspelt_kind_key_is_named_with_the_missing_kind() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nKind: Container\nmetadata: {name: web}\nspec: {image: nginx}\n",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:1:1: missing `kind`",
+            "app.yaml:2:1: unknown field `Kind`",
+        ]
+    );
+    assert_eq!(fx.hints()[1].as_deref(), Some("did you mean `kind`?"));
+}
+
+#[test]
+fn control_characters_from_a_manifest_are_shown_escaped() {
+    let fx = only(
+        "v.yaml",
+        "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: \"a\\nb\\e[31m\"}\nspec: {}\n",
+    );
+    let report = fx.report();
+    assert!(
+        report.contains("invalid name `a\\nb\\u{1b}[31m`"),
+        "{report}"
+    );
+    assert!(!report.contains('\u{1b}'), "{report}");
+}
