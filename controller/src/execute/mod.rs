@@ -148,7 +148,6 @@ impl Executor<'_> {
         // Volumes, secrets, images and networks before any unit file: a container whose
         // resource failed keeps the unit it had (or gets none), instead of an enabled unit
         // that cannot start.
-        let mut results: BTreeMap<ObjectRef, Status> = BTreeMap::new();
         let mut gate = Gate::default();
         self.converge_levels(
             revision,
@@ -156,14 +155,10 @@ impl Executor<'_> {
             &pulls,
             &gate,
             Phase::Resources,
-            &mut results,
+            &mut outcomes,
         )
-        .await
-        .into_iter()
-        .for_each(|o| {
-            outcomes.insert(o.object.clone(), o);
-        });
-        gate.held = held_containers(revision, &by_object, &results, &pulls);
+        .await;
+        gate.held = held_containers(revision, &by_object, &outcomes, &pulls);
 
         // Then every unit file that may run, so one reload covers the whole batch.
         let mut reload_needed = removals
@@ -200,13 +195,9 @@ impl Executor<'_> {
             &pulls,
             &gate,
             Phase::Containers,
-            &mut results,
+            &mut outcomes,
         )
-        .await
-        .into_iter()
-        .for_each(|o| {
-            outcomes.insert(o.object.clone(), o);
-        });
+        .await;
         info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "plan executed"
@@ -227,9 +218,8 @@ impl Executor<'_> {
         pulls: &Pulls,
         gate: &Gate,
         phase: Phase,
-        results: &mut BTreeMap<ObjectRef, Status>,
-    ) -> Vec<Outcome> {
-        let mut outcomes = Vec::new();
+        outcomes: &mut BTreeMap<ObjectRef, Outcome>,
+    ) {
         let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
         for level in revision.graph().levels() {
             let mut work = Vec::new();
@@ -237,7 +227,7 @@ impl Executor<'_> {
                 let Some(step) = by_object.get(object) else {
                     continue;
                 };
-                let pre_failure = gate.pre_failure(step, revision, results);
+                let pre_failure = gate.pre_failure(step, revision, outcomes);
                 let semaphore = semaphore.clone();
                 let step = *step;
                 work.push(async move {
@@ -255,17 +245,18 @@ impl Executor<'_> {
                 });
             }
             for (step, status, done, elapsed) in join_all(work).await {
-                results.insert(step.object.clone(), status.clone());
-                outcomes.push(Outcome {
-                    object: step.object.clone(),
-                    change: step.change.clone(),
-                    status,
-                    done,
-                    elapsed,
-                });
+                outcomes.insert(
+                    step.object.clone(),
+                    Outcome {
+                        object: step.object.clone(),
+                        change: step.change.clone(),
+                        status,
+                        done,
+                        elapsed,
+                    },
+                );
             }
         }
-        outcomes
     }
 
     /// Runs one desired object's runtime actions (files and enablement are done).
@@ -765,13 +756,15 @@ impl Gate {
         &self,
         step: &Step,
         revision: &Revision,
-        results: &BTreeMap<ObjectRef, Status>,
+        outcomes: &BTreeMap<ObjectRef, Outcome>,
     ) -> Option<Status> {
         let object = &step.object;
         if let Some(status) = self.held.get(object) {
             return Some(status.clone());
         }
-        if let Some(status) = planned_failure(step, revision, results) {
+        if let Some(status) = planned_failure(step, revision, |d| {
+            outcomes.get(d).is_some_and(|o| !o.status.is_ok())
+        }) {
             return Some(status);
         }
         if let Some(e) = self.failed_writes.get(object) {
@@ -791,7 +784,7 @@ impl Gate {
 fn planned_failure(
     step: &Step,
     revision: &Revision,
-    results: &BTreeMap<ObjectRef, Status>,
+    failed: impl Fn(&ObjectRef) -> bool,
 ) -> Option<Status> {
     match &step.change {
         Change::Conflict { message } => return Some(Status::Conflict(message.clone())),
@@ -802,7 +795,7 @@ fn planned_failure(
         .graph()
         .dependencies(&step.object)
         .into_iter()
-        .find(|d| results.get(*d).is_some_and(|s| !s.is_ok()))
+        .find(|d| failed(d))
         .map(|dep| Status::Blocked(format!("blocked by {dep}")))
 }
 
@@ -811,10 +804,9 @@ fn planned_failure(
 fn held_containers(
     revision: &Revision,
     by_object: &BTreeMap<&ObjectRef, &Step>,
-    resources: &BTreeMap<ObjectRef, Status>,
+    outcomes: &BTreeMap<ObjectRef, Outcome>,
     pulls: &Pulls,
 ) -> BTreeMap<ObjectRef, Status> {
-    let mut results = resources.clone();
     let mut held = BTreeMap::new();
     for object in revision
         .graph()
@@ -832,8 +824,10 @@ fn held_containers(
             },
             _ => None,
         });
-        if let Some(status) = planned_failure(step, revision, &results).or(pull_failure) {
-            results.insert(object.clone(), status.clone());
+        let failed = |d: &ObjectRef| {
+            held.contains_key(d) || outcomes.get(d).is_some_and(|o| !o.status.is_ok())
+        };
+        if let Some(status) = planned_failure(step, revision, failed).or(pull_failure) {
             held.insert(object.clone(), status);
         }
     }
