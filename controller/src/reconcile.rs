@@ -159,6 +159,7 @@ impl Host {
                         fragment_path: u.fragment_path,
                         unit_file_state: u.unit_file_state,
                         n_restarts: u.n_restarts,
+                        exec_main_status: u.exec_main_status,
                         active_enter_timestamp_us: u.active_enter_timestamp_us,
                     };
                     (u.name, status)

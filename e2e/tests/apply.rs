@@ -127,8 +127,17 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
     );
     assert_eq!(host.container_id(&db).await?, db_id, "db was restarted");
 
-    // A unit stopped by hand is started again.
+    // A unit stopped by hand shows as stopped (not as a crash), and is started again.
     host.exec_ok(["systemctl", "stop", &app_unit]).await?;
+    let get = host
+        .podctl(["get", "container", &app, "-f", &changed.path_str()])
+        .await?;
+    assert!(
+        get.stdout.contains("Degraded") && get.stdout.contains("stopped"),
+        "{}{}",
+        get.stdout,
+        get.stderr
+    );
     let fourth = apply(&host, &changed).await?;
     assert!(fourth.success());
     assert!(

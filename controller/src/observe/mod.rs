@@ -34,6 +34,8 @@ pub struct UnitStatus {
     /// `enabled`, `disabled`, `static`, ...
     pub unit_file_state: String,
     pub n_restarts: Option<u32>,
+    /// The main process's exit status of a failed service.
+    pub exec_main_status: Option<i32>,
     /// When the unit last became active (µs since the epoch); 0 if never.
     pub active_enter_timestamp_us: u64,
 }

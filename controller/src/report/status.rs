@@ -102,6 +102,9 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
         unit: String::new(),
         container_id: String::new(),
     };
+    // podman exits 143 when the container ends on SIGTERM: a `systemctl stop`, which
+    // systemd records as a failure (see docs/operations.md), not a crash.
+    let mut stopped_by_sigterm = false;
     if object.kind == Kind::Container {
         let unit = format!("{}.service", object.name);
         if let Some(u) = observed
@@ -111,6 +114,7 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
         {
             r.active = format!("{}/{}", u.active_state, u.sub_state);
             r.restarts = u.n_restarts;
+            stopped_by_sigterm = u.exec_main_status == Some(143);
             if u.active_enter_timestamp_us > 0 && u.is_running() {
                 let since = UNIX_EPOCH + Duration::from_micros(u.active_enter_timestamp_us);
                 r.age_seconds = now.duration_since(since).ok().map(|d| d.as_secs());
@@ -131,6 +135,10 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
         r.unit = unit;
     }
     (r.status, r.message) = status_of(step, &r);
+    if r.status == Status::Failed && stopped_by_sigterm && r.active.starts_with("failed/") {
+        r.status = Status::Degraded;
+        r.message = "stopped (exit 143 on SIGTERM, e.g. `systemctl stop`); apply starts it".into();
+    }
     r
 }
 

@@ -161,3 +161,25 @@ fn orphans_are_listed_without_all() {
     assert!(text.contains("? volume/keepme  orphaned"), "{text}");
     assert!(!text.contains("container/db"), "{text}");
 }
+
+#[test]
+fn a_unit_stopped_by_hand_is_degraded_and_a_crash_is_failed() {
+    let rev = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    for (unit, status) in [("app.service", 143), ("db.service", 1)] {
+        let u = observed.units.get_mut(unit).expect("unit");
+        u.active_state = "failed".into();
+        u.sub_state = "failed".into();
+        u.exec_main_status = Some(status);
+    }
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let rows = rows(&plan, &rev, &observed, UNIX_EPOCH, &Filter::default());
+    let row = |name: &str| rows.iter().find(|r| r.name == name).expect("row");
+    assert_eq!(row("app").status, super::status::Status::Degraded);
+    assert!(
+        row("app").message.starts_with("stopped"),
+        "{}",
+        row("app").message
+    );
+    assert_eq!(row("db").status, super::status::Status::Failed);
+}

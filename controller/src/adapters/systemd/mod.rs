@@ -242,6 +242,9 @@ pub struct UnitState {
     pub fragment_path: Option<PathBuf>,
     /// Automatic restarts so far; only for services that are loaded.
     pub n_restarts: Option<u32>,
+    /// The main process's exit status, asked for only when a service has failed: it tells
+    /// a stop by hand (143, SIGTERM through podman) from a crash.
+    pub exec_main_status: Option<i32>,
     /// CLOCK_REALTIME in µs when the unit last became active; 0 if never.
     pub active_enter_timestamp_us: u64,
     /// `enabled`, `disabled`, `static`, `linked`, `generated`, `transient`, ...; empty when
@@ -526,6 +529,7 @@ impl Systemd {
             sub_state,
             fragment_path: None,
             n_restarts: None,
+            exec_main_status: None,
             active_enter_timestamp_us: 0,
             unit_file_state: String::new(),
             need_daemon_reload: false,
@@ -560,6 +564,16 @@ impl Systemd {
                 .await
                 .map_err(|e| fdo_error("Get(Service.NRestarts)", name, e))?;
             state.n_restarts = value.downcast_ref::<u32>().ok();
+            if state.active_state == ActiveState::Failed {
+                let value = props
+                    .get(
+                        InterfaceName::from_static_str_unchecked(SERVICE_INTERFACE),
+                        "ExecMainStatus",
+                    )
+                    .await
+                    .map_err(|e| fdo_error("Get(Service.ExecMainStatus)", name, e))?;
+                state.exec_main_status = value.downcast_ref::<i32>().ok();
+            }
         }
         Ok(state)
     }
