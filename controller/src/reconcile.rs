@@ -179,6 +179,7 @@ impl Host {
                             labels: c.labels,
                             image: c.image,
                             health,
+                            networks: c.networks,
                         },
                     ))
                 })

@@ -75,11 +75,15 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             };
             writeln!(
                 out,
-                "{:width$}  {:9}  {:>6.1}s  {change}{}{detail}",
+                "{:width$}  {:9}  {:>6.1}s  {}",
                 o.object.to_string(),
                 result,
                 o.elapsed.as_secs_f64(),
-                if detail.is_empty() { "" } else { ": " },
+                match (change.as_str(), detail.is_empty()) {
+                    (_, true) => change.clone(),
+                    ("-", false) => detail,
+                    (_, false) => format!("{change}: {detail}"),
+                },
             )?;
         }
         let failed = outcomes.iter().filter(|o| !o.status.is_ok()).count();

@@ -147,7 +147,8 @@ impl Executor<'_> {
 
         // Volumes, secrets, images and networks before any unit file: a container whose
         // resource failed keeps the unit it had (or gets none), instead of an enabled unit
-        // that cannot start.
+        // that cannot start. Networks last: one is not recreated (which stops its
+        // containers) when a container on it could not start again.
         let mut gate = Gate::default();
         self.converge_levels(
             revision,
@@ -155,6 +156,16 @@ impl Executor<'_> {
             &pulls,
             &gate,
             Phase::Resources,
+            &mut outcomes,
+        )
+        .await;
+        gate.held = held_containers(revision, &by_object, &outcomes, &pulls);
+        self.converge_levels(
+            revision,
+            &by_object,
+            &pulls,
+            &gate,
+            Phase::Networks,
             &mut outcomes,
         )
         .await;
@@ -198,6 +209,25 @@ impl Executor<'_> {
             &mut outcomes,
         )
         .await;
+        // A container blocked by one that failed to start gets its unit back as it was:
+        // nothing new is left enabled to fail at the next boot.
+        let written_then_blocked: Vec<&Step> = by_object
+            .values()
+            .copied()
+            .filter(|s| {
+                matches!(
+                    outcomes.get(&s.object).map(|o| &o.status),
+                    Some(Status::Blocked(_))
+                ) && !gate.held.contains_key(&s.object)
+                    && !gate.failed_writes.contains_key(&s.object)
+                    && s.actions
+                        .iter()
+                        .any(|a| matches!(a, Action::WriteUnit { .. }))
+            })
+            .collect();
+        if !written_then_blocked.is_empty() {
+            self.put_back_units(&written_then_blocked).await;
+        }
         info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "plan executed"
@@ -264,9 +294,12 @@ impl Executor<'_> {
         let mut done = Vec::new();
         for action in &step.actions {
             let result = match action {
+                // Files and enablement were done for the batch; a restart with a dependency
+                // is systemd's (Requires=).
                 Action::WriteUnit { .. }
                 | Action::EnableUnit { .. }
-                | Action::DisableUnit { .. } => {
+                | Action::DisableUnit { .. }
+                | Action::RestartedWith { .. } => {
                     done.push(action.clone());
                     continue;
                 }
@@ -616,6 +649,41 @@ impl Executor<'_> {
         outcomes
     }
 
+    /// Puts back the unit files of containers that were blocked after their new unit was
+    /// written: the previous text where there was one, else no file and not enabled; then
+    /// one reload.
+    async fn put_back_units(&self, steps: &[&Step]) {
+        // New units are disabled while their file is still there to say what to undo.
+        let disable: Vec<String> = steps
+            .iter()
+            .filter(|s| s.unit_before.is_none())
+            .map(|s| crate::render::unit_name(&s.object.name))
+            .collect();
+        if !disable.is_empty()
+            && let Err(e) = self.systemd.disable(&disable).await
+        {
+            warn!(error = %e, "cannot disable the units of blocked containers");
+        }
+        for step in steps {
+            let unit = crate::render::unit_name(&step.object.name);
+            let result = match &step.unit_before {
+                Some(before) => write_unit_file(&self.unit_dir, &unit, before).map(drop),
+                None => remove_unit_file(&self.unit_dir.join(&unit)),
+            };
+            match result {
+                Ok(()) => {
+                    info!(object = %step.object, %unit, "blocked: unit file put back as it was")
+                }
+                Err(e) => {
+                    warn!(object = %step.object, error = %e, "blocked: cannot put the unit file back")
+                }
+            }
+        }
+        if let Err(e) = self.systemd.reload().await {
+            warn!(error = %e, "daemon-reload after putting unit files back failed");
+        }
+    }
+
     /// One `EnableUnitFiles` and one `DisableUnitFiles` call for the whole batch.
     async fn change_enablement(&self, enable: &[String], disable: &[String]) -> Option<String> {
         if !enable.is_empty()
@@ -727,16 +795,22 @@ fn enablement(steps: &[&Step], gate: &Gate) -> (Vec<String>, Vec<String>) {
     (enable.into_iter().collect(), disable.into_iter().collect())
 }
 
-/// The two passes over desired objects: what containers use, then the containers.
+/// The passes over desired objects: what containers use (networks last), then the
+/// containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Resources,
+    Networks,
     Containers,
 }
 
 impl Phase {
     fn includes(self, kind: Kind) -> bool {
-        (kind == Kind::Container) == (self == Phase::Containers)
+        match self {
+            Phase::Resources => matches!(kind, Kind::Volume | Kind::Secret | Kind::Image),
+            Phase::Networks => kind == Kind::Network,
+            Phase::Containers => kind == Kind::Container,
+        }
     }
 }
 
@@ -762,9 +836,17 @@ impl Gate {
         if let Some(status) = self.held.get(object) {
             return Some(status.clone());
         }
+        // An object with nothing to do keeps running as it is when what it needs was left
+        // as it was (held back, or a resource that failed); only a dependency that failed
+        // to start in this pass blocks it.
+        let kept_as_it_was = |d: &ObjectRef| self.held.contains_key(d) || d.kind != Kind::Container;
         if let Some(status) = planned_failure(step, revision, |d| {
             outcomes.get(d).is_some_and(|o| !o.status.is_ok())
+                && !(step.is_noop() && kept_as_it_was(d))
         }) {
+            return Some(status);
+        }
+        if let Some(status) = self.stops_a_held_container(step) {
             return Some(status);
         }
         if let Some(e) = self.failed_writes.get(object) {
@@ -777,6 +859,28 @@ impl Gate {
             .clone()
             .filter(|_| step.actions.iter().any(is_enablement))
             .map(Status::Failed)
+    }
+}
+
+impl Gate {
+    /// A network is recreated with its containers stopped and started again: not when one
+    /// of them is held back, which would leave it down.
+    fn stops_a_held_container(&self, step: &Step) -> Option<Status> {
+        step.actions.iter().find_map(|a| {
+            let Action::StopUnit { unit } = a else {
+                return None;
+            };
+            let (object, status) = self.held.iter().find(|(o, _)| {
+                o.kind == Kind::Container && crate::render::unit_name(&o.name) == *unit
+            })?;
+            let why = match status {
+                Status::Failed(m) | Status::Blocked(m) | Status::Conflict(m) => m.as_str(),
+                Status::UpToDate | Status::Applied => "",
+            };
+            Some(Status::Blocked(format!(
+                "not recreated: {object} could not start again ({why}); it keeps running on the old network"
+            )))
+        })
     }
 }
 
@@ -813,7 +917,7 @@ fn held_containers(
         .order()
         .filter(|o| o.kind == Kind::Container)
     {
-        let Some(step) = by_object.get(object) else {
+        let Some(step) = by_object.get(object).filter(|s| !s.is_noop()) else {
             continue;
         };
         let pull_failure = step.actions.iter().find_map(|a| match a {

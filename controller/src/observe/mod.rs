@@ -60,6 +60,8 @@ pub struct ContainerStatus {
     pub image: String,
     /// `healthy`, `unhealthy` or `starting` for containers with a health check.
     pub health: Option<String>,
+    /// The networks it is attached to.
+    pub networks: Vec<String>,
 }
 
 impl ContainerStatus {

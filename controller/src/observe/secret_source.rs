@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 /// How many hex digits of the SHA-256 of a secret's content podctl shows and labels with.
 pub const HASH_LEN: usize = 16;
 
+/// podman takes a secret of 1 byte up to this many (its own limit, 4.3 through 5).
+pub const MAX_SIZE: usize = 512_000;
+
 /// Where a secret's value comes from (the manifest's `spec.source`, resolved).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -82,19 +85,43 @@ pub fn content_hash(content: &[u8]) -> String {
 /// Reads the value. Errors say which source and what is wrong with it (for a file: the
 /// path, and for a permission problem its mode and owner and who podctl runs as).
 pub fn read(source: &Source) -> Result<SecretValue, String> {
-    match source {
-        Source::File(path) => read_file(path),
+    let value = match source {
+        Source::File(path) => read_file(path)?,
         Source::Env(name) => match std::env::var_os(name) {
-            Some(v) => Ok(SecretValue(v.into_encoded_bytes())),
-            None => Err(format!(
-                "environment variable {name} is not set in podctl's environment; set it for the podctl process (e.g. Environment= or EnvironmentFile= in podctl's own unit)"
-            )),
+            Some(v) => SecretValue(v.into_encoded_bytes()),
+            None => {
+                return Err(format!(
+                    "environment variable {name} is not set in podctl's environment; set it for the podctl process (e.g. Environment= or EnvironmentFile= in podctl's own unit)"
+                ));
+            }
         },
+    };
+    match value.0.len() {
+        0 => Err(format!(
+            "secret {source} is empty; podman stores no empty secret"
+        )),
+        n if n > MAX_SIZE => Err(format!(
+            "secret {source} is larger than podman's limit of {MAX_SIZE} bytes"
+        )),
+        _ => Ok(value),
     }
 }
 
 fn read_file(path: &Path) -> Result<SecretValue, String> {
-    match std::fs::read(path) {
+    use std::io::Read as _;
+    // A FIFO would block podctl and a device (/dev/zero) would not end: regular files
+    // only, and never more than podman would take.
+    let read = std::fs::metadata(path).and_then(|m| {
+        if !m.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(MAX_SIZE as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    match read {
         Ok(bytes) => Ok(SecretValue(bytes)),
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {
             let detail = std::fs::metadata(path).map_or_else(
@@ -163,6 +190,33 @@ mod tests {
     fn missing_env_should_name_the_variable() {
         let e = read(&Source::Env("PODCTL_TEST_SURELY_UNSET_VAR".into())).expect_err("unset");
         assert!(e.contains("PODCTL_TEST_SURELY_UNSET_VAR"), "{e}");
+    }
+
+    #[test]
+    fn devices_fifos_empty_and_oversized_files_should_be_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'x'; MAX_SIZE + 1]).expect("write");
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "").expect("write");
+        for (path, why) in [
+            (fifo.as_path(), "not a regular file"),
+            (Path::new("/dev/zero"), "not a regular file"),
+            (big.as_path(), "larger than podman's limit"),
+            (empty.as_path(), "is empty"),
+        ] {
+            let e = read(&Source::File(path.to_path_buf())).expect_err("refused");
+            assert!(
+                e.contains(why) && e.contains(&path.display().to_string()),
+                "{e}"
+            );
+        }
     }
 
     #[test]

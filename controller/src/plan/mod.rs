@@ -82,6 +82,13 @@ pub enum Action {
     RestartUnit {
         unit: String,
     },
+    /// Nothing for podctl to do: systemd restarts `unit` together with `with`, a unit it
+    /// `Requires=` (a `dependsOn`), when that one is restarted. In the plan so that `diff`
+    /// and `apply` say so, and so that the unit is not restarted twice.
+    RestartedWith {
+        unit: String,
+        with: String,
+    },
     StopUnit {
         unit: String,
     },
@@ -105,6 +112,7 @@ impl Action {
             Action::DisableUnit { .. } => "disable",
             Action::StartUnit { .. } => "start",
             Action::RestartUnit { .. } => "restart",
+            Action::RestartedWith { .. } => "restarted-with",
             Action::StopUnit { .. } => "stop",
             Action::RemoveUnitFile { .. } => "remove-unit",
             Action::RemoveContainer { .. } => "remove-container",
@@ -136,6 +144,9 @@ impl fmt::Display for Action {
             Action::DisableUnit { unit } => write!(f, "disable {unit}"),
             Action::StartUnit { unit } => write!(f, "start {unit}"),
             Action::RestartUnit { unit } => write!(f, "restart {unit}"),
+            Action::RestartedWith { unit, with } => {
+                write!(f, "{unit} is restarted by systemd with {with} (Requires=)")
+            }
             Action::StopUnit { unit } => write!(f, "stop {unit}"),
             Action::RemoveUnitFile { unit, .. } => write!(f, "remove {unit}"),
             Action::RemoveContainer { name } => write!(f, "remove container {name}"),
@@ -236,10 +247,24 @@ impl Plan {
     /// The first object `object` needs, directly or through others, that cannot be
     /// applied (a conflict or an error): `apply` leaves `object` as it is until that is
     /// fixed.
-    pub fn blocker(&self, revision: &Revision, object: &ObjectRef) -> Option<&Step> {
-        let mut queue: Vec<&ObjectRef> = revision.graph().dependencies(object);
+    pub fn blocker<'a>(&'a self, revision: &'a Revision, object: &ObjectRef) -> Option<&'a Step> {
+        self.blocked_via(revision, object).map(|(_, step)| step)
+    }
+
+    /// [`Plan::blocker`], with the direct dependency of `object` it is reached through.
+    pub fn blocked_via<'a>(
+        &'a self,
+        revision: &'a Revision,
+        object: &ObjectRef,
+    ) -> Option<(&'a ObjectRef, &'a Step)> {
+        let mut queue: Vec<(&ObjectRef, &ObjectRef)> = revision
+            .graph()
+            .dependencies(object)
+            .into_iter()
+            .map(|d| (d, d))
+            .collect();
         let mut seen = BTreeSet::new();
-        while let Some(dep) = queue.pop() {
+        while let Some((via, dep)) = queue.pop() {
             if !seen.insert(dep) {
                 continue;
             }
@@ -247,11 +272,31 @@ impl Plan {
                 .step(dep)
                 .filter(|s| matches!(s.change, Change::Conflict { .. } | Change::Error { .. }))
             {
-                return Some(step);
+                return Some((via, step));
             }
-            queue.extend(revision.graph().dependencies(dep));
+            queue.extend(
+                revision
+                    .graph()
+                    .dependencies(dep)
+                    .into_iter()
+                    .map(|d| (via, d)),
+            );
         }
         None
+    }
+
+    /// Why `object` waits, for people: `blocked by volume/data: conflict: ...`, or through
+    /// the dependency it waits on, `blocked by container/db, which waits for volume/data`.
+    pub fn blocked_message(&self, revision: &Revision, object: &ObjectRef) -> Option<String> {
+        let (via, root) = self.blocked_via(revision, object)?;
+        Some(if *via == root.object {
+            format!("blocked by {}: {}", root.object, root.change)
+        } else {
+            format!(
+                "blocked by {via}, which waits for {}: {}",
+                root.object, root.change
+            )
+        })
     }
 
     /// The plan of `apply --prune=false`: everything that left the revision is kept on
@@ -292,10 +337,21 @@ pub(crate) fn managed_labels(kind: Kind, name: &str, hash: &str) -> BTreeMap<Str
 /// units through the render context, so a changed secret restarts exactly those.
 pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Plan {
     let mut ctx = ctx.clone();
+    // A source that cannot be read leaves its consumers' units as they are: the hash the
+    // podman secret was made from stands in, so no change is made up.
     ctx.secret_hashes = observed
         .secret_hashes
         .iter()
-        .filter_map(|(name, hash)| Some((name.clone(), hash.clone().ok()?)))
+        .filter_map(|(name, hash)| {
+            let hash = hash.clone().ok().or_else(|| {
+                observed
+                    .secrets
+                    .get(name)
+                    .and_then(|s| s.labels.get(crate::render::labels::HASH))
+                    .cloned()
+            })?;
+            Some((name.clone(), hash))
+        })
         .collect();
     let ctx = &ctx;
     let mut steps = Vec::new();
@@ -340,6 +396,7 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
         }
         steps.push(step);
     }
+    follow_restarts(&mut steps, revision);
     steps.extend(plan_removals(&desired_units, observed));
     // Then the rest, in reverse dependency order: what containers used goes after them.
     steps.extend(secret::removals(revision, observed));
@@ -347,6 +404,51 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
     steps.extend(image::removals(revision, observed));
     steps.extend(volume::removals(revision, observed));
     Plan { steps }
+}
+
+/// systemd restarts a running unit with a unit it `Requires=` (`dependsOn`): a container
+/// whose dependency restarts is restarted by systemd, not by podctl. The plan says so, and
+/// its own restart (a changed unit, already loaded by then) is left to systemd.
+fn follow_restarts(steps: &mut [Step], revision: &Revision) {
+    let mut restarting: BTreeSet<ObjectRef> = BTreeSet::new();
+    for step in steps.iter_mut() {
+        if step.object.kind != Kind::Container
+            || matches!(step.change, Change::Conflict { .. } | Change::Error { .. })
+        {
+            continue;
+        }
+        let restarts = |a: &Action| matches!(a, Action::RestartUnit { .. });
+        let with = revision
+            .graph()
+            .dependencies(&step.object)
+            .into_iter()
+            .find(|d| restarting.contains(*d))
+            .cloned();
+        let starts = step
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::StartUnit { .. }));
+        match with {
+            Some(with) if !starts => {
+                let unit = unit_name(&step.object.name);
+                step.actions.retain(|a| !restarts(a));
+                step.actions.push(Action::RestartedWith {
+                    unit,
+                    with: unit_name(&with.name),
+                });
+                if step.change == Change::UpToDate {
+                    step.change = Change::Repair {
+                        reason: format!("restarted with {with}"),
+                    };
+                }
+                restarting.insert(step.object.clone());
+            }
+            _ if step.actions.iter().any(restarts) => {
+                restarting.insert(step.object.clone());
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A container the network step stops must be started again, not restarted.

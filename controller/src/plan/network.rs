@@ -66,6 +66,29 @@ pub(super) fn plan(
         .filter(|o| o.kind == Kind::Container)
         .cloned()
         .collect();
+    // podman refuses to remove a network a container is attached to: one that this
+    // revision does not stop would fail the removal after its own containers were stopped.
+    let others: Vec<&str> = observed
+        .containers
+        .values()
+        .filter(|c| c.networks.iter().any(|n| n == name))
+        .filter(|c| !containers.iter().any(|o| o.name.as_str() == c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !others.is_empty() {
+        let step = Step::new(
+            object.clone(),
+            Change::Error {
+                message: format!(
+                    "network {name} changed ({}) but cannot be recreated while container(s) {} outside its manifests use it; disconnect them (`podman network disconnect {name} CONTAINER`) or remove them",
+                    changed_fields(spec, existing).join(", "),
+                    others.join(", ")
+                ),
+            },
+            Vec::new(),
+        );
+        return (step, Vec::new());
+    }
     let mut actions: Vec<Action> = containers
         .iter()
         .rev()

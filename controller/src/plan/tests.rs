@@ -132,6 +132,23 @@ fn changed_env_restarts_only_that_container_and_names_the_field() {
 }
 
 #[test]
+fn a_dependent_of_a_restarted_container_is_restarted_by_systemd_once() {
+    let old = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let db_changed = DB.replace("bb:v1\n", "bb:v1\n  env: {X: y}\n");
+    let both = revision(&[
+        ("a.yaml", &APP.replace("MODE: one", "MODE: two")),
+        ("d.yaml", &db_changed),
+    ]);
+    let plan = plan(&both, &converged(&old), &RenderContext::default());
+    let app = plan.step(&container("app")).expect("app");
+    let verbs: Vec<&str> = app.actions.iter().map(Action::verb).collect();
+    assert_eq!(verbs, ["write", "enable", "restarted-with"], "{app:?}");
+    assert!(matches!(app.change, Change::Update { .. }), "{app:?}");
+    let db = plan.step(&container("db")).expect("db");
+    assert!(db.actions.iter().any(|a| a.verb() == "restart"), "{db:?}");
+}
+
+#[test]
 fn stopped_unit_is_repaired_with_a_start() {
     let rev = revision(&[("d.yaml", DB)]);
     let mut observed = converged(&rev);

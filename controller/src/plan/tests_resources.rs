@@ -208,14 +208,27 @@ fn changed_secret_replaces_it_and_restarts_exactly_its_consumers() {
     assert!(app.actions.contains(&Action::RestartUnit {
         unit: "app.service".into()
     }));
-    for other in ["web", "other"] {
-        assert!(
-            plan.step(&object(Kind::Container, other))
-                .expect("c")
-                .is_noop(),
-            "{other} restarted"
-        );
-    }
+    // web needs app (Requires=): systemd restarts it with app, and the plan says so.
+    let web = plan.step(&object(Kind::Container, "web")).expect("web");
+    assert_eq!(
+        web.actions,
+        [Action::RestartedWith {
+            unit: "web.service".into(),
+            with: "app.service".into()
+        }]
+    );
+    assert_eq!(
+        web.change,
+        Change::Repair {
+            reason: "restarted with container/app".into()
+        }
+    );
+    assert!(
+        plan.step(&object(Kind::Container, "other"))
+            .expect("c")
+            .is_noop(),
+        "other restarted"
+    );
     // Nothing in the plan can hold a value: only the hashes and the source's path.
     let shown = format!("{plan:?}");
     assert!(shown.contains("bbbb") && shown.contains("/etc/pw"));
@@ -236,6 +249,13 @@ fn unreadable_secret_source_is_an_error_on_the_secret() {
         "{secret:?}"
     );
     assert!(!secret.is_noop());
+    // Its consumer keeps its unit (no made-up change) and waits for the secret.
+    let app = object(Kind::Container, "app");
+    assert!(plan.step(&app).expect("app").is_noop(), "{plan:?}");
+    assert_eq!(
+        plan.blocker(&rev, &app).map(|s| s.object.to_string()),
+        Some("secret/pw".into())
+    );
 }
 
 #[test]
@@ -386,5 +406,12 @@ fn a_conflict_blocks_exactly_the_objects_that_need_it() {
         "through app"
     );
     assert_eq!(blocker("other"), None);
+    let message = plan
+        .blocked_message(&rev, &object(Kind::Container, "web"))
+        .unwrap_or_default();
+    assert!(
+        message.starts_with("blocked by container/app, which waits for volume/data: conflict"),
+        "{message}"
+    );
     assert_eq!(plan.blocker(&rev, &object(Kind::Volume, "data")), None);
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use anstyle::Style;
-use podctl_api::Revision;
+use podctl_api::{ObjectRef, Revision};
 use serde::Serialize;
 use similar::TextDiff;
 
@@ -115,7 +115,7 @@ pub fn render_text(
         write_step(
             &mut out,
             step,
-            plan.blocker(revision, &step.object),
+            plan.blocked_via(revision, &step.object).map(|(via, _)| via),
             unit_dir,
         );
     }
@@ -146,7 +146,7 @@ pub fn render_text(
     out
 }
 
-fn write_step(out: &mut String, step: &Step, blocker: Option<&Step>, unit_dir: &str) {
+fn write_step(out: &mut String, step: &Step, blocker: Option<&ObjectRef>, unit_dir: &str) {
     let (sign, word, st) = sign(&step.change);
     let _ = write!(
         out,
@@ -164,7 +164,7 @@ fn write_step(out: &mut String, step: &Step, blocker: Option<&Step>, unit_dir: &
             out,
             "    {}blocked by {}: apply leaves this object as it is until that is fixed{}",
             style::WARN.render(),
-            blocker.object,
+            blocker,
             style::WARN.render_reset()
         );
     }

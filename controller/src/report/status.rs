@@ -58,12 +58,12 @@ pub fn rows(
         .filter(|s| filter.matches(&s.object))
         .map(|step| {
             let mut r = row(step, revision, observed, now);
-            if let Some(blocker) = plan.blocker(revision, &step.object)
+            if let Some(message) = plan.blocked_message(revision, &step.object)
                 && !step.is_noop()
                 && !matches!(r.status, Status::Failed)
             {
                 r.status = Status::Pending;
-                r.message = format!("blocked by {}: {}", blocker.object, blocker.change);
+                r.message = message;
             }
             r
         })

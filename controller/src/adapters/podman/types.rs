@@ -74,6 +74,9 @@ pub struct Container {
     pub status: String,
     #[serde(rename = "Labels", default, deserialize_with = "nullable")]
     pub labels: Labels,
+    /// The networks it is attached to.
+    #[serde(rename = "Networks", default, deserialize_with = "nullable")]
+    pub networks: Vec<String>,
     /// Unix seconds.
     #[serde(rename = "Created", default)]
     pub created: i64,
