@@ -147,10 +147,40 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
     );
     assert_eq!(systemd.unit(&app_unit).await?.active_state, "active");
 
+    // A changed db restarts app too (Requires=): systemd does it, the plan says so.
+    let (db_id, app_id) = (
+        host.container_id(&db).await?,
+        host.container_id(&app).await?,
+    );
+    let db_changed = container(&db, "localhost/web:v1", "  env: {PORT: \"8081\", X: y}\n");
+    let both =
+        host.write_manifests(&[("db.yaml", &db_changed), ("app.yaml", &app_manifest("two"))])?;
+    let diff = host.podctl(["diff", "-f", &both.path_str()]).await?;
+    assert!(
+        diff.stdout.contains(&format!(
+            "~ container/{app}  repair: restarted with container/{db}"
+        )),
+        "{}",
+        diff.stdout
+    );
+    let fifth = apply(&host, &both).await?;
+    assert!(fifth.success());
+    assert!(
+        line_of(&fifth, &format!("container/{app}")).contains("restarted-with"),
+        "{}",
+        fifth.stdout
+    );
+    assert_ne!(host.container_id(&db).await?, db_id, "db not restarted");
+    assert_ne!(host.container_id(&app).await?, app_id, "app not restarted");
+    wait_until(TIMEOUT, "app active again", || async {
+        Ok((systemd.unit(&app_unit).await?.active_state == "active").then_some(()))
+    })
+    .await?;
+
     // A removed manifest takes its unit and container with it.
     let only_db = host.write_manifests(&[("db.yaml", &db_manifest)])?;
-    let fifth = apply(&host, &only_db).await?;
-    assert!(fifth.success());
+    let sixth = apply(&host, &only_db).await?;
+    assert!(sixth.success());
     assert!(
         !host.host_path(format!("{UNIT_DIR}/{app_unit}")).exists(),
         "unit file left behind"
@@ -247,6 +277,7 @@ async fn missing_image_should_block_dependents_but_not_others() -> Result<()> {
         host.unique_name("dep"),
         host.unique_name("indep"),
     );
+    let (nostart, after_nostart) = (host.unique_name("nostart"), host.unique_name("depns"));
     let dir = host.write_manifests(&[
         (
             "a.yaml",
@@ -266,6 +297,18 @@ async fn missing_image_should_block_dependents_but_not_others() -> Result<()> {
                 &independent,
                 "localhost/bb:v1",
                 "  args: [sleep, \"600\"]\n",
+            ),
+        ),
+        (
+            "d.yaml",
+            &container(&nostart, "localhost/bb:v1", "  command: [/nonexistent]\n"),
+        ),
+        (
+            "e.yaml",
+            &container(
+                &after_nostart,
+                "localhost/bb:v1",
+                &format!("  args: [sleep, \"600\"]\n  dependsOn: [{nostart}]\n"),
             ),
         ),
     ])?;
@@ -301,9 +344,15 @@ async fn missing_image_should_block_dependents_but_not_others() -> Result<()> {
             .active_state,
         "active"
     );
-    // Neither the failed container nor the one it blocks got a unit: nothing on the host
-    // would start them (at boot, say) before the image is there.
-    for name in [&broken, &dependent] {
+    assert!(
+        line_of(&out, &format!("container/{after_nostart}")).contains("BLOCKED"),
+        "{}",
+        out.stdout
+    );
+    // Neither the failed container nor the ones it blocks got a unit: nothing on the host
+    // would start them (at boot, say) before the image is there. A container blocked by
+    // one that failed to start has its new unit taken back.
+    for name in [&broken, &dependent, &after_nostart] {
         let unit = format!("{UNIT_DIR}/{name}.service");
         assert!(
             !host.exec(["test", "-e", &unit]).await?.success(),

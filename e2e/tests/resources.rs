@@ -621,6 +621,62 @@ async fn network_change_should_recreate_it_with_its_containers_and_prune_in_orde
         "started out of order"
     );
 
+    // Not recreated (its containers never stopped) while something outside the manifests
+    // uses it, or while a container on it could not start again.
+    let running = host.container_id(&on_net).await?;
+    let intruder = host.unique_name("intruder");
+    host.exec_ok([
+        "podman",
+        "run",
+        "-d",
+        "--name",
+        &intruder,
+        "--network",
+        &net,
+        "localhost/bb:v1",
+        "sleep",
+        "600",
+    ])
+    .await?;
+    let dir = host.write_manifests(&[("all.yaml", &manifests("10.89.79.0/24"))])?;
+    let out = apply(&host, &dir, &[]).await?;
+    host.exec_ok(["podman", "rm", "-f", "-t", "0", &intruder])
+        .await?;
+    ensure!(out.status.code() == Some(1), "a network in use must fail");
+    let line = line_of(&out, &format!("network/{net}"));
+    ensure!(
+        line.contains("cannot be recreated") && line.contains(&intruder),
+        "{line}"
+    );
+    ensure!(
+        host.container_id(&on_net).await? == running,
+        "stopped for nothing"
+    );
+    std::fs::rename(
+        host.host_path(&source),
+        host.host_path(format!("{source}.away")),
+    )?;
+    let out = apply(&host, &dir, &[]).await?;
+    std::fs::rename(
+        host.host_path(format!("{source}.away")),
+        host.host_path(&source),
+    )?;
+    ensure!(out.status.code() == Some(1), "a missing secret must fail");
+    let line = line_of(&out, &format!("network/{net}"));
+    ensure!(
+        line.contains("not recreated") && line.contains(&on_net),
+        "{line}"
+    );
+    ensure!(host.container_id(&on_net).await? == running, "left down");
+    ensure!(
+        systemd
+            .unit(&format!("{on_net}.service"))
+            .await?
+            .active_state
+            == "active",
+        "left down"
+    );
+
     // --prune=false keeps everything and says so.
     let empty = host.write_manifests(&[])?;
     let out = apply(&host, &empty, &["--allow-empty", "--prune=false"]).await?;
