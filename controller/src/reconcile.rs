@@ -38,6 +38,9 @@ pub struct Host {
     pub state_dir: PathBuf,
     /// Show pull progress on stderr (set when stderr is a terminal).
     pub progress: bool,
+    /// Tries of a pull that fails on the network within one apply. The controller makes it
+    /// 1: its own backoff retries, and a pass must not wait on a registry that is down.
+    pub pull_attempts: u32,
 }
 
 impl Host {
@@ -61,6 +64,7 @@ impl Host {
             render,
             state_dir,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            pull_attempts: crate::execute::PULL_ATTEMPTS,
         })
     }
 
@@ -203,6 +207,7 @@ impl Host {
             concurrency: self.config.concurrency,
             state_dir: self.state_dir.clone(),
             progress: self.progress,
+            pull_attempts: self.pull_attempts,
         }
         .execute(plan, revision)
         .await

@@ -26,7 +26,8 @@ pub struct ControllerArgs {
     /// Milliseconds the manifest directory must be quiet before it is read.
     #[arg(long, value_name = "MS", default_value_t = controller::DEFAULT_DEBOUNCE.as_millis() as u64)]
     pub debounce_ms: u64,
-    /// The single-instance lock file.
+    /// The single-instance lock file. Keep the default: one controller per host, since a
+    /// second one on other manifests would remove the first one's objects.
     #[arg(long, value_name = "FILE", env = "PODCTL_LOCK_FILE", default_value = controller::lock::DEFAULT_LOCK_FILE)]
     pub lock_file: PathBuf,
     /// Seconds SIGTERM waits for the reconcile pass in flight before abandoning it.

@@ -182,7 +182,12 @@ pub fn init_logging(verbose: u8, command: &Command) {
         if let Ok(journald) = tracing_journald::layer() {
             let _ = tracing_subscriber::registry()
                 .with(filter)
-                .with(journald.with_syslog_identifier("podctl".to_owned()))
+                // Fields as docs/operations.md names them: OBJECT=, REASON=, not F_OBJECT=.
+                .with(
+                    journald
+                        .with_syslog_identifier("podctl".to_owned())
+                        .with_field_prefix(None),
+                )
                 .try_init();
             return;
         }

@@ -14,7 +14,8 @@ pub const DEFAULT_LOCK_FILE: &str = "/run/podctl/controller.lock";
 pub enum LockError {
     #[error(
         "another podctl controller is already running on this host{} (lock {path} is held); \
-         stop it first (`systemctl stop podctl`) or give this one another --lock-file",
+         one controller per host: two would each remove what the other manages; stop it \
+         first (`systemctl stop podctl`)",
         holder.as_deref().map(|p| format!(" (pid {p})")).unwrap_or_default()
     )]
     Held {

@@ -160,6 +160,10 @@ struct UnitView {
     active_state: String,
     sub_state: String,
     n_restarts: Option<u32>,
+    /// systemd had a unit file for it at the last look. A unit with none (a container
+    /// held back, not created yet) is loaded and dropped again by every lookup, which
+    /// sends UnitNew and UnitRemoved: those are not drift.
+    loaded: bool,
 }
 
 /// Runs the controller until SIGTERM/SIGINT (or `cancel`).
@@ -167,7 +171,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let lock = lock::InstanceLock::acquire(&config.lock_file)?;
     info!(lock = %lock.path().display(), manifests = %config.manifests.display(), "podctl controller starting");
     let notifier = Notifier::from_env();
-    let host = Arc::new(Host::connect(config.host.clone()).await?);
+    let mut host = Host::connect(config.host.clone()).await?;
+    host.pull_attempts = 1;
+    let host = Arc::new(host);
 
     let shared = Arc::new(Shared {
         metrics: Metrics::new(),
@@ -255,6 +261,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 info!("SIGHUP: reloading the manifests");
                 state.notifier.reloading();
                 state.shared.metrics.event("sighup");
+                // The operator fixed something: look at the host again and retry now what
+                // was backing off.
+                state.observed = None;
+                state.backoff.retain(|_| false);
                 state.request(Work::Load, Instant::now(), Reason::Sighup);
             }
             Some(()) = manifest_changes.recv() => {
@@ -346,6 +356,16 @@ impl Loop {
             }
         };
         match loaded {
+            Ok(revision)
+                if revision.is_empty()
+                    && !self.config.allow_empty
+                    && self.current.as_ref().is_some_and(|c| !c.is_empty()) =>
+            {
+                // Like an invalid revision: the last good one keeps running and its drift
+                // is still repaired.
+                self.load_attempts = 0;
+                self.refuse_empty(&revision);
+            }
             Ok(revision) => {
                 self.load_attempts = 0;
                 self.accept(revision);
@@ -419,6 +439,30 @@ impl Loop {
         self.publish_objects();
     }
 
+    fn refuse_empty(&mut self, revision: &Revision) {
+        let message = format!(
+            "the manifests in {} are empty: applying them would remove every container podctl manages; run the controller with --allow-empty if that is what you want",
+            revision.resolved_dir().display()
+        );
+        if self.last_invalid.as_deref() != Some(message.as_str()) {
+            self.shared.metrics.invalid_revisions.inc();
+            let keeping = self
+                .current
+                .as_ref()
+                .map_or(String::new(), |c| c.short_hash().to_owned());
+            error!(revision = %keeping, "keeping revision {keeping}: {message}");
+        }
+        self.last_invalid = Some(message.clone());
+        self.shared.metrics.revision_invalid.set(1);
+        let invalid = status::InvalidRevision {
+            detected_at: unix_now(),
+            message,
+            errors: Vec::new(),
+        };
+        self.shared.update(|s| s.invalid_revision = Some(invalid));
+        self.notify_status();
+    }
+
     fn reject(&mut self, e: &LoadError) {
         let report = match e.diagnostics() {
             Some(d) => d.to_string(),
@@ -433,7 +477,7 @@ impl Loop {
             error!(error = %e, "{keeping}: the manifests are invalid and change nothing");
             if let Some(diagnostics) = e.diagnostics() {
                 for d in diagnostics.iter() {
-                    error!(location = %d.location, hint = d.hint.as_deref().unwrap_or(""), "{}", d.message);
+                    error!(location = %d.location, hint = d.hint.as_deref().unwrap_or(""), "{}: {}", d.location, d.message);
                 }
             }
         }
@@ -470,6 +514,9 @@ impl Loop {
                 let Some(object) = self.object_of_unit(unit) else {
                     return;
                 };
+                if self.units.get(unit).is_some_and(|v| !v.loaded) {
+                    return;
+                }
                 let view = self.units.entry(unit.clone()).or_default();
                 if let Some(a) = active_state {
                     view.active_state.clone_from(a);
@@ -509,6 +556,11 @@ impl Loop {
                 let Some(object) = self.object_of_unit(unit) else {
                     return;
                 };
+                if matches!(event, HostEvent::UnitRemoved { .. })
+                    && self.units.get(unit).is_some_and(|v| !v.loaded)
+                {
+                    return;
+                }
                 (object, Reason::Systemd(unit.clone()), "systemd")
             }
             HostEvent::Container { name, status } => {
@@ -566,7 +618,7 @@ impl Loop {
         let allow_empty = self.config.allow_empty;
         // Only a manifest change may use the cache; every other reason is about the host.
         let cached = match reason {
-            Reason::Manifests | Reason::Sighup => self.observed.take(),
+            Reason::Manifests => self.observed.take(),
             _ => {
                 self.observed = None;
                 None
@@ -595,6 +647,7 @@ impl Loop {
             view.active_state.clone_from(&u.active_state);
             view.sub_state.clone_from(&u.sub_state);
             view.n_restarts = u.n_restarts;
+            view.loaded = u.load_state != "not-found";
         }
         let mut failed = 0;
         for o in &report.outcomes {
@@ -606,14 +659,25 @@ impl Loop {
                         .object_failures
                         .get_or_create(&labels([("kind", o.object.kind.as_str())]))
                         .inc();
-                    warn!(object = %o.object, %message, retry_in = ?retry_at - now, "object failed");
+                    warn!(object = %o.object, error = %message, retry_in = ?retry_at - now, "object failed: {message}");
                 }
                 Status::Conflict(_) | Status::Blocked(_) => failed += 1,
+                // A unit found failed and started again is a crash: started at once the
+                // first time, then only after a growing delay, so a container that exits
+                // at once is backed off instead of restarted forever.
+                Status::Applied if is_crash_repair(&o.change) => {
+                    let retry_at = self.backoff.failed(&o.object, now);
+                    metrics
+                        .object_failures
+                        .get_or_create(&labels([("kind", o.object.kind.as_str())]))
+                        .inc();
+                    warn!(object = %o.object, retry_in = ?retry_at - now, "unit had failed: started again; if it fails again, the next start waits");
+                }
                 Status::UpToDate | Status::Applied => self.backoff.succeeded(&o.object),
             }
             if matches!(o.change, Change::Repair { .. }) && o.status == Status::Applied {
                 metrics.drift_repairs.inc();
-                info!(object = %o.object, change = %o.change, "drift repaired");
+                info!(object = %o.object, change = %o.change, "drift repaired: {} ({})", o.object, o.change);
             }
             self.last_outcomes
                 .insert(o.object.clone(), (o.clone(), unix_now()));
@@ -640,7 +704,7 @@ impl Loop {
             Some(e) => {
                 self.pass_failures += 1;
                 let delay = backoff::delay(self.pass_failures);
-                error!(error = %e, retry_in = ?delay, "reconcile pass failed");
+                error!(error = %e, retry_in = ?delay, "reconcile pass failed: {e}");
                 self.request(Work::Reconcile, now + delay, Reason::Retry);
             }
             None => self.pass_failures = 0,
@@ -738,7 +802,9 @@ impl Loop {
             failed
         );
         if self.last_invalid.is_some() {
-            line.push_str("; manifests on disk are INVALID (see podctl status / journal)");
+            line.push_str(
+                "; manifests on disk are INVALID (see `podctl get` and `journalctl -u podctl`)",
+            );
         }
         line
     }
@@ -750,13 +816,16 @@ impl Loop {
     }
 
     fn mark_ready(&mut self) {
+        // systemd hears READY=1 after the first pass, valid manifests or not (the service
+        // runs and reports); /readyz only once a revision is kept converged.
+        let has_revision = self.current.is_some();
         if !self.ready_sent {
             self.ready_sent = true;
-            self.shared.update(|s| {
-                s.controller.ready = true;
-                s.controller.phase = "running";
-            });
+            self.shared.update(|s| s.controller.phase = "running");
             info!("ready");
+        }
+        if has_revision {
+            self.shared.update(|s| s.controller.ready = true);
         }
         // Also after a reload (SIGHUP sent RELOADING=1).
         self.notifier.ready(&self.status_line());
@@ -847,8 +916,16 @@ async fn pass(
     } else {
         Some(Arc::new(observed))
     };
+    if let Some(after) = &report.observed_after {
+        report.units = after.units.clone();
+    }
     report.elapsed = started.elapsed();
     report
+}
+
+/// The repair of a unit systemd gave up on (it failed, or exhausted its restarts).
+fn is_crash_repair(change: &Change) -> bool {
+    matches!(change, Change::Repair { reason } if reason == "unit is failed")
 }
 
 fn status_name(s: &Status) -> &'static str {

@@ -64,6 +64,8 @@ pub fn watch(
     let mut targets = Targets {
         dir: dir.to_path_buf(),
         watched: None,
+        links: vec![dir.to_path_buf()],
+        link_parents: std::collections::BTreeSet::from([parent]),
     };
     targets.rewatch(&mut watcher);
 
@@ -93,11 +95,47 @@ pub fn watch(
 struct Targets {
     dir: PathBuf,
     watched: Option<PathBuf>,
+    /// The directory and every symlink it resolves through (git-sync swaps its own link
+    /// behind the one an operator made): a swap of any of them is a new tree.
+    links: Vec<PathBuf>,
+    /// The folders holding those links, watched non-recursively.
+    link_parents: std::collections::BTreeSet<PathBuf>,
+}
+
+/// `dir`, then each path its symlinks lead to, hop by hop (at most 40, as the kernel).
+fn symlink_chain(dir: &Path) -> Vec<PathBuf> {
+    let mut chain = vec![dir.to_path_buf()];
+    let mut at = dir.to_path_buf();
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&at) else {
+            break;
+        };
+        let next = at.parent().unwrap_or(Path::new("/")).join(target);
+        chain.push(next.clone());
+        at = next;
+    }
+    chain
 }
 
 impl Targets {
-    /// Resolves the directory again and moves the recursive watch if its target changed.
+    /// Resolves the directory again and moves the watches if its links or target changed.
     fn rewatch(&mut self, watcher: &mut notify::RecommendedWatcher) {
+        let links = symlink_chain(&self.dir);
+        let parents: std::collections::BTreeSet<PathBuf> = links
+            .iter()
+            .filter_map(|l| l.parent().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        for gone in self.link_parents.difference(&parents) {
+            let _ = watcher.unwatch(gone);
+        }
+        for new in parents.difference(&self.link_parents) {
+            if let Err(e) = watcher.watch(new, RecursiveMode::NonRecursive) {
+                tracing::warn!(error = %e, path = %new.display(), "cannot watch");
+            }
+        }
+        self.link_parents = parents;
+        self.links = links;
         let resolved = std::fs::canonicalize(&self.dir).ok();
         if resolved == self.watched {
             return;
@@ -123,8 +161,10 @@ impl Targets {
             return false;
         }
         event.paths.iter().any(|p| {
-            if p == &self.dir
-                || p.file_name() == self.dir.file_name() && p.parent() == self.dir.parent()
+            if self
+                .links
+                .iter()
+                .any(|l| p == l || p.file_name() == l.file_name() && p.parent() == l.parent())
             {
                 return true;
             }
@@ -230,5 +270,31 @@ mod tests {
                 .is_err(),
             "the old target and hidden paths are not watched"
         );
+    }
+
+    #[tokio::test]
+    async fn watch_should_follow_a_link_swapped_behind_the_operators_link() {
+        // /etc/podctl/manifests -> sync/current -> rev-a, and the sync tool swaps
+        // sync/current to rev-b.
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("rev-a"), tmp.path().join("rev-b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let sync = tmp.path().join("sync");
+        let etc = tmp.path().join("etc");
+        std::fs::create_dir_all(&sync).unwrap();
+        std::fs::create_dir_all(&etc).unwrap();
+        let current = sync.join("current");
+        std::os::unix::fs::symlink(&a, &current).unwrap();
+        let link = etc.join("manifests");
+        std::os::unix::fs::symlink(&current, &link).unwrap();
+        let (_w, mut rx) = watch(&link, Duration::from_millis(20)).unwrap();
+
+        let tmp_link = sync.join(".current.tmp");
+        std::os::unix::fs::symlink(&b, &tmp_link).unwrap();
+        std::fs::rename(&tmp_link, &current).unwrap();
+        assert!(wait(&mut rx).await, "inner symlink swap");
+        std::fs::write(b.join("y.yaml"), "y").unwrap();
+        assert!(wait(&mut rx).await, "write in the new target");
     }
 }

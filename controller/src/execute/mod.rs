@@ -7,6 +7,8 @@
 
 mod pull;
 
+pub use pull::ATTEMPTS as PULL_ATTEMPTS;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,6 +66,8 @@ pub struct Executor<'a> {
     pub state_dir: PathBuf,
     /// Pull progress on stderr.
     pub progress: bool,
+    /// Tries of a pull that fails on the network, within one execution.
+    pub pull_attempts: u32,
 }
 
 /// The pulls of one execution: each reference's result, and which references got a new ID.
@@ -195,6 +199,15 @@ impl Executor<'_> {
             info!("reloading systemd");
             if let Err(e) = self.systemd.reload().await {
                 gate.reload_error = Some(format!("daemon-reload failed: {e}"));
+            }
+        }
+        // A removed unit stopped with podman's exit 143 would stay listed as failed (and
+        // the host "degraded") until someone resets it.
+        for outcome in outcomes.values() {
+            for action in &outcome.done {
+                if let Action::RemoveUnitFile { unit, .. } = action {
+                    let _ = self.systemd.reset_failed(unit).await;
+                }
             }
         }
         let (enable, disable) = enablement(&desired, &gate);
@@ -361,7 +374,7 @@ impl Executor<'_> {
                 Err(message) => {
                     // The caller reports every outcome (apply's table, the controller's
                     // events and metrics); a warning here would say it twice.
-                    info!(%message, "object failed");
+                    info!(error = %message, "object failed");
                     return (Status::Failed(message), done);
                 }
             }
@@ -478,6 +491,7 @@ impl Executor<'_> {
             eprintln!("pulling {reference} ...");
         }
         let result = pull::with_retry(
+            self.pull_attempts,
             || self.podman.pull(reference, tls_verify, auth_file),
             tokio::time::sleep,
             |attempt, delay, e| {
@@ -485,7 +499,7 @@ impl Executor<'_> {
                 if self.progress {
                     eprintln!(
                         "pull of {reference} failed (try {attempt}/{}): {reason}; retrying in {}s",
-                        pull::ATTEMPTS,
+                        self.pull_attempts,
                         delay.as_secs()
                     );
                 } else {

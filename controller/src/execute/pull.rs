@@ -39,9 +39,10 @@ pub fn is_network_error(error: &PodmanError) -> bool {
     }
 }
 
-/// Runs `pull` until it succeeds, fails with a non-network error, or [`ATTEMPTS`] are
+/// Runs `pull` until it succeeds, fails with a non-network error, or `attempts` are
 /// used up; `sleep` waits between tries (1s, 2s, 4s) and `on_retry` hears of each retry.
 pub async fn with_retry<P, PF, S, SF>(
+    attempts: u32,
     mut pull: P,
     mut sleep: S,
     mut on_retry: impl FnMut(u32, Duration, &PodmanError),
@@ -57,7 +58,7 @@ where
     loop {
         match pull().await {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < ATTEMPTS && is_network_error(&e) => {
+            Err(e) if attempt < attempts && is_network_error(&e) => {
                 on_retry(attempt, delay, &e);
                 sleep(delay).await;
                 delay *= 2;
@@ -101,6 +102,7 @@ mod tests {
         let tries = RefCell::new(0);
         let slept = RefCell::new(Vec::new());
         let result = with_retry(
+            ATTEMPTS,
             || {
                 *tries.borrow_mut() += 1;
                 async { Err(failure(REFUSED)) }
@@ -121,6 +123,7 @@ mod tests {
     async fn pull_should_not_retry_a_missing_tag() {
         let tries = RefCell::new(0);
         let result = with_retry(
+            ATTEMPTS,
             || {
                 *tries.borrow_mut() += 1;
                 async { Err(failure(UNKNOWN)) }
@@ -137,6 +140,7 @@ mod tests {
     async fn pull_should_stop_retrying_once_it_succeeds() {
         let tries = RefCell::new(0);
         let result = with_retry(
+            ATTEMPTS,
             || {
                 *tries.borrow_mut() += 1;
                 let n = *tries.borrow();
