@@ -212,6 +212,26 @@ async fn controller_should_apply_new_manifests_reject_broken_ones_and_repair_dri
                 .then_some(()))
         })
         .await?;
+
+        // A container that exits at once is backed off, not started again forever.
+        let crash = host.unique_name("ctl-crash");
+        write_atomically(
+            &dir,
+            &host,
+            "c.yaml",
+            &format!(
+                "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {crash}}}\nspec:\n  image: localhost/bb:v1\n  command: [sh, -c, \"exit 3\"]\n  restart: {{policy: on-failure, delay: 100ms, burst: 2, interval: 60s}}\n"
+            ),
+        )?;
+        wait_until(TIMEOUT, "the crash loop to back off", || async {
+            let s = status(&host).await?;
+            let failures = s["objects"]
+                .as_array()
+                .and_then(|o| o.iter().find(|o| o["name"] == crash.as_str()))
+                .map_or(0, |o| o["failures"].as_u64().unwrap_or(0));
+            Ok((failures >= 3).then_some(()))
+        })
+        .await?;
         Ok(())
     }
     .await;
