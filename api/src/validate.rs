@@ -30,6 +30,7 @@ pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagn
         }
     }
     check_host_ports(objects, out);
+    check_subnets(objects, out);
     check_cycles(objects, &index, out);
 }
 
@@ -446,6 +447,34 @@ fn check_network(object: &Object, n: &NetworkSpec, out: &mut Diagnostics) {
 }
 
 /// Two containers cannot publish the same host port (same address and protocol).
+/// podman refuses a network whose subnet overlaps another's: found here, not at apply.
+fn check_subnets(objects: &[Object], out: &mut Diagnostics) {
+    let mut seen: Vec<(&Object, crate::values::Subnet)> = Vec::new();
+    for object in objects {
+        let Some(subnet) = object.as_network().and_then(|n| n.subnet) else {
+            continue;
+        };
+        let overlap = seen
+            .iter()
+            .find(|(_, s)| s.contains(subnet.address) || subnet.contains(s.address));
+        if let Some((other, s)) = overlap {
+            let first = other.origin.at(&[Key("spec"), Key("subnet")]);
+            out.push(
+                Diagnostic::new(
+                    object.origin.at(&[Key("spec"), Key("subnet")]),
+                    format!(
+                        "subnet {subnet} overlaps {s} of network `{}` at {first}",
+                        other.name()
+                    ),
+                )
+                .with_hint("give each network its own address range"),
+            );
+        } else {
+            seen.push((object, subnet));
+        }
+    }
+}
+
 fn check_host_ports(objects: &[Object], out: &mut Diagnostics) {
     let mut taken: HashMap<
         (Option<std::net::IpAddr>, u16, crate::values::Protocol),

@@ -778,3 +778,17 @@ fn control_characters_from_a_manifest_are_shown_escaped() {
     );
     assert!(!report.contains('\u{1b}'), "{report}");
 }
+
+#[test]
+fn overlapping_network_subnets_are_refused_before_apply() {
+    let fx = only(
+        "net.yaml",
+        "apiVersion: podctl.io/v1\nkind: Network\nmetadata: {name: a}\nspec: {subnet: 10.89.0.0/16}\n---\napiVersion: podctl.io/v1\nkind: Network\nmetadata: {name: b}\nspec: {subnet: 10.89.10.0/24}\n---\napiVersion: podctl.io/v1\nkind: Network\nmetadata: {name: c}\nspec: {subnet: 10.90.0.0/24}\n",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "net.yaml:9:16: subnet 10.89.10.0/24 overlaps 10.89.0.0/16 of network `a` at net.yaml:4:16"
+        ]
+    );
+}

@@ -186,6 +186,22 @@ fn status_of(step: &Step, r: &Row) -> (Status, String) {
         ("active", _) if r.health == "unhealthy" => {
             (Status::Degraded, "container is unhealthy".into())
         }
+        // systemd's Restart= keeps a crashing container "active": many restarts and a
+        // short uptime say it is looping.
+        ("active", _)
+            if r.restarts.is_some_and(|n| n >= CRASH_LOOP_RESTARTS)
+                && r.age_seconds.is_some_and(|s| s < CRASH_LOOP_UPTIME_S) =>
+        {
+            (
+                Status::Degraded,
+                format!(
+                    "restarting: {} restarts, up {}; see journalctl -u {}",
+                    r.restarts.unwrap_or_default(),
+                    age(r.age_seconds),
+                    r.unit
+                ),
+            )
+        }
         ("active", _) => match &step.change {
             Change::Repair { reason } => (Status::Degraded, reason.clone()),
             _ if r.health == "starting" => (Status::Progressing, "health check starting".into()),
@@ -204,6 +220,10 @@ fn status_of(step: &Step, r: &Row) -> (Status, String) {
         ),
     }
 }
+
+/// Restarts and uptime (seconds) that make a running container count as crash-looping.
+const CRASH_LOOP_RESTARTS: u32 = 3;
+const CRASH_LOOP_UPTIME_S: u64 = 300;
 
 /// Ages as kubectl shows them: `45s`, `12m`, `3h`, `5d`.
 pub fn age(seconds: Option<u64>) -> String {

@@ -183,3 +183,29 @@ fn a_unit_stopped_by_hand_is_degraded_and_a_crash_is_failed() {
     );
     assert_eq!(row("db").status, super::status::Status::Failed);
 }
+
+#[test]
+fn a_container_restarting_again_and_again_is_degraded() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let db = observed.units.get_mut("db.service").expect("db");
+    db.n_restarts = Some(7);
+    db.active_enter_timestamp_us = (1_000_000 - 20) * 1_000_000;
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let looping = rows(&plan, &rev, &observed, now, &Filter::default());
+    assert_eq!(looping[0].status, super::status::Status::Degraded);
+    assert!(
+        looping[0]
+            .message
+            .starts_with("restarting: 7 restarts, up 20s"),
+        "{}",
+        looping[0].message
+    );
+
+    // Up for an hour after its restarts: converged again.
+    let db = observed.units.get_mut("db.service").expect("db");
+    db.active_enter_timestamp_us = (1_000_000 - 3600) * 1_000_000;
+    let settled = rows(&plan, &rev, &observed, now, &Filter::default());
+    assert_eq!(settled[0].status, super::status::Status::Converged);
+}
