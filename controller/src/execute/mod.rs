@@ -154,26 +154,11 @@ impl Executor<'_> {
         // that cannot start. Networks last: one is not recreated (which stops its
         // containers) when a container on it could not start again.
         let mut gate = Gate::default();
-        self.converge_levels(
-            revision,
-            &by_object,
-            &pulls,
-            &gate,
-            Phase::Resources,
-            &mut outcomes,
-        )
-        .await;
-        gate.held = held_containers(revision, &by_object, &outcomes, &pulls);
-        self.converge_levels(
-            revision,
-            &by_object,
-            &pulls,
-            &gate,
-            Phase::Networks,
-            &mut outcomes,
-        )
-        .await;
-        gate.held = held_containers(revision, &by_object, &outcomes, &pulls);
+        for phase in [Phase::Resources, Phase::Networks] {
+            self.converge_levels(revision, &by_object, &pulls, &gate, phase, &mut outcomes)
+                .await;
+            gate.held = held_containers(revision, &by_object, &outcomes, &pulls);
+        }
 
         // Then every unit file that may run, so one reload covers the whole batch.
         let mut reload_needed = removals

@@ -556,23 +556,27 @@ impl Systemd {
         state.unit_file_state = prop_string(&unit, "UnitFileState");
         state.need_daemon_reload = prop_bool(&unit, "NeedDaemonReload");
         if name.ends_with(".service") {
-            let value = props
-                .get(
-                    InterfaceName::from_static_str_unchecked(SERVICE_INTERFACE),
-                    "NRestarts",
-                )
-                .await
-                .map_err(|e| fdo_error("Get(Service.NRestarts)", name, e))?;
-            state.n_restarts = value.downcast_ref::<u32>().ok();
+            let service = |property: &'static str, method: &'static str| {
+                let props = &props;
+                async move {
+                    props
+                        .get(
+                            InterfaceName::from_static_str_unchecked(SERVICE_INTERFACE),
+                            property,
+                        )
+                        .await
+                        .map_err(|e| fdo_error(method, name, e))
+                }
+            };
+            state.n_restarts = service("NRestarts", "Get(Service.NRestarts)")
+                .await?
+                .downcast_ref::<u32>()
+                .ok();
             if state.active_state == ActiveState::Failed {
-                let value = props
-                    .get(
-                        InterfaceName::from_static_str_unchecked(SERVICE_INTERFACE),
-                        "ExecMainStatus",
-                    )
-                    .await
-                    .map_err(|e| fdo_error("Get(Service.ExecMainStatus)", name, e))?;
-                state.exec_main_status = value.downcast_ref::<i32>().ok();
+                state.exec_main_status = service("ExecMainStatus", "Get(Service.ExecMainStatus)")
+                    .await?
+                    .downcast_ref::<i32>()
+                    .ok();
             }
         }
         Ok(state)
