@@ -20,6 +20,10 @@ pub struct DiffArgs {
     /// Also list objects that are up to date.
     #[arg(long)]
     pub all: bool,
+    /// What `apply --prune=false` would do: objects that left the revision are kept and
+    /// shown as orphaned instead of deleted.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub prune: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -53,6 +57,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
         let observed = host.observe(&revision).await?;
         anyhow::Ok(host.plan(&revision, &observed))
     })?;
+    let plan = if args.prune {
+        plan
+    } else {
+        plan.without_pruning()
+    };
     if revision.is_empty() && plan.has_changes() {
         // apply refuses this plan unless told; say so before anyone tries.
         eprintln!(

@@ -3,6 +3,7 @@
 use clap::Args;
 
 use super::{Exit, ManifestArgs, load_or_report};
+use podctl::report::count;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -36,13 +37,4 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Ok)
-}
-
-/// `1 object`, `5 objects`.
-fn count(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }

@@ -131,14 +131,14 @@ pub fn render_text(
     }
     let _ = writeln!(
         out,
-        "{h}Plan:{r} {} to create, {} to update, {} to repair, {} to delete; {} orphaned, {} conflicts, {} errors (revision {}).",
+        "{h}Plan:{r} {} to create, {} to update, {} to repair, {} to delete; {} orphaned, {}, {} (revision {}).",
         s.create,
         s.update,
         s.repair,
         s.delete,
         s.orphaned,
-        s.conflict,
-        s.error,
+        super::count(s.conflict, "conflict"),
+        super::count(s.error, "error"),
         revision.short_hash(),
         h = style::HEADER.render(),
         r = style::HEADER.render_reset(),
