@@ -195,12 +195,16 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             objects: Vec::new(),
         }),
     });
+    // The endpoints outlive the drain after SIGTERM (phase "stopping" is visible), and end
+    // when `run` returns, however it returns.
+    let http_stop = CancellationToken::new();
+    let _http_guard = http_stop.clone().drop_guard();
     if let Some(addr) = config.metrics_address {
         let listener = http::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (--metrics-address)"))?;
         info!(%addr, "serving /metrics /healthz /readyz /status");
-        tokio::spawn(http::serve(listener, shared.clone(), cancel.child_token()));
+        tokio::spawn(http::serve(listener, shared.clone(), http_stop));
     }
 
     let (_watch, mut manifest_changes) = watch::watch(&config.manifests, config.debounce)?;
