@@ -93,9 +93,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             .count();
         writeln!(
             out,
-            "revision {}: {} objects, {} changed, {} failed{} in {:.1}s",
+            "revision {}: {}, {} changed, {} failed{} in {:.1}s",
             revision.short_hash(),
-            outcomes.len(),
+            podctl::report::count(outcomes.len(), "object"),
             outcomes.iter().filter(|o| o.status == Status::Applied).count(),
             failed,
             if orphaned > 0 { format!(", {orphaned} orphaned (kept)") } else { String::new() },

@@ -123,9 +123,9 @@ pub fn render_text(
     if !s.has_changes() && s.orphaned == 0 {
         let _ = writeln!(
             out,
-            "No changes: the host matches revision {} ({} objects).",
+            "No changes: the host matches revision {} ({}).",
             revision.short_hash(),
-            plan.steps.len()
+            super::count(plan.steps.len(), "object")
         );
         return out;
     }
