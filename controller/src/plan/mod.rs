@@ -591,7 +591,17 @@ fn plan_container(
     // A start now would cancel the stop job in flight (an operator's `systemctl stop`
     // would fail with "canceled"); once the unit is inactive, the next pass starts it.
     let stopping = status.is_some_and(|s| s.active_state == "deactivating");
+    // A unit file deleted under a running unit, whose container carries the desired hash:
+    // writing it back is enough.
+    let only_file_missing = on_disk.is_none()
+        && observed
+            .containers
+            .get(object.name.as_str())
+            .is_some_and(|c| {
+                c.is_managed() && c.labels.get(crate::render::labels::HASH) == Some(&unit.hash)
+            });
     match (running, file_changed) {
+        (true, true) if only_file_missing => {}
         (true, true) => step
             .actions
             .push(Action::RestartUnit { unit: name.clone() }),
@@ -601,6 +611,16 @@ fn plan_container(
     }
 
     step.change = match on_disk {
+        // Its container is still there: the unit file was deleted behind podctl's back.
+        None if observed
+            .containers
+            .get(object.name.as_str())
+            .is_some_and(|c| c.is_managed()) =>
+        {
+            Change::Repair {
+                reason: "unit file removed outside podctl".into(),
+            }
+        }
         None => Change::Create,
         Some(f) if file_changed => {
             let fields = changed_fields(&f.content, &unit.content);

@@ -74,6 +74,7 @@ pub(crate) fn with_containers_converged(
         let mut l = BTreeMap::new();
         l.insert(labels::MANAGED.to_string(), "true".to_string());
         l.insert(labels::KIND.to_string(), "container".to_string());
+        l.insert(labels::HASH.to_string(), unit.hash.clone());
         observed.containers.insert(
             object.name().to_string(),
             ContainerStatus {
@@ -338,4 +339,21 @@ fn stopping_unit_is_left_to_finish_its_stop() {
     let plan = plan(&rev, &observed, &RenderContext::default());
     let db = plan.step(&container("db")).expect("db");
     assert!(db.actions.is_empty(), "{:?}", db.actions);
+}
+
+#[test]
+fn a_unit_file_deleted_by_hand_is_a_repair() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    observed.unit_files.clear();
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let db = plan.step(&container("db")).expect("db");
+    assert_eq!(
+        db.change,
+        Change::Repair {
+            reason: "unit file removed outside podctl".into()
+        }
+    );
+    let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
+    assert_eq!(verbs, ["write", "enable"], "running as desired: no restart");
 }
