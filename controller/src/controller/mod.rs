@@ -669,7 +669,7 @@ impl Loop {
                 // A unit found failed and started again is a crash: started at once the
                 // first time, then only after a growing delay, so a container that exits
                 // at once is backed off instead of restarted forever.
-                Status::Applied if is_crash_repair(&o.change) => {
+                Status::Applied if o.change.repairs_a_failed_unit() => {
                     let retry_at = self.backoff.failed(&o.object, now);
                     metrics
                         .object_failures
@@ -925,11 +925,6 @@ async fn pass(
     }
     report.elapsed = started.elapsed();
     report
-}
-
-/// The repair of a unit systemd gave up on (it failed, or exhausted its restarts).
-fn is_crash_repair(change: &Change) -> bool {
-    matches!(change, Change::Repair { reason } if reason == "unit is failed")
 }
 
 fn status_name(s: &Status) -> &'static str {

@@ -186,6 +186,16 @@ pub enum Change {
     Orphaned { reason: String },
 }
 
+impl Change {
+    /// The repair of a unit systemd gave up on (it failed, or exhausted its restarts).
+    pub fn repairs_a_failed_unit(&self) -> bool {
+        matches!(self, Change::Repair { reason } if reason == FAILED_UNIT)
+    }
+}
+
+/// The repair reason of a unit found `failed`.
+const FAILED_UNIT: &str = "unit is failed";
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -357,3 +357,35 @@ fn a_unit_file_deleted_by_hand_is_a_repair() {
     let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
     assert_eq!(verbs, ["write", "enable"], "running as desired: no restart");
 }
+
+#[test]
+fn a_failed_unit_is_a_repair_the_controller_can_tell_apart() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    observed
+        .units
+        .get_mut("db.service")
+        .expect("db")
+        .active_state = "failed".into();
+    let failed = plan(&rev, &observed, &RenderContext::default());
+    assert!(
+        failed
+            .step(&container("db"))
+            .expect("db")
+            .change
+            .repairs_a_failed_unit()
+    );
+    observed
+        .units
+        .get_mut("db.service")
+        .expect("db")
+        .active_state = "inactive".into();
+    let stopped = plan(&rev, &observed, &RenderContext::default());
+    assert!(
+        !stopped
+            .step(&container("db"))
+            .expect("db")
+            .change
+            .repairs_a_failed_unit()
+    );
+}
