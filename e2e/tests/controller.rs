@@ -232,6 +232,30 @@ async fn controller_should_apply_new_manifests_reject_broken_ones_and_repair_dri
             Ok((failures >= 3).then_some(()))
         })
         .await?;
+
+        // A sync tool that leaves the directory empty: refused, the last good revision
+        // keeps running and its drift is still repaired.
+        let before = status(&host).await?["revision"]["hash"].clone();
+        for name in ["a.yaml", "b.yaml", "c.yaml"] {
+            std::fs::remove_file(host.host_path(dir.path().join(name)))?;
+        }
+        wait_until(TIMEOUT, "the empty revision to be refused", || async {
+            let s = status(&host).await?;
+            Ok(s["invalidRevision"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("empty"))
+                .then_some(s))
+        })
+        .await?;
+        ensure!(
+            status(&host).await?["revision"]["hash"] == before,
+            "the empty revision replaced the running one"
+        );
+        host.exec_ok(["systemctl", "stop", &a_unit]).await?;
+        wait_until(TIMEOUT, "the last good revision to be repaired", || async {
+            Ok((active(&host, &a_unit).await? == "active").then_some(()))
+        })
+        .await?;
         Ok(())
     }
     .await;
