@@ -200,7 +200,7 @@ fn diff_json_of_an_invalid_revision_is_a_json_list_of_errors() {
     assert_eq!(doc["valid"], false);
     assert_eq!(doc["schemaVersion"], 1);
     let error = &doc["errors"][0];
-    assert_eq!((&error["line"], &error["column"]), (&6.into(), &3.into()));
+    assert_eq!((&error["line"], &error["col"]), (&6.into(), &3.into()));
     assert!(
         error["file"]
             .as_str()

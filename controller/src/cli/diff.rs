@@ -5,6 +5,7 @@ use std::io::Write;
 use clap::{Args, ValueEnum};
 
 use super::{Exit, HostArgs, ManifestArgs, report_load_error};
+use podctl::controller::status::DiagnosticInfo;
 use podctl::reconcile::Host;
 use podctl::report::diff::{Summary, render_json, render_text};
 
@@ -89,29 +90,20 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
     })
 }
 
-/// `podctl diff -o json` of a revision that does not load: what is wrong, where.
+/// `podctl diff -o json` of a revision that does not load: what is wrong, where, in the
+/// shape of the controller's `/status` `invalidRevision`.
 fn invalid_revision(dir: &std::path::Path, e: &podctl_api::LoadError) -> serde_json::Value {
-    let errors: Vec<serde_json::Value> = match e.diagnostics() {
-        Some(diagnostics) => diagnostics
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "file": d.location.file.display().to_string(),
-                    "line": d.location.mark.line,
-                    "column": d.location.mark.col,
-                    "message": d.message,
-                    "hint": d.hint,
-                })
-            })
-            .collect(),
-        None => vec![serde_json::json!({ "message": e.to_string() })],
-    };
+    let errors: Vec<DiagnosticInfo> = e
+        .diagnostics()
+        .map(|d| d.iter().map(DiagnosticInfo::from_diagnostic).collect())
+        .unwrap_or_default();
     serde_json::json!({
         "apiVersion": podctl_api::API_VERSION,
         "kind": "Diff",
         "schemaVersion": podctl::report::diff::SCHEMA_VERSION,
         "manifests": dir.display().to_string(),
         "valid": false,
+        "message": e.to_string(),
         "errors": errors,
     })
 }
