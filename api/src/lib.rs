@@ -17,6 +17,6 @@ mod yaml;
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Mark};
 pub use graph::DependencyGraph;
 pub use kinds::*;
-pub use load::{LoadError, SourceFile, from_sources, load_dir};
+pub use load::{LoadError, SourceFile, from_sources, load_dir, plural};
 pub use name::Name;
 pub use revision::{Revision, Stats, object_hash};

@@ -31,7 +31,8 @@ pub enum LoadError {
     Invalid(Diagnostics),
 }
 
-fn plural(n: usize, word: &str) -> String {
+/// `1 error`, `2 errors`: counts as people write them (also in podctl's other output).
+pub fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
@@ -105,7 +106,6 @@ pub fn from_sources(
     let mut invalid = Vec::new();
     // Partially typed objects are checked with the others; their errors already make the
     // revision invalid, so none of them can end up in one.
-    let mut partial = 0;
     let mut tainted: HashSet<(Arc<Path>, Mark)> = HashSet::new();
     let mut documents = 0;
     for file in &files {
@@ -127,7 +127,6 @@ pub fn from_sources(
                 } => {
                     tainted.extend(marks.into_iter().map(|m| (file.path.clone(), m)));
                     objects.push(object);
-                    partial += 1;
                 }
                 Parsed::Invalid(declared) => invalid.push(declared),
                 Parsed::Unidentified => {}
@@ -144,7 +143,7 @@ pub fn from_sources(
             .into_iter()
             .filter(|d| !tainted.contains(&(d.location.file.clone(), d.location.mark))),
     );
-    if !diagnostics.is_empty() || partial > 0 {
+    if !diagnostics.is_empty() {
         diagnostics.sort();
         return Err(LoadError::Invalid(diagnostics));
     }

@@ -95,7 +95,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             out,
             "revision {}: {}, {} changed, {} failed{} in {:.1}s",
             revision.short_hash(),
-            podctl::report::count(outcomes.len(), "object"),
+            podctl_api::plural(outcomes.len(), "object"),
             outcomes.iter().filter(|o| o.status == Status::Applied).count(),
             failed,
             if orphaned > 0 { format!(", {orphaned} orphaned (kept)") } else { String::new() },

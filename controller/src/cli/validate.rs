@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{Exit, ManifestArgs, load_or_report};
-use podctl::report::count;
+use podctl_api::plural;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -30,9 +30,9 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
                 .as_ref()
                 .unwrap_or(&args.manifests.dir)
                 .display(),
-            count(revision.len(), "object"),
-            count(stats.files, "file"),
-            count(stats.documents, "document"),
+            plural(revision.len(), "object"),
+            plural(stats.files, "file"),
+            plural(stats.documents, "document"),
             revision.short_hash()
         );
     }

@@ -112,12 +112,11 @@ pub fn render_text(
         if step.is_noop() && !orphaned && !show_unchanged {
             continue;
         }
-        write_step(
-            &mut out,
-            step,
-            plan.blocked_via(revision, &step.object).map(|(via, _)| via),
-            unit_dir,
-        );
+        // Only a step with something to do waits for its blocker.
+        let blocker = (!step.is_noop())
+            .then(|| plan.blocked_via(revision, &step.object).map(|(via, _)| via))
+            .flatten();
+        write_step(&mut out, step, blocker, unit_dir);
     }
     let s = Summary::of(plan);
     if !s.has_changes() && s.orphaned == 0 {
@@ -125,7 +124,7 @@ pub fn render_text(
             out,
             "No changes: the host matches revision {} ({}).",
             revision.short_hash(),
-            super::count(plan.steps.len(), "object")
+            podctl_api::plural(plan.steps.len(), "object")
         );
         return out;
     }
@@ -137,8 +136,8 @@ pub fn render_text(
         s.repair,
         s.delete,
         s.orphaned,
-        super::count(s.conflict, "conflict"),
-        super::count(s.error, "error"),
+        podctl_api::plural(s.conflict, "conflict"),
+        podctl_api::plural(s.error, "error"),
         revision.short_hash(),
         h = style::HEADER.render(),
         r = style::HEADER.render_reset(),
@@ -159,7 +158,7 @@ fn write_step(out: &mut String, step: &Step, blocker: Option<&ObjectRef>, unit_d
         let _ = write!(out, ": {detail}");
     }
     out.push('\n');
-    if let Some(blocker) = blocker.filter(|_| !step.is_noop()) {
+    if let Some(blocker) = blocker {
         let _ = writeln!(
             out,
             "    {}blocked by {}: apply leaves this object as it is until that is fixed{}",

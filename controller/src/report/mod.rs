@@ -19,14 +19,5 @@ pub mod style {
     pub const HUNK: Style = AnsiColor::Cyan.on_default();
 }
 
-/// `1 error`, `2 errors`: counts as people write them.
-pub fn count(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
 #[cfg(test)]
 mod tests;

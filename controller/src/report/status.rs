@@ -58,9 +58,9 @@ pub fn rows(
         .filter(|s| filter.matches(&s.object))
         .map(|step| {
             let mut r = row(step, revision, observed, now);
-            if let Some(message) = plan.blocked_message(revision, &step.object)
-                && !step.is_noop()
+            if !step.is_noop()
                 && !matches!(r.status, Status::Failed)
+                && let Some(message) = plan.blocked_message(revision, &step.object)
             {
                 r.status = Status::Pending;
                 r.message = message;
