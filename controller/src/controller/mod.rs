@@ -448,23 +448,14 @@ impl Loop {
             "the manifests in {} are empty: applying them would remove every container podctl manages; run the controller with --allow-empty if that is what you want",
             revision.resolved_dir().display()
         );
-        if self.last_invalid.as_deref() != Some(message.as_str()) {
-            self.shared.metrics.invalid_revisions.inc();
-            let keeping = self
-                .current
-                .as_ref()
-                .map_or(String::new(), |c| c.short_hash().to_owned());
-            error!(revision = %keeping, "keeping revision {keeping}: {message}");
-        }
-        self.last_invalid = Some(message.clone());
-        self.shared.metrics.revision_invalid.set(1);
         let invalid = status::InvalidRevision {
             detected_at: unix_now(),
-            message,
+            message: message.clone(),
             errors: Vec::new(),
         };
-        self.shared.update(|s| s.invalid_revision = Some(invalid));
-        self.notify_status();
+        self.record_invalid(message.clone(), invalid, |keeping| {
+            error!("{keeping}: {message}");
+        });
     }
 
     fn reject(&mut self, e: &LoadError) {
@@ -472,21 +463,6 @@ impl Loop {
             Some(d) => d.to_string(),
             None => e.to_string(),
         };
-        let keeping = self.current.as_ref().map_or_else(
-            || "no revision yet".to_owned(),
-            |c| format!("keeping revision {}", c.short_hash()),
-        );
-        if self.last_invalid.as_deref() != Some(report.as_str()) {
-            self.shared.metrics.invalid_revisions.inc();
-            error!(error = %e, "{keeping}: the manifests are invalid and change nothing");
-            if let Some(diagnostics) = e.diagnostics() {
-                for d in diagnostics.iter() {
-                    error!(location = %d.location, hint = d.hint.as_deref().unwrap_or(""), "{}: {}", d.location, d.message);
-                }
-            }
-        }
-        self.last_invalid = Some(report);
-        self.shared.metrics.revision_invalid.set(1);
         let errors = e
             .diagnostics()
             .map(|d| {
@@ -500,6 +476,34 @@ impl Loop {
             message: e.to_string(),
             errors,
         };
+        self.record_invalid(report, invalid, |keeping| {
+            error!(error = %e, "{keeping}: the manifests are invalid and change nothing");
+            if let Some(diagnostics) = e.diagnostics() {
+                for d in diagnostics.iter() {
+                    error!(location = %d.location, hint = d.hint.as_deref().unwrap_or(""), "{}: {}", d.location, d.message);
+                }
+            }
+        });
+    }
+
+    /// Manifests that change nothing (invalid, or an empty revision refused): counted and
+    /// logged once per distinct `report`, shown in /status, the metrics and STATUS=.
+    fn record_invalid(
+        &mut self,
+        report: String,
+        invalid: status::InvalidRevision,
+        log: impl FnOnce(&str),
+    ) {
+        if self.last_invalid.as_deref() != Some(report.as_str()) {
+            self.shared.metrics.invalid_revisions.inc();
+            let keeping = self.current.as_ref().map_or_else(
+                || "no revision yet".to_owned(),
+                |c| format!("keeping revision {}", c.short_hash()),
+            );
+            log(&keeping);
+        }
+        self.last_invalid = Some(report);
+        self.shared.metrics.revision_invalid.set(1);
         self.shared.update(|s| s.invalid_revision = Some(invalid));
         self.notify_status();
     }
@@ -655,29 +659,29 @@ impl Loop {
         }
         let mut failed = 0;
         for o in &report.outcomes {
-            match &o.status {
-                Status::Failed(message) => {
-                    failed += 1;
-                    let retry_at = self.backoff.failed(&o.object, now);
-                    metrics
-                        .object_failures
-                        .get_or_create(&labels([("kind", o.object.kind.as_str())]))
-                        .inc();
-                    warn!(object = %o.object, error = %message, retry_in = ?retry_at - now, "object failed: {message}");
-                }
-                Status::Conflict(_) | Status::Blocked(_) => failed += 1,
-                // A unit found failed and started again is a crash: started at once the
-                // first time, then only after a growing delay, so a container that exits
-                // at once is backed off instead of restarted forever.
-                Status::Applied if o.change.repairs_a_failed_unit() => {
-                    let retry_at = self.backoff.failed(&o.object, now);
-                    metrics
-                        .object_failures
-                        .get_or_create(&labels([("kind", o.object.kind.as_str())]))
-                        .inc();
-                    warn!(object = %o.object, retry_in = ?retry_at - now, "unit had failed: started again; if it fails again, the next start waits");
-                }
-                Status::UpToDate | Status::Applied => self.backoff.succeeded(&o.object),
+            // A unit found failed and started again is a crash too: started at once the
+            // first time, then only after a growing delay, so a container that exits at
+            // once is backed off instead of restarted forever.
+            let failure = match &o.status {
+                Status::Failed(message) => Some(format!("object failed: {message}")),
+                Status::Applied if o.change.repairs_a_failed_unit() => Some(
+                    "unit had failed: started again; if it fails again, the next start waits"
+                        .to_owned(),
+                ),
+                _ => None,
+            };
+            if let Some(what) = failure {
+                let retry_at = self.backoff.failed(&o.object, now);
+                metrics
+                    .object_failures
+                    .get_or_create(&labels([("kind", o.object.kind.as_str())]))
+                    .inc();
+                warn!(object = %o.object, retry_in = ?retry_at - now, "{what}");
+            } else if o.status.is_ok() {
+                self.backoff.succeeded(&o.object);
+            }
+            if !o.status.is_ok() {
+                failed += 1;
             }
             if matches!(o.change, Change::Repair { .. }) && o.status == Status::Applied {
                 metrics.drift_repairs.inc();
