@@ -79,10 +79,17 @@ pub fn load_dir(dir: &Path) -> Result<Revision, LoadError> {
     }
     let mut relative = Vec::new();
     let mut seen = HashSet::new();
-    collect_files(&resolved, Path::new(""), &mut relative, &mut seen)?;
+    let mut diagnostics = Diagnostics::default();
+    let mut walk = Walk {
+        root: &resolved,
+        shown: dir,
+        files: &mut relative,
+        seen: &mut seen,
+        diagnostics: &mut diagnostics,
+    };
+    walk.dir(Path::new(""))?;
     relative.sort();
 
-    let mut diagnostics = Diagnostics::default();
     let mut files = Vec::with_capacity(relative.len());
     for rel in relative {
         let shown: Arc<Path> = Arc::from(dir.join(&rel));
@@ -155,44 +162,90 @@ pub fn from_sources(
         .map_err(LoadError::Invalid)
 }
 
-fn collect_files(
-    root: &Path,
-    rel: &Path,
-    out: &mut Vec<PathBuf>,
-    seen: &mut HashSet<PathBuf>,
-) -> Result<(), LoadError> {
-    let dir = root.join(rel);
-    // Symlinked directories are followed once: a link back up the tree is not a loop.
-    let canonical = fs::canonicalize(&dir).map_err(|e| LoadError::io(&dir, e))?;
-    if !seen.insert(canonical) {
-        return Ok(());
-    }
-    let entries = fs::read_dir(&dir).map_err(|e| LoadError::io(&dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| LoadError::io(&dir, e))?;
-        let name = entry.file_name();
-        let Some(name_str) = name.to_str() else {
-            continue;
-        };
-        if name_str.starts_with('.') {
-            continue;
+/// The walk of one manifest tree: the manifest files found, and the entries that make
+/// the revision invalid because podctl cannot tell what they hold.
+struct Walk<'a> {
+    root: &'a Path,
+    /// The directory as the caller gave it, for paths in diagnostics.
+    shown: &'a Path,
+    files: &'a mut Vec<PathBuf>,
+    seen: &'a mut HashSet<PathBuf>,
+    diagnostics: &'a mut Diagnostics,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, rel: &Path) -> Result<(), LoadError> {
+        let dir = self.root.join(rel);
+        // Symlinked directories are followed once: a link back up the tree is not a loop.
+        let canonical = fs::canonicalize(&dir).map_err(|e| LoadError::io(&dir, e))?;
+        if !self.seen.insert(canonical) {
+            return Ok(());
         }
-        let path = dir.join(&name);
-        // Follows symlinks: a manifest may be a link into a shared folder.
-        let meta = match fs::metadata(&path) {
-            Ok(m) => m,
-            // A dangling link is not a manifest; skipping it matches `find -L`.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(LoadError::io(&path, e)),
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            // The top directory itself: nothing was read, say so as an I/O error.
+            Err(e) if rel.as_os_str().is_empty() => return Err(LoadError::io(&dir, e)),
+            Err(e) => {
+                self.unreadable(rel, &format!("cannot read directory: {e}"));
+                return Ok(());
+            }
         };
-        let child = rel.join(&name);
-        if meta.is_dir() {
-            collect_files(root, &child, out, seen)?;
-        } else if meta.is_file() && (name_str.ends_with(".yaml") || name_str.ends_with(".yml")) {
-            out.push(child);
+        for entry in entries {
+            let entry = entry.map_err(|e| LoadError::io(&dir, e))?;
+            let name = entry.file_name();
+            let child = rel.join(&name);
+            let Some(name_str) = name.to_str() else {
+                self.unreadable(
+                    &child,
+                    "the name is not UTF-8, so podctl cannot tell whether it holds manifests",
+                );
+                continue;
+            };
+            if name_str.starts_with('.') {
+                continue;
+            }
+            // Follows symlinks: a manifest may be a link into a shared folder.
+            let meta = match fs::metadata(dir.join(&name)) {
+                Ok(m) => m,
+                // A link whose target is missing (a shared folder not mounted yet, a
+                // half-done checkout) hides manifests: reading the tree without them would
+                // remove their objects, volumes' data included. The revision is invalid.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let target = fs::read_link(dir.join(&name))
+                        .map(|t| format!(" -> {}", t.display()))
+                        .unwrap_or_default();
+                    self.unreadable(
+                        &child,
+                        &format!("dangling symlink{target}: its target does not exist"),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    self.unreadable(&child, &format!("cannot read: {e}"));
+                    continue;
+                }
+            };
+            if meta.is_dir() {
+                self.dir(&child)?;
+            } else if meta.is_file()
+                && (name_str.ends_with(".yaml") || name_str.ends_with(".yml"))
+            {
+                self.files.push(child);
+            }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// An entry that may hold manifests but cannot be read: the revision is incomplete.
+    fn unreadable(&mut self, rel: &Path, message: &str) {
+        let shown: Arc<Path> = Arc::from(self.shown.join(rel));
+        self.diagnostics.push(
+            Diagnostic::new(Location::new(shown, Mark::new(1, 1)), message).with_hint(
+                "podctl reads the whole tree or nothing: restore it (or remove the entry, \
+                 or rename it to start with `.` to have it skipped)",
+            ),
+        );
+    }
 }
 
 /// Reads a manifest as UTF-8 text, or says where it stops being text.

@@ -147,15 +147,61 @@ fn directory_given_as_a_symlink_is_resolved_once_and_paths_keep_the_given_form()
 
 #[cfg(unix)]
 #[test]
-fn symlinked_files_and_dangling_links() {
+fn symlinked_files_are_followed_and_a_loop_is_read_once() {
     let fx = Fixture::new(&[("a.yaml", &volume("a"))]);
     let shared = tempfile::tempdir().expect("tempdir");
     std::fs::write(shared.path().join("b.yaml"), volume("b")).expect("write");
     std::os::unix::fs::symlink(shared.path().join("b.yaml"), fx.join("b.yaml")).expect("symlink");
-    std::os::unix::fs::symlink(fx.join("missing.yaml"), fx.join("c.yaml")).expect("symlink");
     // A link back up the tree is followed once, not forever.
     std::os::unix::fs::symlink(fx.path(), fx.join("loop")).expect("symlink");
     assert_eq!(names(&fx.revision()), ["volume/a", "volume/b"]);
+}
+
+/// A dangling link hides whatever it pointed to (a shared folder briefly missing): a
+/// revision read without it would remove those objects and their volumes' data.
+#[cfg(unix)]
+#[test]
+fn a_dangling_link_makes_the_revision_invalid() {
+    let fx = Fixture::new(&[("a.yaml", &volume("a"))]);
+    std::os::unix::fs::symlink("/nonexistent/podctl-shared", fx.join("shared")).expect("symlink");
+    std::os::unix::fs::symlink(fx.join("missing.yaml"), fx.join("c.yaml")).expect("symlink");
+    // Hidden entries stay skipped, dangling or not.
+    std::os::unix::fs::symlink("/nonexistent", fx.join(".old")).expect("symlink");
+    let errors = fx.errors();
+    assert_eq!(
+        errors,
+        [
+            // (the fixture's directory is stripped from messages)
+            "c.yaml:1:1: dangling symlink -> missing.yaml: its target does not exist",
+            "shared:1:1: dangling symlink -> /nonexistent/podctl-shared: its target does not exist",
+        ]
+    );
+    assert!(
+        fx.hints()[0].as_deref().is_some_and(|h| h.contains("restore it")),
+        "{:?}",
+        fx.hints()
+    );
+}
+
+/// A subdirectory podctl may not read is as incomplete as a missing one.
+#[cfg(unix)]
+#[test]
+fn an_unreadable_subdirectory_makes_the_revision_invalid() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let fx = Fixture::new(&[("a.yaml", &volume("a")), ("team/b.yaml", &volume("b"))]);
+    let team = fx.join("team");
+    std::fs::set_permissions(&team, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    // root reads it anyway: then there is nothing to prove here.
+    let readable = std::fs::read_dir(&team).is_ok();
+    let result = fx.load();
+    std::fs::set_permissions(&team, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    if readable {
+        assert!(result.is_ok());
+        return;
+    }
+    let e = result.expect_err("unreadable subdirectory");
+    let d = e.diagnostics().expect("diagnostics");
+    assert!(d.iter().any(|d| d.message.starts_with("cannot read directory")), "{e}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use clap::Args;
 use super::HostArgs;
 use super::{Exit, ManifestArgs, load_or_report};
 use podctl::execute::Status;
+use podctl::plan::guard::WipesTheHost;
 use podctl::reconcile::Host;
 
 #[derive(Debug, Args)]
@@ -44,12 +45,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
         if !args.prune {
             plan = plan.without_pruning();
         }
-        if revision.is_empty() && plan.has_changes() && !args.allow_empty {
-            eprintln!(
-                "error: the revision in {} is empty and applying it would remove every container podctl manages",
-                args.manifests.dir.display()
-            );
-            eprintln!("  hint: if that is what you want, run again with --allow-empty");
+        if let Some(refused) = WipesTheHost::check(&revision, &plan, args.allow_empty) {
+            eprintln!("error: {refused}");
+            eprintln!("  hint: {}", refused.hint());
             return Ok(Exit::Error);
         }
         let outcomes = host.execute(&plan, &revision).await;

@@ -5,6 +5,7 @@ use std::io::Write;
 use clap::{Args, ValueEnum};
 
 use super::{Exit, HostArgs, ManifestArgs, report_load_error};
+use podctl::plan::guard::WipesTheHost;
 use podctl::controller::status::DiagnosticInfo;
 use podctl::reconcile::Host;
 use podctl::report::diff::{Summary, render_json, render_text};
@@ -63,12 +64,9 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
     } else {
         plan.without_pruning()
     };
-    if revision.is_empty() && plan.has_changes() {
+    if let Some(refused) = WipesTheHost::check(&revision, &plan, false) {
         // apply refuses this plan unless told; say so before anyone tries.
-        eprintln!(
-            "warning: the revision in {} is empty: apply would remove every container podctl manages, and refuses to without --allow-empty",
-            args.manifests.dir.display()
-        );
+        eprintln!("warning: {refused}; apply refuses it without --allow-empty");
     }
     let unit_dir = args.host.unit_dir.display().to_string();
     let mut out = anstream::stdout().lock();

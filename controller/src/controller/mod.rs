@@ -36,6 +36,7 @@ use tracing::{Instrument as _, error, info, info_span, warn};
 
 use crate::execute::{Outcome, Status};
 use crate::plan::Change;
+use crate::plan::guard::{WipesTheHost, declares_no_container};
 use crate::reconcile::{Host, HostConfig};
 use crate::render::unit_name;
 use backoff::Backoff;
@@ -361,9 +362,12 @@ impl Loop {
         };
         match loaded {
             Ok(revision)
-                if revision.is_empty()
+                if declares_no_container(&revision)
                     && !self.config.allow_empty
-                    && self.current.as_ref().is_some_and(|c| !c.is_empty()) =>
+                    && self
+                        .current
+                        .as_ref()
+                        .is_some_and(|c| !declares_no_container(c)) =>
             {
                 // Like an invalid revision: the last good one keeps running and its drift
                 // is still repaired.
@@ -445,7 +449,7 @@ impl Loop {
 
     fn refuse_empty(&mut self, revision: &Revision) {
         let message = format!(
-            "the manifests in {} are empty: applying them would remove every container podctl manages; run the controller with --allow-empty if that is what you want",
+            "the manifests in {} declare no container: applying them would remove every container podctl manages; run the controller with --allow-empty if that is what you want",
             revision.resolved_dir().display()
         );
         let invalid = status::InvalidRevision {
@@ -895,12 +899,10 @@ async fn pass(
     };
     let mut plan = host.plan(revision, &observed);
     report.units = observed.units.clone();
-    if revision.is_empty() && plan.has_changes() && !allow_empty {
-        report.error = Some(
-            "the revision is empty and applying it would remove every container podctl manages; \
-             run the controller with --allow-empty if that is what you want"
-                .to_owned(),
-        );
+    if let Some(refused) = WipesTheHost::check(revision, &plan, allow_empty) {
+        report.error = Some(format!(
+            "{refused}; run the controller with --allow-empty if that is what you want"
+        ));
         report.elapsed = started.elapsed();
         return report;
     }

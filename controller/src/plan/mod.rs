@@ -2,6 +2,7 @@
 //! actions that converge it, each with its reason. `diff` prints it, `apply` executes it.
 
 mod explain;
+pub mod guard;
 mod image;
 mod network;
 mod secret;
