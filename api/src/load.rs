@@ -227,8 +227,7 @@ impl Walk<'_> {
             };
             if meta.is_dir() {
                 self.dir(&child)?;
-            } else if meta.is_file()
-                && (name_str.ends_with(".yaml") || name_str.ends_with(".yml"))
+            } else if meta.is_file() && (name_str.ends_with(".yaml") || name_str.ends_with(".yml"))
             {
                 self.files.push(child);
             }

@@ -177,7 +177,9 @@ fn a_dangling_link_makes_the_revision_invalid() {
         ]
     );
     assert!(
-        fx.hints()[0].as_deref().is_some_and(|h| h.contains("restore it")),
+        fx.hints()[0]
+            .as_deref()
+            .is_some_and(|h| h.contains("restore it")),
         "{:?}",
         fx.hints()
     );
@@ -201,7 +203,11 @@ fn an_unreadable_subdirectory_makes_the_revision_invalid() {
     }
     let e = result.expect_err("unreadable subdirectory");
     let d = e.diagnostics().expect("diagnostics");
-    assert!(d.iter().any(|d| d.message.starts_with("cannot read directory")), "{e}");
+    assert!(
+        d.iter()
+            .any(|d| d.message.starts_with("cannot read directory")),
+        "{e}"
+    );
 }
 
 #[test]

@@ -41,6 +41,8 @@ pub struct Host {
     /// Tries of a pull that fails on the network within one apply. The controller makes it
     /// 1: its own backoff retries, and a pass must not wait on a registry that is down.
     pub pull_attempts: u32,
+    /// Cancelled to stop an execution at its next safe point (apply's Ctrl-C).
+    pub interrupt: tokio_util::sync::CancellationToken,
 }
 
 impl Host {
@@ -65,6 +67,7 @@ impl Host {
             state_dir,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             pull_attempts: crate::execute::PULL_ATTEMPTS,
+            interrupt: tokio_util::sync::CancellationToken::new(),
         })
     }
 
@@ -165,6 +168,8 @@ impl Host {
                         n_restarts: u.n_restarts,
                         exec_main_status: u.exec_main_status,
                         active_enter_timestamp_us: u.active_enter_timestamp_us,
+                        need_daemon_reload: u.need_daemon_reload,
+                        drop_in_paths: u.drop_in_paths,
                     };
                     (u.name, status)
                 })
@@ -182,6 +187,7 @@ impl Host {
                             state: c.state,
                             labels: c.labels,
                             image: c.image,
+                            image_id: c.image_id,
                             health,
                             networks: c.networks,
                         },
@@ -208,6 +214,7 @@ impl Host {
             state_dir: self.state_dir.clone(),
             progress: self.progress,
             pull_attempts: self.pull_attempts,
+            interrupt: self.interrupt.clone(),
         }
         .execute(plan, revision)
         .await

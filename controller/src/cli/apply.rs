@@ -50,6 +50,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             eprintln!("  hint: {}", refused.hint());
             return Ok(Exit::Error);
         }
+        stop_on_signals(host.interrupt.clone())?;
         let outcomes = host.execute(&plan, &revision).await;
         let mut out = std::io::stdout().lock();
         let width = outcomes.iter().map(|o| o.object.to_string().len()).max().unwrap_or(0);
@@ -99,6 +100,50 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             if orphaned > 0 { format!(", {orphaned} orphaned (kept)") } else { String::new() },
             started.elapsed().as_secs_f64()
         )?;
-        Ok(if failed > 0 { Exit::Changes } else { Exit::Ok })
+        // Drift podctl does not repair: the operator's drop-ins stay, and are said once more.
+        let overridden: Vec<_> = plan.steps.iter().filter(|s| !s.drop_ins.is_empty()).collect();
+        for step in &overridden {
+            for drop_in in &step.drop_ins {
+                eprintln!(
+                    "warning: {}: drop-in {} overrides its unit; podctl never removes it: move the setting into the manifest or delete the file",
+                    step.object,
+                    drop_in.display()
+                );
+            }
+        }
+        Ok(if host.interrupt.is_cancelled() {
+            Exit::Interrupted
+        } else if failed > 0 || !overridden.is_empty() {
+            Exit::Changes
+        } else {
+            Exit::Ok
+        })
     })
+}
+
+/// Ctrl-C (or SIGTERM) stops the apply at its next safe point: the systemd jobs and podman
+/// calls in flight finish, nothing more starts, and what was left half-way is finished by
+/// the next apply. A second one ends podctl at once, which is safe too (unit files are
+/// written atomically; the next apply repairs the rest).
+fn stop_on_signals(interrupt: tokio_util::sync::CancellationToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        for n in 0.. {
+            tokio::select! {
+                _ = sigint.recv() => {}
+                _ = sigterm.recv() => {}
+            }
+            if n > 0 {
+                eprintln!("podctl apply: stopped at once; run apply again to finish");
+                std::process::exit(Exit::Interrupted as i32);
+            }
+            eprintln!(
+                "podctl apply: interrupted: finishing the jobs in flight, then stopping (again to stop at once)"
+            );
+            interrupt.cancel();
+        }
+    });
+    Ok(())
 }

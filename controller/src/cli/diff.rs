@@ -5,8 +5,8 @@ use std::io::Write;
 use clap::{Args, ValueEnum};
 
 use super::{Exit, HostArgs, ManifestArgs, report_load_error};
-use podctl::plan::guard::WipesTheHost;
 use podctl::controller::status::DiagnosticInfo;
+use podctl::plan::guard::WipesTheHost;
 use podctl::reconcile::Host;
 use podctl::report::diff::{Summary, render_json, render_text};
 

@@ -24,6 +24,8 @@ pub enum Exit {
     Changes = 1,
     /// Invalid revision or an error before any work.
     Error = 2,
+    /// `apply` stopped by Ctrl-C or SIGTERM before it finished (128 + SIGINT, as shells do).
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {
@@ -109,7 +111,10 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Converge the host to the manifests: write units, start, restart, remove
     #[command(
-        after_help = "Exit status: 0 converged, 1 some objects failed, 2 invalid revision or error.\n\n\
+        after_help = "Exit status: 0 converged, 1 some objects failed (or a unit is overridden by a\n\
+        drop-in), 2 invalid revision or error, 130 interrupted (Ctrl-C, SIGTERM).\n\n\
+        Ctrl-C lets the systemd jobs in flight finish and starts nothing more; a second\n\
+        Ctrl-C stops at once. Either way, the next apply finishes what was left half-way.\n\n\
         Each object gets one line: its result, the time it took, what changed and why.\n\
         An invalid revision changes nothing.\n\nExamples:\n  \
         podctl apply\n  \

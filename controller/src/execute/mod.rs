@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use podctl_api::{Kind, ObjectRef, Revision};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::adapters::podman::{Labels, Podman, PodmanError};
 use crate::adapters::systemd::{JobOutcome, Systemd};
+use crate::failpoint;
 use crate::observe::{pulled_images, remove_unit_file, secret_source, write_unit_file};
 use crate::plan::{Action, Change, Plan, Step};
 
@@ -68,6 +70,9 @@ pub struct Executor<'a> {
     pub progress: bool,
     /// Tries of a pull that fails on the network, within one execution.
     pub pull_attempts: u32,
+    /// Cancelled by Ctrl-C (or the controller's shutdown): the jobs in flight finish, then
+    /// nothing more is started and the rest is reported as not attempted.
+    pub interrupt: CancellationToken,
 }
 
 /// The pulls of one execution: each reference's result, and which references got a new ID.
@@ -132,7 +137,11 @@ impl Executor<'_> {
             }
         }
 
+        if self.interrupt.is_cancelled() {
+            return self.interrupted(plan, outcomes);
+        }
         let pulls = self.pull_all(&desired).await;
+        failpoint::hit("pulled");
         let pulled: Vec<String> = pulls
             .results
             .iter()
@@ -159,6 +168,9 @@ impl Executor<'_> {
                 .await;
             gate.held = held_containers(revision, &by_object, &outcomes, &pulls);
         }
+        if self.interrupt.is_cancelled() {
+            return self.interrupted(plan, outcomes);
+        }
 
         // Then every unit file that may run, so one reload covers the whole batch.
         let mut reload_needed = removals
@@ -171,7 +183,10 @@ impl Executor<'_> {
             for action in &step.actions {
                 if let Action::WriteUnit { unit, content } = action {
                     match write_unit_file(&self.unit_dir, unit, content) {
-                        Ok(_) => reload_needed = true,
+                        Ok(_) => {
+                            reload_needed = true;
+                            failpoint::hit("unit-written");
+                        }
                         Err(e) => {
                             gate.failed_writes
                                 .insert(step.object.clone(), e.to_string());
@@ -185,6 +200,7 @@ impl Executor<'_> {
             if let Err(e) = self.systemd.reload().await {
                 gate.reload_error = Some(format!("daemon-reload failed: {e}"));
             }
+            failpoint::hit("reloaded");
         }
         // A removed unit stopped with podman's exit 143 would stay listed as failed (and
         // the host "degraded") until someone resets it.
@@ -197,6 +213,7 @@ impl Executor<'_> {
         }
         let (enable, disable) = enablement(&desired, &gate);
         gate.enable_error = self.change_enablement(&enable, &disable).await;
+        failpoint::hit("enabled");
 
         self.converge_levels(
             revision,
@@ -230,11 +247,31 @@ impl Executor<'_> {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "plan executed"
         );
-        let order: Vec<ObjectRef> = plan.steps.iter().map(|s| s.object.clone()).collect();
-        order
-            .into_iter()
-            .filter_map(|o| outcomes.remove(&o))
-            .collect()
+        if self.interrupt.is_cancelled() {
+            return self.interrupted(plan, outcomes);
+        }
+        in_plan_order(plan, outcomes)
+    }
+
+    /// The outcomes of an execution stopped by an interrupt: what ran, and every other
+    /// object as not attempted. What was left half-way (a unit written, its container not
+    /// restarted yet) is seen and finished by the next apply.
+    fn interrupted(&self, plan: &Plan, mut outcomes: BTreeMap<ObjectRef, Outcome>) -> Vec<Outcome> {
+        warn!("interrupted: the jobs in flight finished; nothing more is started");
+        for step in plan.steps.iter().filter(|s| !s.is_noop()) {
+            outcomes
+                .entry(step.object.clone())
+                .or_insert_with(|| Outcome {
+                    object: step.object.clone(),
+                    change: step.change.clone(),
+                    status: Status::Blocked(
+                        "interrupted before it was attempted; run apply again".into(),
+                    ),
+                    done: Vec::new(),
+                    elapsed: Duration::ZERO,
+                });
+        }
+        in_plan_order(plan, outcomes)
     }
 
     /// Converges one phase's objects level by level of the graph, independent ones in
@@ -250,6 +287,9 @@ impl Executor<'_> {
     ) {
         let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
         for level in revision.graph().levels() {
+            if self.interrupt.is_cancelled() {
+                return;
+            }
             let mut work = Vec::new();
             for object in level.into_iter().filter(|o| phase.includes(o.kind)) {
                 let Some(step) = by_object.get(object) else {
@@ -315,13 +355,17 @@ impl Executor<'_> {
                     .podman
                     .create_volume(name, driver, options, labels)
                     .await
-                    .map_err(|e| format!("cannot create volume {name}: {e}")),
+                    .map_err(|e| format!("cannot create volume {name}: {e}"))
+                    .inspect(|()| failpoint::hit("resource")),
                 Action::CreateSecret {
                     name,
                     source,
                     labels,
                     ..
-                } => self.create_secret(name, source, labels).await,
+                } => self
+                    .create_secret(name, source, labels)
+                    .await
+                    .inspect(|()| failpoint::hit("resource")),
                 Action::RemoveSecret { name } => self
                     .podman
                     .remove_secret(name)
@@ -343,10 +387,12 @@ impl Executor<'_> {
                     // A unit that failed or hit its start limit must be reset to start again.
                     let _ = self.systemd.reset_failed(unit).await;
                     self.run_job(unit, self.systemd.start(unit).await)
+                        .inspect(|()| failpoint::hit("started"))
                 }
                 Action::RestartUnit { unit } => {
                     let _ = self.systemd.reset_failed(unit).await;
                     self.run_job(unit, self.systemd.restart(unit).await)
+                        .inspect(|()| failpoint::hit("started"))
                 }
                 Action::StopUnit { unit } => self.run_job(unit, self.systemd.stop(unit).await),
                 Action::RemoveUnitFile { .. }
@@ -621,11 +667,13 @@ impl Executor<'_> {
                         Action::RemoveUnitFile { path, .. } => {
                             remove_unit_file(path).map_err(|e| e.to_string())
                         }
-                        Action::RemoveContainer { name } => self
-                            .podman
-                            .remove_container(name, true)
-                            .await
-                            .map_err(|e| format!("cannot remove container {name}: {e}")),
+                        Action::RemoveContainer { name } => {
+                            failpoint::hit("remove-container");
+                            self.podman
+                                .remove_container(name, true)
+                                .await
+                                .map_err(|e| format!("cannot remove container {name}: {e}"))
+                        }
                         _ => Ok(()),
                     };
                     match result {
@@ -697,6 +745,14 @@ impl Executor<'_> {
         }
         None
     }
+}
+
+/// The outcomes in the order of the plan's steps.
+fn in_plan_order(plan: &Plan, mut outcomes: BTreeMap<ObjectRef, Outcome>) -> Vec<Outcome> {
+    plan.steps
+        .iter()
+        .filter_map(|s| outcomes.remove(&s.object))
+        .collect()
 }
 
 /// Whether podctl brought `reference` onto the host (it was absent before), so that it

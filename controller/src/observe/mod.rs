@@ -38,6 +38,10 @@ pub struct UnitStatus {
     pub exec_main_status: Option<i32>,
     /// When the unit last became active (µs since the epoch); 0 if never.
     pub active_enter_timestamp_us: u64,
+    /// The unit file on disk changed since systemd loaded it (a daemon-reload is due).
+    pub need_daemon_reload: bool,
+    /// Drop-ins systemd merged into the unit.
+    pub drop_in_paths: Vec<PathBuf>,
 }
 
 impl UnitStatus {
@@ -58,6 +62,8 @@ pub struct ContainerStatus {
     pub labels: BTreeMap<String, String>,
     /// The image reference it runs.
     pub image: String,
+    /// The ID of the image it runs (what the reference pointed to when it was created).
+    pub image_id: String,
     /// `healthy`, `unhealthy` or `starting` for containers with a health check.
     pub health: Option<String>,
     /// The networks it is attached to.

@@ -84,7 +84,10 @@ mod tests {
         let plan = crate::plan::plan(&volume_only, &observed, &Default::default());
         let refused = WipesTheHost::check(&volume_only, &plan, false).expect("refused");
         assert_eq!(refused.removed, 1);
-        assert!(refused.to_string().contains("declares no container"), "{refused}");
+        assert!(
+            refused.to_string().contains("declares no container"),
+            "{refused}"
+        );
         assert_eq!(WipesTheHost::check(&volume_only, &plan, true), None);
         let keep = crate::plan::plan(&with_db, &observed, &Default::default());
         assert_eq!(WipesTheHost::check(&with_db, &keep, false), None);

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use podctl_api::{ImageSource, ImageSpec, Kind, Name, ObjectRef, PullPolicy, Revision};
+use podctl_api::{
+    ContainerSpec, ImageSource, ImageSpec, Kind, Name, ObjectRef, PullPolicy, Revision,
+};
 
 use super::{Action, Change, Step, image_present};
 use crate::observe::Observed;
@@ -42,6 +44,49 @@ pub(super) fn plan(object: &ObjectRef, spec: &ImageSpec, observed: &Observed) ->
         (_, true) => (Change::UpToDate, Vec::new()),
     };
     Step::new(object.clone(), change, actions)
+}
+
+/// For a running container of an Image with `pullPolicy: Always`: why it must restart when
+/// the reference now names another image than the one it runs (pulled by an admin, or by an
+/// apply that was stopped before its restart).
+pub(super) fn newer_image(
+    object: &ObjectRef,
+    spec: &ContainerSpec,
+    revision: &Revision,
+    observed: &Observed,
+) -> Option<String> {
+    let ImageSource::Object(image) = &spec.image else {
+        return None;
+    };
+    let image = revision
+        .get(&ObjectRef::new(Kind::Image, image.clone()))?
+        .as_image()?;
+    if image.pull_policy != PullPolicy::Always {
+        return None;
+    }
+    let reference = image.reference.to_string();
+    let current = super::image_candidates(&reference)
+        .iter()
+        .find_map(|c| observed.image_ids.get(c))?;
+    let container = observed
+        .containers
+        .get(object.name.as_str())
+        .filter(|c| c.is_managed())?;
+    let running = container.image_id.as_str();
+    let same =
+        running.is_empty() || current.starts_with(running) || running.starts_with(current.as_str());
+    (!same).then(|| {
+        format!(
+            "runs image {}, {reference} is now {}",
+            short(running),
+            short(current)
+        )
+    })
+}
+
+fn short(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
 }
 
 /// Every image reference the revision uses: Image objects' and plain `image:` strings.

@@ -221,11 +221,16 @@ pub struct Step {
     /// The unit file's text before and after, for `diff`.
     pub unit_before: Option<String>,
     pub unit_after: Option<String>,
+    /// Drop-ins that change this container's unit behind the manifest (`systemctl edit`):
+    /// drift podctl reports and never removes, since the files are the operator's.
+    pub drop_ins: Vec<PathBuf>,
 }
 
 impl Step {
+    /// Nothing to do and nothing to report.
     pub fn is_noop(&self) -> bool {
         self.actions.is_empty()
+            && self.drop_ins.is_empty()
             && !matches!(self.change, Change::Conflict { .. } | Change::Error { .. })
     }
 
@@ -236,8 +241,26 @@ impl Step {
             actions,
             unit_before: None,
             unit_after: None,
+            drop_ins: Vec::new(),
         }
     }
+}
+
+/// The drop-ins among `paths` that target `unit` itself: `UNIT.d/` (also under
+/// `/run/systemd/system.control`, where `systemctl set-property` writes) and prefix drop-ins
+/// such as `web-.service.d/`. The type-wide `service.d/` applies to every service on the host
+/// (distributions ship some) and is not drift of one object.
+pub fn unit_drop_ins(paths: &[PathBuf]) -> Vec<PathBuf> {
+    paths
+        .iter()
+        .filter(|p| {
+            p.parent()
+                .and_then(|d| d.file_name())
+                .and_then(|d| d.to_str())
+                .is_some_and(|d| d != "service.d")
+        })
+        .cloned()
+        .collect()
 }
 
 /// Every object's step: desired objects in dependency order, then removals.
@@ -401,7 +424,15 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
         };
         desired_units.insert(unit.name.clone());
         let image = image_need(spec);
-        let mut step = plan_container(object_ref, &unit, spec.enabled, image, observed);
+        let newer_image = image::newer_image(object_ref, spec, revision, observed);
+        let mut step = plan_container(
+            object_ref,
+            &unit,
+            spec.enabled,
+            image,
+            newer_image,
+            observed,
+        );
         if let Some(network) = recreated_networks.get(object_ref) {
             restart_for_network(&mut step, &unit.name, network);
         }
@@ -515,29 +546,59 @@ fn image_need(spec: &ContainerSpec) -> Option<ImageNeed> {
 /// Whether local storage has `reference`, the way podman would resolve it: a short name
 /// (`busybox`) matches `docker.io/library/busybox:latest` or `localhost/busybox:latest`.
 pub fn image_present(images: &BTreeSet<String>, reference: &str) -> bool {
-    if images.contains(reference) {
-        return true;
-    }
+    image_candidates(reference)
+        .iter()
+        .any(|c| images.contains(c))
+}
+
+/// The names local storage may hold `reference` under, most specific first.
+pub(crate) fn image_candidates(reference: &str) -> Vec<String> {
+    let mut candidates = vec![reference.to_string()];
     let last = reference.rsplit('/').next().unwrap_or(reference);
     let tagged = if last.contains(':') || last.contains('@') {
         reference.to_string()
     } else {
         format!("{reference}:latest")
     };
-    if images.contains(&tagged) {
-        return true;
+    if tagged != reference {
+        candidates.push(tagged.clone());
     }
     let first = reference.split('/').next().unwrap_or("");
     let qualified = reference.contains('/')
         && (first.contains('.') || first.contains(':') || first == "localhost");
     if qualified {
-        return false;
+        return candidates;
     }
-    let mut candidates = vec![format!("localhost/{tagged}"), format!("docker.io/{tagged}")];
+    candidates.push(format!("localhost/{tagged}"));
+    candidates.push(format!("docker.io/{tagged}"));
     if !reference.contains('/') {
         candidates.push(format!("docker.io/library/{tagged}"));
     }
-    candidates.iter().any(|c| images.contains(c))
+    candidates
+}
+
+/// Why a running container must be restarted although its unit file is as desired: what
+/// runs is not what the unit (or the image it names) says any more.
+fn stale_reason(
+    object: &ObjectRef,
+    unit: &render::UnitFile,
+    newer_image: Option<String>,
+    observed: &Observed,
+) -> Option<String> {
+    let container = observed
+        .containers
+        .get(object.name.as_str())
+        .filter(|c| c.is_managed());
+    let label = container.and_then(|c| c.labels.get(crate::render::labels::HASH));
+    // An apply or a controller pass stopped between writing the unit and restarting it (a
+    // kill, a crash, Ctrl-C): the unit file is right, the container is not.
+    if let Some(label) = label.filter(|l| **l != unit.hash) {
+        return Some(format!(
+            "container runs definition {label}, its unit file is {} (an earlier apply was interrupted before the restart)",
+            unit.hash
+        ));
+    }
+    newer_image
 }
 
 fn plan_container(
@@ -545,6 +606,7 @@ fn plan_container(
     unit: &render::UnitFile,
     enabled: bool,
     image: Option<ImageNeed>,
+    newer_image: Option<String>,
     observed: &Observed,
 ) -> Step {
     let name = &unit.name;
@@ -556,6 +618,7 @@ fn plan_container(
         actions: Vec::new(),
         unit_before: on_disk.filter(|f| f.managed).map(|f| f.content.clone()),
         unit_after: Some(unit.content.clone()),
+        drop_ins: status.map_or_else(Vec::new, |s| unit_drop_ins(&s.drop_in_paths)),
     };
 
     if let Some(message) = conflict(object, name, on_disk, status, observed) {
@@ -568,6 +631,12 @@ fn plan_container(
 
     let file_changed = on_disk.is_none_or(|f| f.content != unit.content);
     let running = status.is_some_and(|s| s.is_running());
+    // systemd still runs an older text of a file that is as desired: reload it.
+    let reload_pending = !file_changed && status.is_some_and(|s| s.need_daemon_reload);
+    let stale = running
+        .then(|| stale_reason(object, unit, newer_image, observed))
+        .flatten()
+        .filter(|_| !file_changed);
     if let Some(need) = image.filter(|i| !image_present(&observed.images, &i.reference)) {
         if need.pull == PullPolicy::Never {
             step.change = Change::Conflict {
@@ -585,7 +654,8 @@ fn plan_container(
             previous_id: None,
         });
     }
-    if file_changed {
+    if file_changed || reload_pending {
+        // Written again when only the reload is missing: the executor reloads after writes.
         step.actions.push(Action::WriteUnit {
             unit: name.clone(),
             content: unit.content.clone(),
@@ -618,6 +688,9 @@ fn plan_container(
             .push(Action::RestartUnit { unit: name.clone() }),
         (false, _) if stopping => {}
         (false, _) => step.actions.push(Action::StartUnit { unit: name.clone() }),
+        (true, false) if stale.is_some() => step
+            .actions
+            .push(Action::RestartUnit { unit: name.clone() }),
         (true, false) => {}
     }
 
@@ -650,6 +723,13 @@ fn plan_container(
                 status.map_or("not loaded", |s| s.active_state.as_str())
             ),
         },
+        Some(_) if stale.is_some() => Change::Repair {
+            reason: stale.clone().unwrap_or_default(),
+        },
+        Some(_) if reload_pending => Change::Repair {
+            reason: "unit file changed on disk since systemd loaded it (daemon-reload pending)"
+                .into(),
+        },
         Some(_) if enabled && !is_enabled => Change::Repair {
             reason: "unit is not enabled".into(),
         },
@@ -658,6 +738,11 @@ fn plan_container(
         },
         Some(_) => Change::UpToDate,
     };
+    if step.change == Change::UpToDate && !step.drop_ins.is_empty() {
+        step.change = Change::Repair {
+            reason: overridden_reason(&step.drop_ins),
+        };
+    }
     // An image that went missing alone is a repair too.
     if step.change == Change::UpToDate && !step.actions.is_empty() {
         step.change = Change::Repair {
@@ -665,6 +750,15 @@ fn plan_container(
         };
     }
     step
+}
+
+/// The drift a drop-in is: podctl leaves the file alone and says what to do.
+fn overridden_reason(drop_ins: &[PathBuf]) -> String {
+    let files: Vec<String> = drop_ins.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "overridden by drop-in {}: podctl never removes it; move the setting into the manifest or delete the file",
+        files.join(", ")
+    )
 }
 
 /// Why podctl must not touch `unit`: it exists and is not podctl's.
@@ -753,6 +847,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
             actions,
             unit_before: Some(file.content.clone()),
             unit_after: None,
+            drop_ins: Vec::new(),
         });
     }
     // Managed containers whose unit is gone (a unit removed by hand, a crash mid-prune).
@@ -777,6 +872,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
             }],
             unit_before: None,
             unit_after: None,
+            drop_ins: Vec::new(),
         });
     }
     steps

@@ -389,3 +389,51 @@ fn a_failed_unit_is_a_repair_the_controller_can_tell_apart() {
             .repairs_a_failed_unit()
     );
 }
+
+/// An apply interrupted after writing the units and before restarting (kill -9, Ctrl-C):
+/// the unit file is right, the container runs the old definition. Not "no changes".
+#[test]
+fn a_container_whose_hash_label_differs_from_its_unit_is_restarted() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    observed
+        .containers
+        .get_mut("db")
+        .expect("db")
+        .labels
+        .insert(labels::HASH.into(), "0ld0ld0ld0ld".into());
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let db = plan.step(&container("db")).expect("db");
+    let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
+    assert_eq!(verbs, ["restart"]);
+    assert!(
+        matches!(&db.change, Change::Repair { reason } if reason.starts_with("container runs definition 0ld0ld0ld0ld")),
+        "{:?}",
+        db.change
+    );
+}
+
+/// The unit file on disk is as desired but systemd still runs an older text of it.
+#[test]
+fn a_unit_systemd_has_not_reloaded_is_written_again_to_reload_it() {
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    observed
+        .units
+        .get_mut("db.service")
+        .expect("db")
+        .need_daemon_reload = true;
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let db = plan.step(&container("db")).expect("db");
+    let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
+    assert_eq!(
+        verbs,
+        ["write"],
+        "the container already runs this definition"
+    );
+    assert!(
+        matches!(&db.change, Change::Repair { reason } if reason.contains("daemon-reload pending")),
+        "{:?}",
+        db.change
+    );
+}

@@ -415,3 +415,31 @@ fn a_conflict_blocks_exactly_the_objects_that_need_it() {
     );
     assert_eq!(plan.blocker(&rev, &object(Kind::Volume, "data")), None);
 }
+
+/// `pullPolicy: Always`: the reference now names another image than the container runs
+/// (an admin's `podman pull`, or an apply stopped after its pull): a restart, said why.
+#[test]
+fn a_container_running_an_older_image_of_an_always_reference_is_restarted() {
+    let always = IMAGE.replace("tlsVerify: false", "pullPolicy: Always");
+    let rev = revision(&[VOLUME, SECRET, NETWORK, &always, APP]);
+    let mut observed = converged(&rev, "aaaa");
+    observed.containers.get_mut("app").expect("app").image_id = "id1".into();
+    let same = plan(&rev, &observed, &RenderContext::default());
+    assert!(verbs(same.step(&object(Kind::Container, "app")).expect("app")).is_empty());
+
+    observed
+        .image_ids
+        .insert("127.0.0.1:5000/bb:v1".into(), "id2".into());
+    let newer = plan(&rev, &observed, &RenderContext::default());
+    let app = newer.step(&object(Kind::Container, "app")).expect("app");
+    assert_eq!(verbs(app), ["restart"]);
+    assert!(
+        matches!(&app.change, Change::Repair { reason } if reason == "runs image id1, 127.0.0.1:5000/bb:v1 is now id2"),
+        "{:?}",
+        app.change
+    );
+    // An IfNotPresent image is the admin's to roll: no restart.
+    let rev = revision(&[VOLUME, SECRET, NETWORK, IMAGE, APP]);
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    assert!(verbs(plan.step(&object(Kind::Container, "app")).expect("app")).is_empty());
+}

@@ -167,6 +167,17 @@ fn write_step(out: &mut String, step: &Step, blocker: Option<&ObjectRef>, unit_d
             style::WARN.render_reset()
         );
     }
+    if !matches!(step.change, Change::Repair { .. }) {
+        for drop_in in &step.drop_ins {
+            let _ = writeln!(
+                out,
+                "    {}drop-in {} overrides the unit; podctl leaves it{}",
+                style::WARN.render(),
+                drop_in.display(),
+                style::WARN.render_reset()
+            );
+        }
+    }
     for action in &step.actions {
         let _ = writeln!(
             out,
@@ -223,6 +234,9 @@ pub struct JsonChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked_by: Option<String>,
     pub actions: Vec<JsonAction>,
+    /// Drop-ins that override the container's unit (drift podctl reports, never removes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drop_ins: Vec<String>,
     /// Unified diff of the unit file; empty when it does not change.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub unit_diff: String,
@@ -284,6 +298,11 @@ pub fn render_json(plan: &Plan, revision: &Revision, unit_dir: &str) -> JsonDiff
                         action: a.verb(),
                         description: a.to_string(),
                     })
+                    .collect(),
+                drop_ins: step
+                    .drop_ins
+                    .iter()
+                    .map(|p| p.display().to_string())
                     .collect(),
                 unit_diff: unit_diff(
                     &unit_name_of(step),

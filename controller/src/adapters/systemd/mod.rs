@@ -252,6 +252,8 @@ pub struct UnitState {
     pub unit_file_state: String,
     /// The unit file changed on disk since systemd loaded it: a daemon-reload is due.
     pub need_daemon_reload: bool,
+    /// Drop-in files systemd merged into the unit (`*.d/*.conf`), in the order it read them.
+    pub drop_in_paths: Vec<PathBuf>,
 }
 
 /// How a job ended: the `result` of its `JobRemoved` signal.
@@ -533,6 +535,7 @@ impl Systemd {
             active_enter_timestamp_us: 0,
             unit_file_state: String::new(),
             need_daemon_reload: false,
+            drop_in_paths: Vec::new(),
         };
         if state.load_state == LoadState::NotFound {
             return Ok(state);
@@ -555,6 +558,10 @@ impl Systemd {
         state.active_enter_timestamp_us = prop_u64(&unit, "ActiveEnterTimestamp");
         state.unit_file_state = prop_string(&unit, "UnitFileState");
         state.need_daemon_reload = prop_bool(&unit, "NeedDaemonReload");
+        state.drop_in_paths = prop_strings(&unit, "DropInPaths")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
         if name.ends_with(".service") {
             let service = |property: &'static str, method: &'static str| {
                 let props = &props;
@@ -721,6 +728,14 @@ fn prop_u64(props: &HashMap<String, OwnedValue>, key: &str) -> u64 {
     props
         .get(key)
         .and_then(|v| v.downcast_ref::<u64>().ok())
+        .unwrap_or_default()
+}
+
+fn prop_strings(props: &HashMap<String, OwnedValue>, key: &str) -> Vec<String> {
+    props
+        .get(key)
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| Vec::<String>::try_from(v).ok())
         .unwrap_or_default()
 }
 
