@@ -304,9 +304,13 @@ impl Executor<'_> {
                         Some(status) => (status, Vec::new()),
                         None => {
                             let _permit = semaphore.acquire().await;
-                            self.converge(step, pulls)
-                                .instrument(info_span!("object", object = %step.object))
-                                .await
+                            if self.interrupt.is_cancelled() {
+                                (Status::Blocked(NOT_ATTEMPTED.into()), Vec::new())
+                            } else {
+                                self.converge(step, pulls)
+                                    .instrument(info_span!("object", object = %step.object))
+                                    .await
+                            }
                         }
                     };
                     (step, status, done, begin.elapsed())
@@ -746,6 +750,9 @@ impl Executor<'_> {
         None
     }
 }
+
+/// Why an object was left alone by an interrupted execution.
+const NOT_ATTEMPTED: &str = "interrupted before it was attempted; run apply again";
 
 /// The outcomes in the order of the plan's steps.
 fn in_plan_order(plan: &Plan, mut outcomes: BTreeMap<ObjectRef, Outcome>) -> Vec<Outcome> {
