@@ -497,16 +497,20 @@ impl Systemd {
         }
         // Collected first: a lazy `map` inside the stream makes the future fail the
         // higher-ranked `Send` check where the controller spawns it.
-        let states: Vec<_> = names.iter().zip(rows).map(|(name, row)| {
-            let (_, _, load, active, sub, _, path, _, _, _) = row;
-            self.unit_state(
-                name,
-                LoadState::parse(&load),
-                ActiveState::parse(&active),
-                sub,
-                path,
-            )
-        }).collect();
+        let states: Vec<_> = names
+            .iter()
+            .zip(rows)
+            .map(|(name, row)| {
+                let (_, _, load, active, sub, _, path, _, _, _) = row;
+                self.unit_state(
+                    name,
+                    LoadState::parse(&load),
+                    ActiveState::parse(&active),
+                    sub,
+                    path,
+                )
+            })
+            .collect();
         // `buffered` keeps the order of `names`.
         futures_util::stream::iter(states)
             .buffered(READS_IN_FLIGHT)
