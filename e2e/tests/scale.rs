@@ -45,7 +45,12 @@ async fn three_hundred_containers_should_apply_get_and_diff() -> Result<()> {
     // later test on this host.
     let (cleanup, took) = timed(
         &host,
-        &["apply", "--allow-empty", "-f", &host.write_manifests(&[])?.path_str()],
+        &[
+            "apply",
+            "--allow-empty",
+            "-f",
+            &host.write_manifests(&[])?.path_str(),
+        ],
     )
     .await?;
     result?;
@@ -57,7 +62,12 @@ async fn three_hundred_containers_should_apply_get_and_diff() -> Result<()> {
     );
     eprintln!("cleanup of {CONTAINERS} containers took {took:?}");
     let left = host
-        .exec(["systemctl", "list-unit-files", "--no-legend", "e2e-n*.service"])
+        .exec([
+            "systemctl",
+            "list-unit-files",
+            "--no-legend",
+            "e2e-n*.service",
+        ])
         .await?;
     ensure!(
         !names.iter().any(|n| left.stdout.contains(n.as_str())),
