@@ -10,6 +10,7 @@ pub mod load;
 pub mod name;
 pub mod revision;
 pub mod schema;
+pub mod unit_size;
 mod validate;
 pub mod values;
 mod yaml;

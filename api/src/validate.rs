@@ -92,6 +92,7 @@ fn check_container(
     declared: &Declarations<'_>,
     out: &mut Diagnostics,
 ) {
+    crate::unit_size::check_unit_size(object, c, out);
     let origin = &object.origin;
     let exists =
         |kind: Kind, name: &Name| declared.contains_key(&ObjectRef::new(kind, name.clone()));

@@ -792,3 +792,61 @@ fn overlapping_network_subnets_are_refused_before_apply() {
         ]
     );
 }
+
+fn container_with_env(values: &[(&str, usize)]) -> String {
+    let mut text = String::from(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: localhost/bb:v1\n  env:\n",
+    );
+    for (key, len) in values {
+        text.push_str(&format!("    {key}: {}\n", "x".repeat(*len)));
+    }
+    text
+}
+
+#[test]
+fn an_env_value_longer_than_linux_passes_in_one_argument_is_rejected_at_its_key() {
+    let fx = only(
+        "app.yaml",
+        &container_with_env(&[("SMALL", 10), ("BIG", 200 * 1024)]),
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:8:5: a single value here makes a `podman run` argument of 204810 bytes; Linux passes at most 131071 bytes in one argument (MAX_ARG_STRLEN), so the unit could never start"
+        ]
+    );
+    assert!(
+        fx.hints()[0]
+            .as_deref()
+            .is_some_and(|h| h.contains("envFiles"))
+    );
+}
+
+#[test]
+fn env_values_longer_than_a_systemd_line_in_all_are_rejected_at_the_field() {
+    let values: Vec<(String, usize)> = (0..10).map(|i| (format!("V{i}"), 100 * 1024)).collect();
+    let refs: Vec<(&str, usize)> = values.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    let fx = only("app.yaml", &container_with_env(&refs));
+    let errors = fx.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("app.yaml:7:5: the unit's `ExecStart=` line would take up to ")
+            && errors[0].contains("(LONG_LINE_MAX)"),
+        "{errors:?}"
+    );
+    assert!(
+        fx.hints()[0]
+            .as_deref()
+            .is_some_and(|h| h.contains("envFiles"))
+    );
+}
+
+#[test]
+fn env_values_just_under_the_limits_are_accepted() {
+    let values: Vec<(String, usize)> = (0..7)
+        .map(|i| (format!("V{i}"), 128 * 1024 - 100))
+        .collect();
+    let refs: Vec<(&str, usize)> = values.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    let fx = only("app.yaml", &container_with_env(&refs));
+    assert_eq!(fx.revision().len(), 1);
+}

@@ -71,7 +71,9 @@ impl Host {
         })
     }
 
-    /// Observes what planning `revision` needs, in a constant number of queries.
+    /// Observes what planning `revision` needs: one podman query per resource kind, one
+    /// `ListUnitsByNames` and then one `GetAll` per existing unit (a bounded number in flight),
+    /// so the cost grows with the number of units.
     pub async fn observe(&self, revision: &Revision) -> anyhow::Result<Observed> {
         use anyhow::Context as _;
         let unit_files = observe::read_unit_dir(&self.config.unit_dir)?;

@@ -554,3 +554,115 @@ async fn diff_should_be_clean_after_apply_and_name_every_drift() -> Result<()> {
     );
     host.prune_all().await
 }
+
+#[tokio::test]
+async fn one_unit_systemd_cannot_enable_should_fail_alone() -> Result<()> {
+    let Some(host) = TestHost::require("one_unit_systemd_cannot_enable_should_fail_alone").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let names = [
+        host.unique_name("en-a"),
+        host.unique_name("en-taken"),
+        host.unique_name("en-c"),
+    ];
+    let taken = &names[1];
+    // A regular file where systemd would put the unit's boot symlink (a leftover of a
+    // copy by hand): EnableUnitFiles fails with UnitExists, for the whole call.
+    let wants = format!("{UNIT_DIR}/multi-user.target.wants/{taken}.service");
+    host.write_file(&wants, "left here by hand\n")?;
+    let sleeper = |name: &str| {
+        container(
+            name,
+            "localhost/bb:v1",
+            "  args: [sleep, \"600\"]\n  network: none\n",
+        )
+    };
+    let files: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (format!("{n}.yaml"), sleeper(n)))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    let dir = host.write_manifests(&refs)?;
+    let out = apply(&host, &dir).await;
+    host.exec_ok(["rm", "-f", &wants]).await?;
+    let out = out?;
+    let enabled: Vec<bool> = names
+        .iter()
+        .map(|n| {
+            host.host_path(format!("{UNIT_DIR}/multi-user.target.wants/{n}.service"))
+                .is_symlink()
+        })
+        .collect();
+    let cleanup = host.prune_all().await;
+
+    assert_eq!(out.status.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    let failed = line_of(&out, &format!("container/{taken}"));
+    assert!(
+        failed.contains("FAILED")
+            && failed.contains("cannot enable the unit")
+            && failed.contains("already exists"),
+        "{}",
+        out.stdout
+    );
+    for name in [&names[0], &names[2]] {
+        let line = line_of(&out, &format!("container/{name}"));
+        assert!(line.contains("ok"), "{name}: {}", out.stdout);
+    }
+    assert_eq!(enabled, [true, false, true], "enabled a, taken, c");
+    cleanup
+}
+
+#[tokio::test]
+async fn a_container_too_large_for_systemd_should_be_rejected_before_anything_runs() -> Result<()> {
+    let Some(host) = TestHost::require(
+        "a_container_too_large_for_systemd_should_be_rejected_before_anything_runs",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let (big, small) = (host.unique_name("big"), host.unique_name("small"));
+    // 12 values of 100 KiB: each fits in an argument, together they pass systemd's 1 MiB
+    // line limit, which made EnableUnitFiles fail for every unit of the apply.
+    let env: String = (0..12)
+        .map(|i| format!("    V{i}: {}\n", "x".repeat(100 * 1024)))
+        .collect();
+    let dir = host.write_manifests(&[
+        (
+            "big.yaml",
+            &container(
+                &big,
+                "localhost/bb:v1",
+                &format!("  args: [sleep, \"600\"]\n  network: none\n  env:\n{env}"),
+            ),
+        ),
+        (
+            "small.yaml",
+            &container(
+                &small,
+                "localhost/bb:v1",
+                "  args: [sleep, \"600\"]\n  network: none\n",
+            ),
+        ),
+    ])?;
+    let out = apply(&host, &dir).await?;
+    let written = [&big, &small]
+        .iter()
+        .filter(|n| host.host_path(format!("{UNIT_DIR}/{n}.service")).exists())
+        .count();
+    host.prune_all().await?;
+    assert_eq!(out.status.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("big.yaml:10:5:") && out.stderr.contains("LONG_LINE_MAX"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(written, 0, "an invalid revision must change nothing");
+    Ok(())
+}

@@ -4,7 +4,7 @@
 //! out: systemd notifications, metrics, a JSON status, logs.
 //!
 //! The unit of reconciliation is the whole revision: one observe/plan/execute pass, which
-//! is idempotent, costs a constant number of queries, and already isolates failures per
+//! is idempotent, costs one query per podman resource kind plus one per unit, and already isolates failures per
 //! object in the executor. Per-object behaviour comes from backoff: a failing object (and
 //! what depends on it) is left out of passes until its retry time.
 

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::adapters::podman::{Labels, Podman, PodmanError};
-use crate::adapters::systemd::{JobOutcome, Systemd};
+use crate::adapters::systemd::{JobOutcome, Systemd, SystemdError};
 use crate::failpoint;
 use crate::observe::{pulled_images, remove_unit_file, secret_source, write_unit_file};
 use crate::plan::{Action, Change, Plan, Step};
@@ -212,7 +212,7 @@ impl Executor<'_> {
             }
         }
         let (enable, disable) = enablement(&desired, &gate);
-        gate.enable_error = self.change_enablement(&enable, &disable).await;
+        gate.enable_errors = self.change_enablement(&enable, &disable).await;
         failpoint::hit("enabled");
 
         self.converge_levels(
@@ -647,15 +647,7 @@ impl Executor<'_> {
                 _ => None,
             })
             .collect();
-        let disable_error = if disable.is_empty() {
-            None
-        } else {
-            self.systemd
-                .disable(&disable)
-                .await
-                .err()
-                .map(|e| format!("cannot disable units: {e}"))
-        };
+        let disable_errors = self.enablement_batch(Enablement::Disable, &disable).await;
 
         let mut outcomes = Vec::new();
         for (step, stop_result, mut done, begin) in stopped {
@@ -667,7 +659,9 @@ impl Executor<'_> {
                 for action in &step.actions {
                     let result = match action {
                         Action::StopUnit { .. } => continue,
-                        Action::DisableUnit { .. } => disable_error.clone().map_or(Ok(()), Err),
+                        Action::DisableUnit { unit } => {
+                            disable_errors.get(unit).cloned().map_or(Ok(()), Err)
+                        }
                         Action::RemoveUnitFile { path, .. } => {
                             remove_unit_file(path).map_err(|e| e.to_string())
                         }
@@ -710,10 +704,8 @@ impl Executor<'_> {
             .filter(|s| s.unit_before.is_none())
             .map(|s| crate::render::unit_name(&s.object.name))
             .collect();
-        if !disable.is_empty()
-            && let Err(e) = self.systemd.disable(&disable).await
-        {
-            warn!(error = %e, "cannot disable the units of blocked containers");
+        for (unit, e) in self.enablement_batch(Enablement::Disable, &disable).await {
+            warn!(%unit, error = %e, "cannot disable the unit of a blocked container");
         }
         for step in steps {
             let unit = crate::render::unit_name(&step.object.name);
@@ -735,19 +727,48 @@ impl Executor<'_> {
         }
     }
 
-    /// One `EnableUnitFiles` and one `DisableUnitFiles` call for the whole batch.
-    async fn change_enablement(&self, enable: &[String], disable: &[String]) -> Option<String> {
-        if !enable.is_empty()
-            && let Err(e) = self.systemd.enable(enable).await
-        {
-            return Some(format!("cannot enable units: {e}"));
+    /// One `EnableUnitFiles` and one `DisableUnitFiles` call for the whole batch; the
+    /// error of each unit that could not be changed, by unit.
+    async fn change_enablement(
+        &self,
+        enable: &[String],
+        disable: &[String],
+    ) -> BTreeMap<String, String> {
+        let mut errors = self.enablement_batch(Enablement::Enable, enable).await;
+        errors.extend(self.enablement_batch(Enablement::Disable, disable).await);
+        errors
+    }
+
+    /// One call for all `units`; when it fails, one call per unit. systemd fails the whole
+    /// call for one unit it cannot take (a file in the way of its symlink, a unit it cannot
+    /// parse), so only the second pass tells which units really fail, and the others
+    /// still converge.
+    async fn enablement_batch(
+        &self,
+        change: Enablement,
+        units: &[String],
+    ) -> BTreeMap<String, String> {
+        let mut errors = BTreeMap::new();
+        let batch_error = match units {
+            [] => return errors,
+            [unit] => {
+                if let Err(e) = change.call(self.systemd, units).await {
+                    errors.insert(unit.clone(), change.failed(&e));
+                }
+                return errors;
+            }
+            _ => match change.call(self.systemd, units).await {
+                Ok(()) => return errors,
+                Err(e) => e,
+            },
+        };
+        warn!(error = %batch_error, units = units.len(), "batched {} failed; one unit at a time", change.verb());
+        for unit in units {
+            if let Err(e) = change.call(self.systemd, std::slice::from_ref(unit)).await {
+                errors.insert(unit.clone(), change.failed(&e));
+            }
         }
-        if !disable.is_empty()
-            && let Err(e) = self.systemd.disable(disable).await
-        {
-            return Some(format!("cannot disable units: {e}"));
-        }
-        None
+        errors
     }
 }
 
@@ -829,11 +850,39 @@ fn gone_is_fine(what: &str, name: &str, result: Result<(), PodmanError>) -> Resu
     }
 }
 
-fn is_enablement(action: &Action) -> bool {
-    matches!(
-        action,
-        Action::EnableUnit { .. } | Action::DisableUnit { .. }
-    )
+/// The two unit-file calls that change what starts at boot.
+#[derive(Debug, Clone, Copy)]
+enum Enablement {
+    Enable,
+    Disable,
+}
+
+impl Enablement {
+    async fn call(self, systemd: &Systemd, units: &[String]) -> Result<(), SystemdError> {
+        match self {
+            Self::Enable => systemd.enable(units).await.map(drop),
+            Self::Disable => systemd.disable(units).await.map(drop),
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Enable => "enable",
+            Self::Disable => "disable",
+        }
+    }
+
+    fn failed(self, e: &SystemdError) -> String {
+        format!("cannot {} the unit: {e}", self.verb())
+    }
+}
+
+/// The unit an enablement action changes.
+fn enablement_unit(action: &Action) -> Option<&str> {
+    match action {
+        Action::EnableUnit { unit } | Action::DisableUnit { unit } => Some(unit),
+        _ => None,
+    }
 }
 
 fn enablement(steps: &[&Step], gate: &Gate) -> (Vec<String>, Vec<String>) {
@@ -883,7 +932,8 @@ struct Gate {
     held: BTreeMap<ObjectRef, Status>,
     failed_writes: BTreeMap<ObjectRef, String>,
     reload_error: Option<String>,
-    enable_error: Option<String>,
+    /// Units whose enablement failed, with systemd's error.
+    enable_errors: BTreeMap<String, String>,
 }
 
 impl Gate {
@@ -917,10 +967,11 @@ impl Gate {
         if let Some(e) = self.reload_error.clone().filter(|_| !step.is_noop()) {
             return Some(Status::Failed(e));
         }
-        self.enable_error
-            .clone()
-            .filter(|_| step.actions.iter().any(is_enablement))
-            .map(Status::Failed)
+        step.actions
+            .iter()
+            .filter_map(enablement_unit)
+            .find_map(|unit| self.enable_errors.get(unit))
+            .map(|e| Status::Failed(e.clone()))
     }
 }
 

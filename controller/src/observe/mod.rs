@@ -1,6 +1,6 @@
 //! What the host has: podctl's view of its unit files, systemd's units and podman's
-//! containers, images, volumes, secrets and networks, gathered in a constant number of
-//! queries per pass; and the content hashes of the desired secrets' sources.
+//! containers, images, volumes, secrets and networks, gathered with one query per podman
+//! resource kind and, for systemd, one call for all units plus one per unit; and the content hashes of the desired secrets' sources.
 
 pub mod pulled_images;
 pub mod secret_source;

@@ -13,20 +13,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
-use futures_util::future::try_join_all;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use zbus::fdo::PropertiesProxy;
-use zbus::names::InterfaceName;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 use jobs::{JobWaiters, Registration};
 use proxy::{FileChangeRow, ManagerProxy};
 
 const SERVICE: &str = "org.freedesktop.systemd1";
-const UNIT_INTERFACE: &str = "org.freedesktop.systemd1.Unit";
-const SERVICE_INTERFACE: &str = "org.freedesktop.systemd1.Service";
+const PROPERTIES_INTERFACE: &str = "org.freedesktop.DBus.Properties";
+
+/// Property reads in flight at once on the one bus connection. dbus-daemon refuses more
+/// than 128 pending replies per connection (`max_replies_per_connection`) with
+/// `LimitsExceeded`, and systemd answers them one after the other anyway: more in flight
+/// only queue up.
+const READS_IN_FLIGHT: usize = 32;
 
 /// How long [`Systemd::start`] and friends wait for their job by default: longer than any
 /// sane start timeout of a container unit (image pulls happen before, not inside, the job).
@@ -121,14 +123,6 @@ fn call_error(method: &'static str, target: impl Into<String>, err: zbus::Error)
         name,
         message,
     }
-}
-
-fn fdo_error(
-    method: &'static str,
-    target: impl Into<String>,
-    err: zbus::fdo::Error,
-) -> SystemdError {
-    call_error(method, target, zbus::Error::FDO(Box::new(err)))
 }
 
 /// `LoadState` of a unit.
@@ -484,7 +478,7 @@ impl Systemd {
     }
 
     /// The state of `names`, in the same order: one `ListUnitsByNames` for all of them, then
-    /// the detail properties of those that exist, concurrently.
+    /// one `GetAll` per unit that exists, [`READS_IN_FLIGHT`] at a time.
     pub async fn unit_states(&self, names: &[String]) -> Result<Vec<UnitState>> {
         if names.is_empty() {
             return Ok(Vec::new());
@@ -503,17 +497,27 @@ impl Systemd {
                 got: rows.len(),
             });
         }
-        let states = names.iter().zip(rows).map(|(name, row)| {
-            let (_, _, load, active, sub, _, path, _, _, _) = row;
-            self.unit_state(
-                name,
-                LoadState::parse(&load),
-                ActiveState::parse(&active),
-                sub,
-                path,
-            )
-        });
-        try_join_all(states).await
+        // Collected first: a lazy `map` inside the stream makes the future fail the
+        // higher-ranked `Send` check where the controller spawns it.
+        let states: Vec<_> = names
+            .iter()
+            .zip(rows)
+            .map(|(name, row)| {
+                let (_, _, load, active, sub, _, path, _, _, _) = row;
+                self.unit_state(
+                    name,
+                    LoadState::parse(&load),
+                    ActiveState::parse(&active),
+                    sub,
+                    path,
+                )
+            })
+            .collect();
+        // `buffered` keeps the order of `names`.
+        futures_util::stream::iter(states)
+            .buffered(READS_IN_FLIGHT)
+            .try_collect()
+            .await
     }
 
     async fn unit_state(
@@ -540,50 +544,37 @@ impl Systemd {
         if state.load_state == LoadState::NotFound {
             return Ok(state);
         }
-        let props = PropertiesProxy::builder(&self.conn)
-            .destination(SERVICE)
-            .and_then(|b| b.path(path))
-            .map_err(|e| call_error("Properties", name, e))?
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
+        // An empty interface name asks sd-bus for the properties of every interface of the
+        // object (Unit and, for a service, Service) in one round trip.
+        let reply = self
+            .conn
+            .call_method(
+                Some(SERVICE),
+                path.as_str(),
+                Some(PROPERTIES_INTERFACE),
+                "GetAll",
+                &"",
+            )
             .await
-            .map_err(|e| call_error("Properties", name, e))?;
-        let unit = props
-            .get_all(InterfaceName::from_static_str_unchecked(UNIT_INTERFACE))
-            .await
-            .map_err(|e| fdo_error("GetAll(Unit)", name, e))?;
-        state.fragment_path = Some(prop_string(&unit, "FragmentPath"))
+            .map_err(|e| call_error("GetAll", name, e))?;
+        let props: HashMap<String, OwnedValue> = reply
+            .body()
+            .deserialize()
+            .map_err(|e| call_error("GetAll", name, e))?;
+        state.fragment_path = Some(prop_string(&props, "FragmentPath"))
             .filter(|p| !p.is_empty())
             .map(PathBuf::from);
-        state.active_enter_timestamp_us = prop_u64(&unit, "ActiveEnterTimestamp");
-        state.unit_file_state = prop_string(&unit, "UnitFileState");
-        state.need_daemon_reload = prop_bool(&unit, "NeedDaemonReload");
-        state.drop_in_paths = prop_strings(&unit, "DropInPaths")
+        state.active_enter_timestamp_us = prop_u64(&props, "ActiveEnterTimestamp");
+        state.unit_file_state = prop_string(&props, "UnitFileState");
+        state.need_daemon_reload = prop_bool(&props, "NeedDaemonReload");
+        state.drop_in_paths = prop_strings(&props, "DropInPaths")
             .into_iter()
             .map(PathBuf::from)
             .collect();
         if name.ends_with(".service") {
-            let service = |property: &'static str, method: &'static str| {
-                let props = &props;
-                async move {
-                    props
-                        .get(
-                            InterfaceName::from_static_str_unchecked(SERVICE_INTERFACE),
-                            property,
-                        )
-                        .await
-                        .map_err(|e| fdo_error(method, name, e))
-                }
-            };
-            state.n_restarts = service("NRestarts", "Get(Service.NRestarts)")
-                .await?
-                .downcast_ref::<u32>()
-                .ok();
+            state.n_restarts = prop_u32(&props, "NRestarts");
             if state.active_state == ActiveState::Failed {
-                state.exec_main_status = service("ExecMainStatus", "Get(Service.ExecMainStatus)")
-                    .await?
-                    .downcast_ref::<i32>()
-                    .ok();
+                state.exec_main_status = prop_i32(&props, "ExecMainStatus");
             }
         }
         Ok(state)
@@ -714,6 +705,14 @@ async fn dispatch_units(
             Err(e) => tracing::warn!(error = %e, "malformed UnitRemoved signal"),
         }
     }
+}
+
+fn prop_u32(props: &HashMap<String, OwnedValue>, key: &str) -> Option<u32> {
+    props.get(key).and_then(|v| v.downcast_ref::<u32>().ok())
+}
+
+fn prop_i32(props: &HashMap<String, OwnedValue>, key: &str) -> Option<i32> {
+    props.get(key).and_then(|v| v.downcast_ref::<i32>().ok())
 }
 
 fn prop_string(props: &HashMap<String, OwnedValue>, key: &str) -> String {
