@@ -233,23 +233,33 @@ async fn controller_should_apply_new_manifests_reject_broken_ones_and_repair_dri
         })
         .await?;
 
-        // A sync tool that leaves the directory empty: refused, the last good revision
-        // keeps running and its drift is still repaired.
+        // A sync tool that leaves only a Volume behind: no container declared, so every
+        // managed one would go. Refused; the last good revision keeps running and its
+        // drift is still repaired.
         let before = status(&host).await?["revision"]["hash"].clone();
+        write_atomically(
+            &dir,
+            &host,
+            "volume.yaml",
+            &format!(
+                "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {{name: {}}}\nspec: {{reclaimPolicy: Delete}}\n",
+                host.unique_name("left")
+            ),
+        )?;
         for name in ["a.yaml", "b.yaml", "c.yaml"] {
             std::fs::remove_file(host.host_path(dir.path().join(name)))?;
         }
-        wait_until(TIMEOUT, "the empty revision to be refused", || async {
+        wait_until(TIMEOUT, "the container-less revision to be refused", || async {
             let s = status(&host).await?;
             Ok(s["invalidRevision"]["message"]
                 .as_str()
-                .is_some_and(|m| m.contains("empty"))
+                .is_some_and(|m| m.contains("declare no container"))
                 .then_some(s))
         })
         .await?;
         ensure!(
             status(&host).await?["revision"]["hash"] == before,
-            "the empty revision replaced the running one"
+            "the container-less revision replaced the running one"
         );
         host.exec_ok(["systemctl", "stop", &a_unit]).await?;
         wait_until(TIMEOUT, "the last good revision to be repaired", || async {
