@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod controller;
 pub mod execute;
+pub mod lock;
 pub mod observe;
 pub mod plan;
 pub mod reconcile;
