@@ -4,6 +4,7 @@ pub mod adapters;
 pub mod controller;
 pub mod execute;
 pub mod failpoint;
+pub mod lock;
 pub mod observe;
 pub mod plan;
 pub mod reconcile;

@@ -24,6 +24,14 @@ async fn apply(host: &TestHost, dir: &ManifestDir) -> Result<ExecOutput> {
     Ok(out)
 }
 
+/// Now, as systemd's `*Timestamp` properties count (CLOCK_REALTIME µs; the sandbox shares
+/// the host's clock).
+fn micros_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 async fn unit_mtime(host: &TestHost, unit: &str) -> Result<std::time::SystemTime> {
     let path = host.host_path(format!("{UNIT_DIR}/{unit}"));
     Ok(std::fs::metadata(&path)
@@ -163,6 +171,7 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
         "{}",
         diff.stdout
     );
+    let began = micros_now();
     let fifth = apply(&host, &both).await?;
     assert!(fifth.success());
     assert!(
@@ -170,12 +179,15 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
         "{}",
         fifth.stdout
     );
+    // Reported ok only once systemd's restart of app is over: active again, no waiting.
+    let app_status = systemd.unit(&app_unit).await?;
+    assert_eq!(app_status.active_state, "active", "{app_status:?}");
+    assert!(
+        app_status.active_enter_timestamp > began,
+        "app not restarted during the apply: {app_status:?}"
+    );
     assert_ne!(host.container_id(&db).await?, db_id, "db not restarted");
     assert_ne!(host.container_id(&app).await?, app_id, "app not restarted");
-    wait_until(TIMEOUT, "app active again", || async {
-        Ok((systemd.unit(&app_unit).await?.active_state == "active").then_some(()))
-    })
-    .await?;
 
     // A removed manifest takes its unit and container with it.
     let only_db = host.write_manifests(&[("db.yaml", &db_manifest)])?;
@@ -202,6 +214,200 @@ async fn db_and_app_should_start_in_order_converge_and_be_repaired() -> Result<(
     );
     assert_eq!(systemd.unit(&db_unit).await?.active_state, "active");
 
+    host.prune_all().await
+}
+
+#[tokio::test]
+async fn dependent_failing_its_restart_with_its_dependency_should_fail_the_apply() -> Result<()> {
+    let Some(host) = TestHost::require(
+        "dependent_failing_its_restart_with_its_dependency_should_fail_the_apply",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let db = host.unique_name("rw-db");
+    let app = host.unique_name("rw-app");
+    let app_unit = format!("{app}.service");
+    // app reads an env file at every start; podctl does not look into it, so removing it
+    // by hand changes no plan, and only makes app's next start fail (podman --env-file).
+    let env_file = format!("/tmp/{app}.env");
+    host.write_file(&env_file, "GREETING=hello\n")?;
+    let db_manifest = |port: &str| {
+        container(
+            &db,
+            "localhost/web:v1",
+            &format!("  network: host\n  env: {{PORT: \"{port}\"}}\n"),
+        )
+    };
+    let app_manifest = container(
+        &app,
+        "localhost/bb:v1",
+        &format!(
+            "  args: [sleep, \"600\"]\n  dependsOn: [{db}]\n  envFiles: [{env_file}]\n  restart: {{policy: on-failure, delay: 30s}}\n"
+        ),
+    );
+    let first = host.write_manifests(&[
+        ("db.yaml", &db_manifest("18181")),
+        ("app.yaml", &app_manifest),
+    ])?;
+    let out = apply(&host, &first).await?;
+    assert!(out.success(), "first apply failed");
+
+    std::fs::remove_file(host.host_path(&env_file))?;
+    let changed = host.write_manifests(&[
+        ("db.yaml", &db_manifest("18182")),
+        ("app.yaml", &app_manifest),
+    ])?;
+    let out = apply(&host, &changed).await?;
+    let line = line_of(&out, &format!("container/{app}"));
+    assert!(
+        line.contains("FAILED") && line.contains(&app_unit),
+        "app's failed restart not reported:\n{}",
+        out.stdout
+    );
+    assert_eq!(out.status.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        line_of(&out, &format!("container/{db}")).contains("ok"),
+        "{}",
+        out.stdout
+    );
+    let systemd = host.systemd().await?;
+    let status = systemd.unit(&app_unit).await?;
+    assert_ne!(status.active_state, "active", "{status:?}");
+
+    host.prune_all().await
+}
+
+/// A container of `localhost/bb:v1` that sleeps; `stubborn` ignores SIGTERM, so stopping it
+/// lasts until the test kills it (its stop timeout, 120 s, is far beyond the test's).
+fn sleeper(name: &str, stubborn: bool) -> String {
+    // `args`, not `command`: the image's init stays PID 1 and passes SIGTERM on.
+    let (args, stop) = if stubborn {
+        ("[sh, -c, \"trap '' TERM; sleep 600\"]", "120s")
+    } else {
+        ("[sleep, \"600\"]", "5s")
+    };
+    format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/bb:v1\n  args: {args}\n  stopTimeout: {stop}\n"
+    )
+}
+
+#[tokio::test]
+async fn concurrent_applies_should_take_turns_and_leave_the_host_on_the_last() -> Result<()> {
+    let Some(host) =
+        TestHost::require("concurrent_applies_should_take_turns_and_leave_the_host_on_the_last")
+            .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let (x, z, y) = (
+        host.unique_name("lk-x"),
+        host.unique_name("lk-z"),
+        host.unique_name("lk-y"),
+    );
+    let (x_unit, y_unit) = (format!("{x}.service"), format!("{y}.service"));
+    let setup = host.write_manifests(&[("x.yaml", &sleeper(&x, true))])?;
+    let first_dir = host.write_manifests(&[("z.yaml", &sleeper(&z, false))])?;
+    let second_dir = host.write_manifests(&[("y.yaml", &sleeper(&y, false))])?;
+    assert!(apply(&host, &setup).await?.success(), "setup apply failed");
+    let systemd = host.systemd().await?;
+    let lock_file = host.host_path("/run/podctl/controller.lock");
+    let second_err = format!("/tmp/{y}.stderr");
+    let bin = host.podctl_bin()?;
+
+    // The first apply removes x, whose stop hangs until x is killed: it holds the host lock
+    // for as long as the test wants.
+    let first_path = first_dir.path_str();
+    let first = host.podctl(["apply", "-f", &first_path]);
+    let others = async {
+        wait_until(
+            TIMEOUT,
+            "the first apply to stop x under the lock",
+            || async {
+                let held = std::fs::read_to_string(&lock_file).unwrap_or_default();
+                let x_state = systemd.unit(&x_unit).await?.active_state;
+                Ok(
+                    (held.contains(&first_dir.path_str()) && x_state == "deactivating")
+                        .then_some(()),
+                )
+            },
+        )
+        .await?;
+
+        // With a short --lock-timeout: a clear error naming the apply in the way.
+        let timed_out = host
+            .podctl([
+                "apply",
+                "--lock-timeout",
+                "1s",
+                "-f",
+                &second_dir.path_str(),
+            ])
+            .await?;
+        anyhow::ensure!(
+            timed_out.status.code() == Some(2)
+                && timed_out.stderr.contains("is still held after")
+                && timed_out.stderr.contains("by podctl apply (pid ")
+                && timed_out.stderr.contains(&first_dir.path_str())
+                && timed_out.stderr.contains("--lock-timeout"),
+            "the short wait did not end in a clear error: {:?}\n{}{}",
+            timed_out.status,
+            timed_out.stdout,
+            timed_out.stderr
+        );
+
+        // With the default: it waits (and says so), then applies once the first is done.
+        let script = format!(
+            "exec {} apply -f {} 2>{second_err}",
+            bin.display(),
+            second_dir.path_str()
+        );
+        let second = host.sh(&script);
+        let release = async {
+            wait_until(TIMEOUT, "the second apply to wait for the lock", || async {
+                let err = std::fs::read_to_string(host.host_path(&second_err)).unwrap_or_default();
+                Ok(err.contains("waiting up to").then_some(()))
+            })
+            .await?;
+            host.exec_ok(["podman", "kill", "--signal", "KILL", &x])
+                .await
+        };
+        let (second, released) = tokio::join!(second, release);
+        released?;
+        second
+    };
+    let (first, second) = tokio::join!(first, others);
+    let (first, second) = (first?, second?);
+    let second_stderr = std::fs::read_to_string(host.host_path(&second_err))?;
+    eprintln!(
+        "first apply:\n{}{}\nsecond apply:\n{}{second_stderr}",
+        first.stdout, first.stderr, second.stdout
+    );
+    assert!(first.success(), "the first apply failed");
+    assert!(second.success(), "the second apply failed");
+    assert!(
+        second_stderr.contains("held by podctl apply (pid ")
+            && second_stderr.contains(&first_dir.path_str()),
+        "{second_stderr}"
+    );
+    // The second planned on the host the first left: it removed z, which it had not seen.
+    assert!(
+        line_of(&second, &format!("container/{z}")).contains("delete"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(systemd.unit(&y_unit).await?.active_state, "active");
+    for gone in [&x, &z] {
+        assert!(
+            !host
+                .host_path(format!("{UNIT_DIR}/{gone}.service"))
+                .exists(),
+            "{gone}'s unit is left"
+        );
+    }
     host.prune_all().await
 }
 

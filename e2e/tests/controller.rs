@@ -1,7 +1,8 @@
 //! `podctl controller` on the real test host, run as a systemd unit from dist/podctl.service
 //! (ExecStart pointed at the work tree's binary): readiness through READY=1, new manifests
 //! applied within 2 s, invalid revisions changing nothing, drift repaired on a systemd
-//! event, a clean SIGTERM, one instance per host, and /metrics in the Prometheus format.
+//! event, a clean SIGTERM, one instance per host, `apply` refused on a host a controller
+//! manages, and /metrics in the Prometheus format.
 //!
 //! The controller prunes managed units its revision does not name, so every test holds the
 //! apply turn (shared with the apply tests, across test binaries) for its whole length.
@@ -424,6 +425,65 @@ async fn sigterm_during_an_apply_should_leave_no_partial_unit_file() -> Result<(
                 );
             }
         }
+        Ok(())
+    }
+    .await;
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(&host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
+
+#[tokio::test]
+async fn apply_should_refuse_a_host_a_controller_manages_and_touch_nothing() -> Result<()> {
+    let Some(host) =
+        TestHost::require("apply_should_refuse_a_host_a_controller_manages_and_touch_nothing")
+            .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let (a, b) = (host.unique_name("ctl-l"), host.unique_name("ctl-stray"));
+    let a_unit = format!("{a}.service");
+    let dir = host.write_manifests(&[("a.yaml", &container(&a, 18086))])?;
+    let other = host.write_manifests(&[("b.yaml", &container(&b, 18087))])?;
+    let result = async {
+        start_controller(&host, &dir, "--resync 600").await?;
+        let a_id = host.container_id(&a).await?;
+        let pid = host
+            .systemd()
+            .await?
+            .unit(CONTROLLER)
+            .await?
+            .main_pid
+            .context("the controller has no MainPID")?;
+
+        // A stray apply of another directory: refused at once (the default --lock-timeout
+        // is 30 s: a controller is not waited for), naming the controller and its manifests.
+        let started = Instant::now();
+        let out = host.podctl(["apply", "-f", &other.path_str()]).await?;
+        let took = started.elapsed();
+        ensure!(
+            out.status.code() == Some(2),
+            "apply was not refused: {:?}\n{}{}",
+            out.status,
+            out.stdout,
+            out.stderr
+        );
+        ensure!(took < Duration::from_secs(10), "apply waited {took:?}");
+        let expected = format!(
+            "a podctl controller (pid {pid}) manages this host from {}; change the manifests there, or stop it with `systemctl stop podctl`",
+            dir.path_str()
+        );
+        ensure!(out.stderr.contains(&expected), "unclear message: {}", out.stderr);
+
+        // Nothing touched: the controller's container keeps its ID, the stray one is absent.
+        ensure!(host.container_id(&a).await? == a_id, "{a} was replaced");
+        ensure!(active(&host, &a_unit).await? == "active", "{a_unit} was stopped");
+        ensure!(
+            !host.host_path(format!("{UNIT_DIR}/{b}.service")).exists(),
+            "the stray apply wrote its unit"
+        );
         Ok(())
     }
     .await;

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::HostArgs;
-use super::{Exit, ManifestArgs, load_or_report};
+use super::{Exit, HostArgs, LockArgs, ManifestArgs, load_or_report};
 use podctl::execute::Status;
+use podctl::lock::{self, HostLock};
 use podctl::plan::guard::WipesTheHost;
 use podctl::reconcile::Host;
 
@@ -17,6 +17,8 @@ pub struct ApplyArgs {
     pub manifests: ManifestArgs,
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// Apply even when the revision is empty and would remove every managed container
     /// (guards against a sync tool leaving an empty directory behind).
     #[arg(long)]
@@ -39,6 +41,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
         .build()?;
     runtime.block_on(async {
         let started = Instant::now();
+        // Before looking at the host: what is observed and planned must not change under
+        // us, and a controller's host is not ours to change.
+        let _lock = take_lock(args).await?;
         let host = Host::connect(args.host.config()).await?;
         let observed = host.observe(&revision).await?;
         let mut plan = host.plan(&revision, &observed);
@@ -146,4 +151,18 @@ fn stop_on_signals(interrupt: tokio_util::sync::CancellationToken) -> std::io::R
         }
     });
     Ok(())
+}
+
+/// Takes the host lock for this apply, saying on stderr when it has to wait.
+async fn take_lock(args: &ApplyArgs) -> Result<HostLock, lock::LockError> {
+    let me = lock::Holder::me(lock::Command::Apply, &args.manifests.dir);
+    let timeout = args.lock.lock_timeout.as_std();
+    HostLock::acquire(&args.lock.lock_file, &me, timeout, |holder| {
+        let holder = holder.map_or_else(|| "another process".to_owned(), ToString::to_string);
+        eprintln!(
+            "waiting up to {timeout:?} for the host lock {}, held by {holder}",
+            args.lock.lock_file.display()
+        );
+    })
+    .await
 }

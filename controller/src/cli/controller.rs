@@ -2,13 +2,12 @@
 //! (`podctl::controller` holds the loop).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::{Exit, HostArgs, ManifestArgs};
+use super::{Exit, HostArgs, LockArgs, ManifestArgs};
 use podctl::controller::{self, Config};
 
 #[derive(Debug, Args)]
@@ -26,10 +25,8 @@ pub struct ControllerArgs {
     /// Milliseconds the manifest directory must be quiet before it is read.
     #[arg(long, value_name = "MS", default_value_t = controller::DEFAULT_DEBOUNCE.as_millis() as u64)]
     pub debounce_ms: u64,
-    /// The single-instance lock file. Keep the default: one controller per host, since a
-    /// second one on other manifests would remove the first one's objects.
-    #[arg(long, value_name = "FILE", env = "PODCTL_LOCK_FILE", default_value = controller::lock::DEFAULT_LOCK_FILE)]
-    pub lock_file: PathBuf,
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// Seconds SIGTERM waits for the reconcile pass in flight before abandoning it.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub shutdown_grace: f64,
@@ -59,7 +56,8 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
         manifests: args.manifests.dir.clone(),
         host: args.host.config(),
         metrics_address,
-        lock_file: args.lock_file.clone(),
+        lock_file: args.lock.lock_file.clone(),
+        lock_timeout: args.lock.lock_timeout.as_std(),
         resync,
         debounce: Duration::from_millis(args.debounce_ms),
         shutdown_grace: seconds("--shutdown-grace", args.shutdown_grace)?,

@@ -94,6 +94,25 @@ impl HostArgs {
     }
 }
 
+/// The host lock: `apply` and the controller take it, so one podctl at a time changes the host.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The host lock file, held by the controller for as long as it runs and by `apply` for
+    /// one run. Keep the default: two podctl with different lock files would each remove
+    /// what the other manages.
+    #[arg(long, value_name = "FILE", env = "PODCTL_LOCK_FILE", default_value = podctl::lock::DEFAULT_LOCK_FILE)]
+    pub lock_file: PathBuf,
+    /// How long to wait for an `apply` that holds the host lock (e.g. `30s`, `2m`); a running
+    /// controller is never waited for: it holds the lock for as long as it runs.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "PODCTL_LOCK_TIMEOUT",
+        default_value = "30s"
+    )]
+    pub lock_timeout: podctl_api::values::Duration,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a manifest directory; print every error as FILE:LINE:COL

@@ -11,7 +11,6 @@
 pub mod backoff;
 pub mod events;
 pub mod http;
-pub mod lock;
 pub mod metrics;
 pub mod notify;
 pub mod scheduler;
@@ -35,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, error, info, info_span, warn};
 
 use crate::execute::{Outcome, Status};
+use crate::lock;
 use crate::plan::Change;
 use crate::plan::guard::{WipesTheHost, declares_no_container};
 use crate::reconcile::{Host, HostConfig};
@@ -61,7 +61,10 @@ pub struct Config {
     pub host: HostConfig,
     /// Where `/metrics`, `/healthz`, `/readyz` and `/status` are served; `None`: nowhere.
     pub metrics_address: Option<SocketAddr>,
+    /// The host lock, shared with `apply`.
     pub lock_file: PathBuf,
+    /// How long to wait at start for an `apply` that holds the host lock.
+    pub lock_timeout: Duration,
     pub resync: Duration,
     pub debounce: Duration,
     /// How long SIGTERM waits for the pass in flight before abandoning it.
@@ -169,7 +172,12 @@ struct UnitView {
 
 /// Runs the controller until SIGTERM/SIGINT (or `cancel`).
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
-    let lock = lock::InstanceLock::acquire(&config.lock_file)?;
+    let me = lock::Holder::me(lock::Command::Controller, &config.manifests);
+    let lock = lock::HostLock::acquire(&config.lock_file, &me, config.lock_timeout, |holder| {
+        let holder = holder.map_or_else(|| "unknown".to_owned(), ToString::to_string);
+        info!(%holder, lock = %config.lock_file.display(), "waiting for the host lock");
+    })
+    .await?;
     info!(lock = %lock.path().display(), manifests = %config.manifests.display(), "podctl controller starting");
     let notifier = Notifier::from_env();
     let mut host = Host::connect(config.host.clone()).await?;

@@ -12,7 +12,7 @@ pub use pull::ATTEMPTS as PULL_ATTEMPTS;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::join_all;
 use podctl_api::{Kind, ObjectRef, Revision};
@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::adapters::podman::{Labels, Podman, PodmanError};
-use crate::adapters::systemd::{JobOutcome, Systemd, SystemdError};
+use crate::adapters::systemd::{ActiveState, JobOutcome, Systemd, SystemdError, UnitState};
 use crate::failpoint;
 use crate::observe::{pulled_images, remove_unit_file, secret_source, write_unit_file};
 use crate::plan::{Action, Change, Plan, Step};
@@ -286,6 +286,9 @@ impl Executor<'_> {
         outcomes: &mut BTreeMap<ObjectRef, Outcome>,
     ) {
         let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        // Every restart of this phase begins after this instant; a unit systemd restarts with
+        // its dependency must have become active again since.
+        let restarts_began = SystemTime::now();
         for level in revision.graph().levels() {
             if self.interrupt.is_cancelled() {
                 return;
@@ -307,7 +310,7 @@ impl Executor<'_> {
                             if self.interrupt.is_cancelled() {
                                 (Status::Blocked(NOT_ATTEMPTED.into()), Vec::new())
                             } else {
-                                self.converge(step, pulls)
+                                self.converge(step, pulls, restarts_began)
                                     .instrument(info_span!("object", object = %step.object))
                                     .await
                             }
@@ -332,18 +335,26 @@ impl Executor<'_> {
     }
 
     /// Runs one desired object's runtime actions (files and enablement are done).
-    async fn converge(&self, step: &Step, pulls: &Pulls) -> (Status, Vec<Action>) {
+    async fn converge(
+        &self,
+        step: &Step,
+        pulls: &Pulls,
+        restarts_began: SystemTime,
+    ) -> (Status, Vec<Action>) {
         let mut done = Vec::new();
         for action in &step.actions {
             let result = match action {
-                // Files and enablement were done for the batch; a restart with a dependency
-                // is systemd's (Requires=).
+                // Files and enablement were done for the batch.
                 Action::WriteUnit { .. }
                 | Action::EnableUnit { .. }
-                | Action::DisableUnit { .. }
-                | Action::RestartedWith { .. } => {
+                | Action::DisableUnit { .. } => {
                     done.push(action.clone());
                     continue;
+                }
+                // systemd restarts it with its dependency (Requires=), in an earlier level
+                // that has ended: its job may still be pending, or may have failed.
+                Action::RestartedWith { unit, with } => {
+                    self.restarted_with(unit, with, restarts_began).await
                 }
                 Action::PullImage { reference, .. } => pulls
                     .results
@@ -601,6 +612,34 @@ impl Executor<'_> {
         outcomes
     }
 
+    /// Waits for the restart systemd passed on to `unit` from `with`, and says whether it
+    /// came back as a direct restart must: its job done, the unit active again since
+    /// `restarts_began`.
+    async fn restarted_with(
+        &self,
+        unit: &str,
+        with: &str,
+        restarts_began: SystemTime,
+    ) -> Result<(), String> {
+        let job = self
+            .systemd
+            .wait_queued_job(unit)
+            .await
+            .map_err(|e| format!("{unit}: {e}"))?;
+        let state = self
+            .systemd
+            .unit_states(&[unit.to_owned()])
+            .await
+            .map_err(|e| format!("{unit}: {e}"))?;
+        let state = state
+            .first()
+            .ok_or_else(|| format!("{unit}: systemd did not report its state"))?;
+        let since_us = restarts_began
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        restart_followed(unit, with, job.as_ref(), state, since_us)
+    }
+
     fn run_job(
         &self,
         unit: &str,
@@ -785,6 +824,35 @@ fn in_plan_order(plan: &Plan, mut outcomes: BTreeMap<ObjectRef, Outcome>) -> Vec
 
 /// Whether podctl brought `reference` onto the host (it was absent before), so that it
 /// may remove it again when no manifest uses it.
+/// Whether `unit`, restarted by systemd with `with`, came back: the job that was still
+/// pending (if any) done, and the unit active, entered at or after `since_us` (µs since the
+/// epoch, CLOCK_REALTIME like systemd's timestamps). No job and an old timestamp means
+/// systemd did not restart it at all.
+fn restart_followed(
+    unit: &str,
+    with: &str,
+    job: Option<&JobOutcome>,
+    state: &UnitState,
+    since_us: u64,
+) -> Result<(), String> {
+    let see = format!("see `journalctl -u {unit}` and `systemctl status {unit}`");
+    if let Some(outcome) = job.filter(|o| !o.is_done()) {
+        return Err(format!("{unit}: restart with {with}: job {outcome}; {see}"));
+    }
+    if state.active_state != ActiveState::Active {
+        return Err(format!(
+            "{unit}: {} ({}) after the restart with {with}; {see}",
+            state.active_state, state.sub_state
+        ));
+    }
+    if state.active_enter_timestamp_us < since_us {
+        return Err(format!(
+            "{unit}: systemd did not restart it with {with} (active since before the restart)"
+        ));
+    }
+    Ok(())
+}
+
 fn newly_pulled(steps: &[&Step], reference: &str) -> bool {
     steps.iter().flat_map(|s| s.actions.iter()).any(|a| {
         matches!(a, Action::PullImage { reference: r, previous_id: None, .. } if r == reference)
@@ -1049,4 +1117,69 @@ fn held_containers(
         }
     }
     held
+}
+
+#[cfg(test)]
+mod restart_followed_tests {
+    use super::*;
+    use crate::adapters::systemd::LoadState;
+
+    const SINCE: u64 = 1_700_000_000_000_000;
+
+    fn state(active: ActiveState, sub: &str, entered: u64) -> UnitState {
+        UnitState {
+            name: "app.service".to_owned(),
+            load_state: LoadState::Loaded,
+            active_state: active,
+            sub_state: sub.to_owned(),
+            fragment_path: None,
+            n_restarts: Some(0),
+            exec_main_status: None,
+            active_enter_timestamp_us: entered,
+            unit_file_state: "enabled".to_owned(),
+            need_daemon_reload: false,
+            drop_in_paths: Vec::new(),
+        }
+    }
+
+    fn check(job: Option<JobOutcome>, state: &UnitState) -> Result<(), String> {
+        restart_followed("app.service", "db.service", job.as_ref(), state, SINCE)
+    }
+
+    #[test]
+    fn restarted_with_should_be_ok_once_active_again_after_the_restarts_began() {
+        let active = state(ActiveState::Active, "running", SINCE + 1);
+        // Its job still pending when looked at, then done; or already over.
+        assert_eq!(check(Some(JobOutcome::Done), &active), Ok(()));
+        assert_eq!(check(None, &active), Ok(()));
+    }
+
+    #[test]
+    fn restarted_with_should_fail_with_the_job_result() {
+        let err = check(
+            Some(JobOutcome::Failed),
+            &state(ActiveState::Failed, "failed", 0),
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("app.service: restart with db.service: job failed;"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn restarted_with_should_fail_when_its_job_ended_badly_before_the_look() {
+        // No job left: it failed before we looked, and systemd waits to restart it.
+        let err = check(None, &state(ActiveState::Activating, "auto-restart", 0)).unwrap_err();
+        assert!(
+            err.contains("activating (auto-restart) after the restart with db.service"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn restarted_with_should_fail_when_systemd_did_not_restart_it() {
+        let err = check(None, &state(ActiveState::Active, "running", SINCE - 1)).unwrap_err();
+        assert!(err.contains("did not restart it"), "{err}");
+    }
 }

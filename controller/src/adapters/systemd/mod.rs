@@ -602,8 +602,38 @@ impl Systemd {
             JobMethod::Restart => self.manager.restart_unit(unit, "replace").await,
         };
         let job = call.map_err(|e| call_error(method.name(), unit, e))?;
-        let job = job.as_str();
-        tracing::debug!(unit, job, method = method.name(), "waiting for job");
+        self.wait_job(method.name(), unit, job.as_str()).await
+    }
+
+    /// Waits for the job systemd queued for `unit` on its own, e.g. the restart it passes
+    /// on to a unit that `Requires=` one being restarted: `None` when the unit has no job,
+    /// because it already ended (its unit's state tells how) or there never was one.
+    ///
+    /// A job that ends between the look and the wait is not missed: its `JobRemoved` is kept
+    /// until claimed, like the result of a job this connection started.
+    pub async fn wait_queued_job(&self, unit: &str) -> Result<Option<JobOutcome>> {
+        const METHOD: &str = "ListUnitsByNames";
+        let rows = self
+            .manager
+            .list_units_by_names(&[unit])
+            .await
+            .map_err(|e| call_error(METHOD, unit, e))?;
+        let [row] = rows.as_slice() else {
+            return Err(SystemdError::RowCount {
+                asked: 1,
+                got: rows.len(),
+            });
+        };
+        let job = row.9.as_str();
+        if job == "/" {
+            return Ok(None);
+        }
+        self.wait_job("Job", unit, job).await.map(Some)
+    }
+
+    /// Waits up to the job timeout for `job`'s `JobRemoved`, or claims it if it came first.
+    async fn wait_job(&self, method: &'static str, unit: &str, job: &str) -> Result<JobOutcome> {
+        tracing::debug!(unit, job, method, "waiting for job");
         let rx = match self.waiters.register(job) {
             Registration::Finished(result) => return Ok(JobOutcome::from_result(&result)),
             Registration::Pending(rx) => rx,
@@ -615,7 +645,7 @@ impl Systemd {
             Err(_) => {
                 self.waiters.forget(job);
                 Err(SystemdError::JobTimeout {
-                    method: method.name(),
+                    method,
                     unit: unit.to_owned(),
                     job: job.to_owned(),
                     timeout: self.job_timeout,
@@ -656,9 +686,9 @@ impl Systemd {
     }
 }
 
-fn disconnected(method: JobMethod, unit: &str, job: &str) -> SystemdError {
+fn disconnected(method: &'static str, unit: &str, job: &str) -> SystemdError {
     SystemdError::Disconnected {
-        method: method.name(),
+        method,
         unit: unit.to_owned(),
         job: job.to_owned(),
     }
