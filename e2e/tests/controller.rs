@@ -1,7 +1,8 @@
 //! `podctl controller` on the real test host, run as a systemd unit from dist/podctl.service
 //! (ExecStart pointed at the work tree's binary): readiness through READY=1, new manifests
 //! applied within 2 s, invalid revisions changing nothing, drift repaired on a systemd
-//! event, a clean SIGTERM, one instance per host, and /metrics in the Prometheus format.
+//! event, a clean SIGTERM, one instance per host, /metrics in the Prometheus format, and
+//! a backoff that grows for a crash-looping container.
 //!
 //! The controller prunes managed units its revision does not name, so every test holds the
 //! apply turn (shared with the apply tests, across test binaries) for its whole length.
@@ -414,6 +415,89 @@ async fn sigterm_during_an_apply_should_leave_no_partial_unit_file() -> Result<(
                 );
             }
         }
+        Ok(())
+    }
+    .await;
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(&host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
+
+/// Issue 12, defect 7: a container that exits 0.3 s after it started is `active` for a moment
+/// after every start. The controller used to take that for a recovery and reset its backoff,
+/// so it started the container again every cycle, forever. Its starts must get further apart.
+#[tokio::test]
+async fn controller_should_start_a_crash_looping_container_less_and_less_often() -> Result<()> {
+    let Some(host) =
+        TestHost::require("controller_should_start_a_crash_looping_container_less_and_less_often")
+            .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let crash = host.unique_name("ctl-loop");
+    let unit = format!("{crash}.service");
+    // systemd restarts it once (burst 2) and then gives up: every later start is the
+    // controller's, and only the controller takes the unit out of `failed`.
+    let manifest = format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {crash}}}\nspec:\n  image: localhost/bb:v1\n  network: host\n  command: [sh, -c, \"sleep 0.3; exit 1\"]\n  restart: {{policy: on-failure, delay: 100ms, burst: 2, interval: 60s}}\n"
+    );
+    let dir = host.write_manifests(&[("crash.yaml", &manifest)])?;
+    let result = async {
+        // A long resync: every start below comes from an event and the backoff.
+        start_controller(&host, &dir, "--resync 600").await?;
+        let systemd = host.systemd().await?;
+        // The controller's starts, as the moments the unit leaves `failed`; polled at 50 ms,
+        // which is well under the gaps that matter (seconds).
+        let mut starts: Vec<Instant> = Vec::new();
+        let mut was_failed = false;
+        let began = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let grown = loop {
+            tick.tick().await;
+            let failed = systemd.unit(&unit).await?.active_state == "failed";
+            if was_failed && !failed {
+                starts.push(Instant::now());
+            }
+            was_failed = failed;
+            let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+            // Grown: a gap of at least 6 s (the 8 s delay after the 4th failure; the
+            // container's own cycle is about 2 s) and twice the first one.
+            if let (Some(first), Some(last)) = (gaps.first(), gaps.last())
+                && *last >= Duration::from_secs(6)
+                && *last >= *first * 2
+            {
+                break Some(gaps);
+            }
+            if began.elapsed() > Duration::from_secs(90) {
+                break None;
+            }
+        };
+        let gaps = |g: &[Duration]| {
+            g.iter()
+                .map(|d| format!("{:.1}s", d.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match grown {
+            Some(g) => eprintln!("gaps between the controller's starts: {}", gaps(&g)),
+            None => {
+                let g: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+                anyhow::bail!(
+                    "the controller's starts did not get further apart within 90 s: {} starts, gaps {}",
+                    starts.len(),
+                    gaps(&g)
+                );
+            }
+        }
+        // It still counts as failing: the brief `active` windows reset nothing.
+        let s = status(&host).await?;
+        let failures = s["objects"]
+            .as_array()
+            .and_then(|o| o.iter().find(|o| o["name"] == crash.as_str()))
+            .map_or(0, |o| o["failures"].as_u64().unwrap_or(0));
+        ensure!(failures >= 4, "failures in /status: {failures}\n{s:#}");
         Ok(())
     }
     .await;

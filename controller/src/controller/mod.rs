@@ -23,6 +23,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use crate::observe::Observed;
 use std::time::Duration;
@@ -38,7 +39,7 @@ use crate::execute::{Outcome, Status};
 use crate::plan::Change;
 use crate::reconcile::{Host, HostConfig};
 use crate::render::unit_name;
-use backoff::Backoff;
+use backoff::{Backoff, Uptime};
 use events::HostEvent;
 use metrics::{Metrics, labels};
 use notify::Notifier;
@@ -149,6 +150,7 @@ struct PassReport {
     /// The host as this pass left it, for the next manifest change to plan against.
     observed_after: Option<Arc<Observed>>,
     error: Option<String>,
+    started: Instant,
     started_at: f64,
     elapsed: Duration,
     reason: Reason,
@@ -644,9 +646,8 @@ impl Loop {
 
     fn on_pass_done(&mut self, report: PassReport) {
         self.observed = report.observed_after.clone();
-        let shared = self.shared.clone();
-        let metrics = &shared.metrics;
         let now = Instant::now();
+        let metrics = &self.shared.metrics;
         metrics
             .reconcile_duration
             .observe(report.elapsed.as_secs_f64());
@@ -657,6 +658,71 @@ impl Loop {
             view.n_restarts = u.n_restarts;
             view.loaded = u.load_state != "not-found";
         }
+        if report.error.is_none() {
+            self.backoff.retries_used(report.started);
+        }
+        let failed = self.record_outcomes(&report, now);
+        if let Some(revision) = &self.current {
+            self.backoff.retain(|o| revision.get(o).is_some());
+            self.last_outcomes.retain(|o, _| revision.get(o).is_some());
+        }
+        let changed = report
+            .outcomes
+            .iter()
+            .filter(|o| o.status == Status::Applied)
+            .count();
+        let result = if report.error.is_some() || failed > 0 {
+            "failed"
+        } else {
+            "ok"
+        };
+        let metrics = &self.shared.metrics;
+        metrics
+            .reconciles
+            .get_or_create(&labels([("result", result)]))
+            .inc();
+        match &report.error {
+            Some(e) => {
+                self.pass_failures += 1;
+                let delay = backoff::delay(self.pass_failures);
+                error!(error = %e, retry_in = ?delay, "reconcile pass failed: {e}");
+                self.request(Work::Reconcile, now + delay, Reason::Retry);
+            }
+            None => self.pass_failures = 0,
+        }
+        if let Some(retry_at) = self.backoff.next_retry() {
+            self.request(Work::Reconcile, retry_at.max(now), Reason::Retry);
+        }
+        self.shared
+            .metrics
+            .backing_off
+            .set(self.backoff.backing_off(now) as i64);
+        info!(
+            reason = %report.reason,
+            elapsed_ms = report.elapsed.as_millis() as u64,
+            changed,
+            failed,
+            "reconcile pass done"
+        );
+        let last = status::ReconcileInfo {
+            started_at: report.started_at,
+            duration_ms: report.elapsed.as_millis() as u64,
+            reason: report.reason.to_string(),
+            changed,
+            failed,
+            error: report.error.clone(),
+        };
+        self.shared.update(|s| s.last_reconcile = Some(last));
+        self.publish_objects();
+        self.mark_ready();
+    }
+
+    /// Feeds each object's outcome to its backoff, the metrics and the status; returns how
+    /// many were not ok.
+    fn record_outcomes(&mut self, report: &PassReport, now: Instant) -> usize {
+        let shared = self.shared.clone();
+        let metrics = &shared.metrics;
+        let wall_now = SystemTime::now();
         let mut failed = 0;
         for o in &report.outcomes {
             // A unit found failed and started again is a crash too: started at once the
@@ -678,7 +744,17 @@ impl Loop {
                     .inc();
                 warn!(object = %o.object, retry_in = ?retry_at - now, "{what}");
             } else if o.status.is_ok() {
-                self.backoff.succeeded(&o.object);
+                // Seen up between two crashes is no recovery: only a container that stayed
+                // up for a while has its failures forgotten.
+                let uptime = match o.object.kind {
+                    Kind::Container => {
+                        Uptime::of_unit(report.units.get(&unit_name(&o.object.name)), wall_now)
+                    }
+                    Kind::Volume | Kind::Secret | Kind::Image | Kind::Network => {
+                        Uptime::NotApplicable
+                    }
+                };
+                self.backoff.succeeded(&o.object, uptime);
             }
             if !o.status.is_ok() {
                 failed += 1;
@@ -690,55 +766,7 @@ impl Loop {
             self.last_outcomes
                 .insert(o.object.clone(), (o.clone(), unix_now()));
         }
-        if let Some(revision) = &self.current {
-            self.backoff.retain(|o| revision.get(o).is_some());
-            self.last_outcomes.retain(|o, _| revision.get(o).is_some());
-        }
-        let changed = report
-            .outcomes
-            .iter()
-            .filter(|o| o.status == Status::Applied)
-            .count();
-        let result = if report.error.is_some() || failed > 0 {
-            "failed"
-        } else {
-            "ok"
-        };
-        metrics
-            .reconciles
-            .get_or_create(&labels([("result", result)]))
-            .inc();
-        match &report.error {
-            Some(e) => {
-                self.pass_failures += 1;
-                let delay = backoff::delay(self.pass_failures);
-                error!(error = %e, retry_in = ?delay, "reconcile pass failed: {e}");
-                self.request(Work::Reconcile, now + delay, Reason::Retry);
-            }
-            None => self.pass_failures = 0,
-        }
-        if let Some(retry_at) = self.backoff.next_retry() {
-            self.request(Work::Reconcile, retry_at.max(now), Reason::Retry);
-        }
-        metrics.backing_off.set(self.backoff.len() as i64);
-        info!(
-            reason = %report.reason,
-            elapsed_ms = report.elapsed.as_millis() as u64,
-            changed,
-            failed,
-            "reconcile pass done"
-        );
-        let last = status::ReconcileInfo {
-            started_at: report.started_at,
-            duration_ms: report.elapsed.as_millis() as u64,
-            reason: report.reason.to_string(),
-            changed,
-            failed,
-            error: report.error.clone(),
-        };
-        self.shared.update(|s| s.last_reconcile = Some(last));
-        self.publish_objects();
-        self.mark_ready();
+        failed
     }
 
     /// Rebuilds the objects of the status and the `podctl_objects` gauge.
@@ -875,6 +903,7 @@ async fn pass(
         units: BTreeMap::new(),
         observed_after: None,
         error: None,
+        started,
         started_at,
         elapsed: Duration::ZERO,
         reason,
