@@ -1,7 +1,8 @@
 //! `podctl controller`: the long-running reconciler. Streams in (manifest changes, systemd
 //! signals, podman events, a periodic resync, SIGHUP), a scheduler that delays, dedups and
-//! never runs two passes at once, a reconcile pass with per-object exponential backoff, and
-//! out: systemd notifications, metrics, a JSON status, logs.
+//! never runs two passes at once, a reconcile pass with per-object exponential backoff (and
+//! one for passes that fail as a whole), and out: systemd notifications, metrics, a JSON
+//! status, logs.
 //!
 //! The unit of reconciliation is the whole revision: one observe/plan/execute pass, which
 //! is idempotent, costs a constant number of queries, and already isolates failures per
@@ -14,6 +15,7 @@ pub mod http;
 pub mod lock;
 pub mod metrics;
 pub mod notify;
+pub mod pass_backoff;
 pub mod scheduler;
 pub mod status;
 pub mod watch;
@@ -43,6 +45,7 @@ use backoff::{Backoff, Uptime};
 use events::HostEvent;
 use metrics::{Metrics, labels};
 use notify::Notifier;
+use pass_backoff::PassBackoff;
 use scheduler::{Request, Scheduler};
 use status::{ControllerStatus, ObjectStatus, unix_now};
 
@@ -245,7 +248,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         last_invalid: None,
         load_attempts: 0,
         backoff: Backoff::default(),
-        pass_failures: 0,
+        pass_backoff: PassBackoff::default(),
         units: HashMap::new(),
         last_outcomes: BTreeMap::new(),
         running: None,
@@ -271,6 +274,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 // was backing off.
                 state.observed = None;
                 state.backoff.retain(|_| false);
+                state.pass_backoff.reset();
                 state.request(Work::Load, Instant::now(), Reason::Sighup);
             }
             Some(()) = manifest_changes.recv() => {
@@ -333,7 +337,7 @@ struct Loop {
     last_invalid: Option<String>,
     load_attempts: u32,
     backoff: Backoff,
-    pass_failures: u32,
+    pass_backoff: PassBackoff,
     units: HashMap<String, UnitView>,
     last_outcomes: BTreeMap<ObjectRef, (Outcome, f64)>,
     running: Option<tokio::task::JoinHandle<()>>,
@@ -341,7 +345,13 @@ struct Loop {
 }
 
 impl Loop {
+    /// Asks for work; a pass waits out the pass backoff whatever its reason (SIGHUP and a
+    /// new revision lift that backoff first).
     fn request(&mut self, key: Work, run_at: Instant, reason: Reason) {
+        let run_at = match key {
+            Work::Load => run_at,
+            Work::Reconcile => self.pass_backoff.gate(run_at),
+        };
         self.scheduler.schedule(Request {
             key,
             run_at,
@@ -416,7 +426,8 @@ impl Loop {
                 "new revision"
             );
             // A changed object deserves an immediate attempt; unchanged failing ones keep
-            // their backoff.
+            // their backoff. So does a new revision after failed passes: it may fix them.
+            self.pass_backoff.try_now();
             if let Some(old) = &self.current {
                 self.backoff
                     .retain(|o| match (old.get(o), revision.get(o)) {
@@ -683,12 +694,14 @@ impl Loop {
             .inc();
         match &report.error {
             Some(e) => {
-                self.pass_failures += 1;
-                let delay = backoff::delay(self.pass_failures);
-                error!(error = %e, retry_in = ?delay, "reconcile pass failed: {e}");
-                self.request(Work::Reconcile, now + delay, Reason::Retry);
+                // Whatever asks for a pass meanwhile waits too: a request made during this
+                // pass (already queued) as well as every one to come.
+                let retry_at = self.pass_backoff.failed(now);
+                self.scheduler.postpone(&Work::Reconcile, retry_at);
+                error!(error = %e, failures = self.pass_backoff.failures(), retry_in = ?retry_at - now, "reconcile pass failed: {e}");
+                self.request(Work::Reconcile, retry_at, Reason::Retry);
             }
-            None => self.pass_failures = 0,
+            None => self.pass_backoff.reset(),
         }
         if let Some(retry_at) = self.backoff.next_retry() {
             self.request(Work::Reconcile, retry_at.max(now), Reason::Retry);
