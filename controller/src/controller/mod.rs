@@ -426,7 +426,8 @@ impl Loop {
                 "new revision"
             );
             // A changed object deserves an immediate attempt; unchanged failing ones keep
-            // their backoff. So does a new revision after failed passes: it may fix them.
+            // their backoff. After failed passes, a new revision is also tried at once: it
+            // may be what fixes them.
             self.pass_backoff.try_now();
             if let Some(old) = &self.current {
                 self.backoff
