@@ -2,7 +2,8 @@
 //! (ExecStart pointed at the work tree's binary): readiness through READY=1, new manifests
 //! applied within 2 s, invalid revisions changing nothing, drift repaired on a systemd
 //! event, a clean SIGTERM, one instance per host, `apply` refused on a host a controller
-//! manages, and /metrics in the Prometheus format.
+//! manages, /metrics in the Prometheus format, and backoff that grows: for a crash-looping
+//! container and for passes failing as a whole.
 //!
 //! The controller prunes managed units its revision does not name, so every test holds the
 //! apply turn (shared with the apply tests, across test binaries) for its whole length.
@@ -25,6 +26,16 @@ fn container(name: &str, port: u16) -> String {
 /// Installs dist/podctl.service with a drop-in that runs this work tree's binary on `dir`,
 /// and starts it; `systemctl start` of a `Type=notify` unit returns once READY=1 arrived.
 async fn start_controller(host: &TestHost, dir: &ManifestDir, extra: &str) -> Result<()> {
+    start_controller_with_env(host, dir, extra, "").await
+}
+
+/// [`start_controller`] with `Environment=` settings (`"NAME=value ..."`) in the drop-in.
+async fn start_controller_with_env(
+    host: &TestHost,
+    dir: &ManifestDir,
+    extra: &str,
+    environment: &str,
+) -> Result<()> {
     let unit = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../dist/podctl.service"
@@ -34,7 +45,13 @@ async fn start_controller(host: &TestHost, dir: &ManifestDir, extra: &str) -> Re
     host.write_file(
         format!("{UNIT_DIR}/{CONTROLLER}.d/50-e2e.conf"),
         &format!(
-            "[Service]\nExecStart=\nExecStart={} controller -f {} {extra}\n",
+            "[Service]\n{}ExecStart=\nExecStart={} controller -f {} {extra}\n",
+            // An empty `Environment=` would clear the unit's own (RUST_LOG).
+            if environment.is_empty() {
+                String::new()
+            } else {
+                format!("Environment={environment}\n")
+            },
             bin.display(),
             dir.path_str()
         ),
@@ -86,6 +103,24 @@ fn write_atomically(dir: &ManifestDir, host: &TestHost, name: &str, content: &st
     std::fs::write(host.host_path(&tmp), content)?;
     std::fs::rename(host.host_path(&tmp), host.host_path(&inside))?;
     Ok(())
+}
+
+/// The value of the sample of `metric` whose labels include `labels` (0 if absent).
+async fn metric(host: &TestHost, metric: &str, labels: &[(&str, &str)]) -> Result<f64> {
+    let text = http_get(host, "/metrics").await?;
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .context("/metrics does not parse")?;
+    let value = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map_or(0.0, |s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(_) | prometheus_parse::Value::Summary(_) => f64::NAN,
+        });
+    Ok(value)
 }
 
 async fn active(host: &TestHost, unit: &str) -> Result<String> {
@@ -430,6 +465,154 @@ async fn sigterm_during_an_apply_should_leave_no_partial_unit_file() -> Result<(
     .await;
     let journal = host.journal(CONTROLLER).await.unwrap_or_default();
     let cleaned = clean_up(&host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
+
+/// Issue 12, defect 7: a container that exits 0.3 s after it started is `active` for a moment
+/// after every start. The controller used to take that for a recovery and reset its backoff,
+/// so it started the container again every cycle, forever. Its starts must get further apart.
+#[tokio::test]
+async fn controller_should_start_a_crash_looping_container_less_and_less_often() -> Result<()> {
+    let Some(host) =
+        TestHost::require("controller_should_start_a_crash_looping_container_less_and_less_often")
+            .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let crash = host.unique_name("ctl-loop");
+    let unit = format!("{crash}.service");
+    // systemd restarts it once (burst 2) and then gives up: every later start is the
+    // controller's, and only the controller takes the unit out of `failed`.
+    let manifest = format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {crash}}}\nspec:\n  image: localhost/bb:v1\n  network: host\n  command: [sh, -c, \"sleep 0.3; exit 1\"]\n  restart: {{policy: on-failure, delay: 100ms, burst: 2, interval: 60s}}\n"
+    );
+    let dir = host.write_manifests(&[("crash.yaml", &manifest)])?;
+    let result = async {
+        // A long resync: every start below comes from an event and the backoff.
+        start_controller(&host, &dir, "--resync 600").await?;
+        let systemd = host.systemd().await?;
+        // The controller's starts, as the moments the unit leaves `failed`; polled at 50 ms,
+        // which is well under the gaps that matter (seconds).
+        let mut starts: Vec<Instant> = Vec::new();
+        let mut was_failed = false;
+        let began = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let grown = loop {
+            tick.tick().await;
+            let failed = systemd.unit(&unit).await?.active_state == "failed";
+            if was_failed && !failed {
+                starts.push(Instant::now());
+            }
+            was_failed = failed;
+            let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+            // Grown: a gap of at least 6 s (the 8 s delay after the 4th failure; the
+            // container's own cycle is about 2 s) and twice the first one.
+            if let (Some(first), Some(last)) = (gaps.first(), gaps.last())
+                && *last >= Duration::from_secs(6)
+                && *last >= *first * 2
+            {
+                break Some(gaps);
+            }
+            if began.elapsed() > Duration::from_secs(90) {
+                break None;
+            }
+        };
+        let gaps = |g: &[Duration]| {
+            g.iter()
+                .map(|d| format!("{:.1}s", d.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match grown {
+            Some(g) => eprintln!("gaps between the controller's starts: {}", gaps(&g)),
+            None => {
+                let g: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+                anyhow::bail!(
+                    "the controller's starts did not get further apart within 90 s: {} starts, gaps {}",
+                    starts.len(),
+                    gaps(&g)
+                );
+            }
+        }
+        // It still counts as failing: the brief `active` windows reset nothing.
+        let s = status(&host).await?;
+        let failures = s["objects"]
+            .as_array()
+            .and_then(|o| o.iter().find(|o| o["name"] == crash.as_str()))
+            .map_or(0, |o| o["failures"].as_u64().unwrap_or(0));
+        ensure!(failures >= 4, "failures in /status: {failures}\n{s:#}");
+        Ok(())
+    }
+    .await;
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(&host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
+
+/// Issue 12, defect 8: with a podman that fails every call, each pass fails as a whole. It
+/// used to be retried about every 100 ms (host events and lost `podman events` asked for a
+/// pass each time). Passes must back off: 1 s, 2 s, 4 s, 8 s: a handful in 10 s.
+#[tokio::test]
+async fn controller_should_back_off_passes_while_podman_is_broken() -> Result<()> {
+    let Some(host) =
+        TestHost::require("controller_should_back_off_passes_while_podman_is_broken").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("ctl-nopodman");
+    let broken = format!("/tmp/{name}-podman");
+    host.write_file(&broken, "#!/bin/sh\necho 'podman is broken' >&2\nexit 1\n")?;
+    host.exec_ok(["chmod", "0755", &broken]).await?;
+    let dir = host.write_manifests(&[("a.yaml", &container(&name, 18095))])?;
+    let failed = || metric(&host, "podctl_reconciles_total", &[("result", "failed")]);
+    let result = async {
+        // READY=1 comes after the first pass, failed or not.
+        start_controller_with_env(&host, &dir, "", &format!("PODCTL_PODMAN={broken}")).await?;
+        let first = failed().await?;
+        ensure!(first >= 1.0, "the first pass did not fail: {first}");
+        let error = status(&host).await?["lastReconcile"]["error"].clone();
+        ensure!(
+            error
+                .as_str()
+                .is_some_and(|e| e.contains("podman is broken")),
+            "the pass error names podman's: {error}"
+        );
+        // Watched for 10 s: passes at 1, 3 and 7 s after the first (then 15 s). A bound of 6
+        // leaves room for a slow host; retried every ~100 ms it is about 100.
+        let window = Instant::now();
+        let mut passes = 0.0;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        while window.elapsed() < Duration::from_secs(10) {
+            tick.tick().await;
+            passes = failed().await? - first;
+            ensure!(
+                passes <= 6.0,
+                "{passes} failed passes after {:?}: no backoff",
+                window.elapsed()
+            );
+        }
+        eprintln!("failed passes in the 10 s after the first: {passes}");
+        ensure!(passes >= 2.0, "the failed pass is not retried: {passes}");
+
+        // SIGHUP retries at once, whatever the backoff (the next retry is 5 s away or more).
+        let before = failed().await?;
+        host.exec_ok(["systemctl", "reload", CONTROLLER]).await?;
+        wait_until(
+            Duration::from_secs(3),
+            "SIGHUP to retry the pass",
+            || async { Ok((failed().await? > before).then_some(())) },
+        )
+        .await?;
+        Ok(())
+    }
+    .await;
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(&host).await;
+    let _ = std::fs::remove_file(host.host_path(&broken));
     result.with_context(|| format!("controller journal:\n{journal}"))?;
     cleaned
 }

@@ -154,14 +154,22 @@ pub fn unit_from_path(path: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The first wait before `podman events` is started again, doubled after each quick end.
+const EVENTS_RESTART_INITIAL: Duration = Duration::from_secs(1);
+const EVENTS_RESTART_CAP: Duration = Duration::from_secs(60);
+/// A `podman events` that ran this long was working: the next restart waits the least again.
+const EVENTS_HEALTHY_RUN: Duration = Duration::from_secs(60);
+
 /// Runs `podman events` for managed containers until `cancel`, restarting it with backoff
-/// (1 s doubling to 60 s) whenever it exits.
+/// (1 s doubling to 60 s) whenever it exits. Each end is sent as [`HostEvent::Lost`]; the
+/// loop defers the passes those ask for to the pass backoff, so a podman that fails at once
+/// costs one attempt per wait, never a busy loop.
 pub async fn podman_events(
     program: PathBuf,
     tx: mpsc::Sender<HostEvent>,
     cancel: CancellationToken,
 ) {
-    let mut delay = Duration::from_secs(1);
+    let mut delay = EVENTS_RESTART_INITIAL;
     loop {
         let started = tokio::time::Instant::now();
         let ended = tokio::select! {
@@ -175,14 +183,14 @@ pub async fn podman_events(
         if tx.send(HostEvent::Lost { source: "podman" }).await.is_err() {
             return;
         }
-        if started.elapsed() > Duration::from_secs(60) {
-            delay = Duration::from_secs(1);
+        if started.elapsed() > EVENTS_HEALTHY_RUN {
+            delay = EVENTS_RESTART_INITIAL;
         }
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(delay) => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(60));
+        delay = (delay * 2).min(EVENTS_RESTART_CAP);
     }
 }
 
@@ -253,5 +261,28 @@ mod tests {
             })
         );
         assert_eq!(parse_podman_event("not json"), None);
+    }
+
+    /// A podman that cannot even be started (no such program, no file descriptors left)
+    /// fails at once: the restarts must still wait 1 s, 2 s, 4 s ... up to 60 s.
+    #[tokio::test(start_paused = true)]
+    async fn podman_events_should_back_off_when_podman_fails_at_once() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let start = tokio::time::Instant::now();
+        let task = tokio::spawn(podman_events(
+            PathBuf::from("/nonexistent/podman"),
+            tx,
+            cancel.clone(),
+        ));
+        let end = start + Duration::from_secs(200);
+        let mut lost_at = Vec::new();
+        while let Ok(Some(event)) = tokio::time::timeout_at(end, rx.recv()).await {
+            assert_eq!(event, HostEvent::Lost { source: "podman" });
+            lost_at.push((tokio::time::Instant::now() - start).as_secs());
+        }
+        assert_eq!(lost_at, [0, 1, 3, 7, 15, 31, 63, 123, 183]);
+        cancel.cancel();
+        task.await.unwrap();
     }
 }

@@ -1,7 +1,8 @@
 //! `podctl controller`: the long-running reconciler. Streams in (manifest changes, systemd
 //! signals, podman events, a periodic resync, SIGHUP), a scheduler that delays, dedups and
-//! never runs two passes at once, a reconcile pass with per-object exponential backoff, and
-//! out: systemd notifications, metrics, a JSON status, logs.
+//! never runs two passes at once, a reconcile pass with per-object exponential backoff (and
+//! one for passes that fail as a whole), and out: systemd notifications, metrics, a JSON
+//! status, logs.
 //!
 //! The unit of reconciliation is the whole revision: one observe/plan/execute pass, which
 //! is idempotent, costs one query per podman resource kind plus one per unit, and already isolates failures per
@@ -13,6 +14,7 @@ pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod pass_backoff;
 pub mod scheduler;
 pub mod status;
 pub mod watch;
@@ -22,6 +24,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use crate::observe::Observed;
 use std::time::Duration;
@@ -39,10 +42,11 @@ use crate::plan::Change;
 use crate::plan::guard::{WipesTheHost, declares_no_container};
 use crate::reconcile::{Host, HostConfig};
 use crate::render::unit_name;
-use backoff::Backoff;
+use backoff::{Backoff, Uptime};
 use events::HostEvent;
 use metrics::{Metrics, labels};
 use notify::Notifier;
+use pass_backoff::PassBackoff;
 use scheduler::{Request, Scheduler};
 use status::{ControllerStatus, ObjectStatus, unix_now};
 
@@ -153,6 +157,7 @@ struct PassReport {
     /// The host as this pass left it, for the next manifest change to plan against.
     observed_after: Option<Arc<Observed>>,
     error: Option<String>,
+    started: Instant,
     started_at: f64,
     elapsed: Duration,
     reason: Reason,
@@ -252,7 +257,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         last_invalid: None,
         load_attempts: 0,
         backoff: Backoff::default(),
-        pass_failures: 0,
+        pass_backoff: PassBackoff::default(),
         units: HashMap::new(),
         last_outcomes: BTreeMap::new(),
         running: None,
@@ -278,6 +283,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
                 // was backing off.
                 state.observed = None;
                 state.backoff.retain(|_| false);
+                state.pass_backoff.reset();
                 state.request(Work::Load, Instant::now(), Reason::Sighup);
             }
             Some(()) = manifest_changes.recv() => {
@@ -340,7 +346,7 @@ struct Loop {
     last_invalid: Option<String>,
     load_attempts: u32,
     backoff: Backoff,
-    pass_failures: u32,
+    pass_backoff: PassBackoff,
     units: HashMap<String, UnitView>,
     last_outcomes: BTreeMap<ObjectRef, (Outcome, f64)>,
     running: Option<tokio::task::JoinHandle<()>>,
@@ -348,7 +354,13 @@ struct Loop {
 }
 
 impl Loop {
+    /// Asks for work; a pass waits out the pass backoff whatever its reason (SIGHUP and a
+    /// new revision lift that backoff first).
     fn request(&mut self, key: Work, run_at: Instant, reason: Reason) {
+        let run_at = match key {
+            Work::Load => run_at,
+            Work::Reconcile => self.pass_backoff.gate(run_at),
+        };
         self.scheduler.schedule(Request {
             key,
             run_at,
@@ -426,7 +438,9 @@ impl Loop {
                 "new revision"
             );
             // A changed object deserves an immediate attempt; unchanged failing ones keep
-            // their backoff.
+            // their backoff. After failed passes, a new revision is also tried at once: it
+            // may be what fixes them.
+            self.pass_backoff.try_now();
             if let Some(old) = &self.current {
                 self.backoff
                     .retain(|o| match (old.get(o), revision.get(o)) {
@@ -656,9 +670,8 @@ impl Loop {
 
     fn on_pass_done(&mut self, report: PassReport) {
         self.observed = report.observed_after.clone();
-        let shared = self.shared.clone();
-        let metrics = &shared.metrics;
         let now = Instant::now();
+        let metrics = &self.shared.metrics;
         metrics
             .reconcile_duration
             .observe(report.elapsed.as_secs_f64());
@@ -669,6 +682,73 @@ impl Loop {
             view.n_restarts = u.n_restarts;
             view.loaded = u.load_state != "not-found";
         }
+        if report.error.is_none() {
+            self.backoff.retries_used(report.started);
+        }
+        let failed = self.record_outcomes(&report, now);
+        if let Some(revision) = &self.current {
+            self.backoff.retain(|o| revision.get(o).is_some());
+            self.last_outcomes.retain(|o, _| revision.get(o).is_some());
+        }
+        let changed = report
+            .outcomes
+            .iter()
+            .filter(|o| o.status == Status::Applied)
+            .count();
+        let result = if report.error.is_some() || failed > 0 {
+            "failed"
+        } else {
+            "ok"
+        };
+        let metrics = &self.shared.metrics;
+        metrics
+            .reconciles
+            .get_or_create(&labels([("result", result)]))
+            .inc();
+        match &report.error {
+            Some(e) => {
+                // Whatever asks for a pass meanwhile waits too: a request made during this
+                // pass (already queued) as well as every one to come.
+                let retry_at = self.pass_backoff.failed(now);
+                self.scheduler.postpone(&Work::Reconcile, retry_at);
+                error!(error = %e, failures = self.pass_backoff.failures(), retry_in = ?retry_at - now, "reconcile pass failed: {e}");
+                self.request(Work::Reconcile, retry_at, Reason::Retry);
+            }
+            None => self.pass_backoff.reset(),
+        }
+        if let Some(retry_at) = self.backoff.next_retry() {
+            self.request(Work::Reconcile, retry_at.max(now), Reason::Retry);
+        }
+        self.shared
+            .metrics
+            .backing_off
+            .set(self.backoff.backing_off(now) as i64);
+        info!(
+            reason = %report.reason,
+            elapsed_ms = report.elapsed.as_millis() as u64,
+            changed,
+            failed,
+            "reconcile pass done"
+        );
+        let last = status::ReconcileInfo {
+            started_at: report.started_at,
+            duration_ms: report.elapsed.as_millis() as u64,
+            reason: report.reason.to_string(),
+            changed,
+            failed,
+            error: report.error.clone(),
+        };
+        self.shared.update(|s| s.last_reconcile = Some(last));
+        self.publish_objects();
+        self.mark_ready();
+    }
+
+    /// Feeds each object's outcome to its backoff, the metrics and the status; returns how
+    /// many were not ok.
+    fn record_outcomes(&mut self, report: &PassReport, now: Instant) -> usize {
+        let shared = self.shared.clone();
+        let metrics = &shared.metrics;
+        let wall_now = SystemTime::now();
         let mut failed = 0;
         for o in &report.outcomes {
             // A unit found failed and started again is a crash too: started at once the
@@ -690,7 +770,17 @@ impl Loop {
                     .inc();
                 warn!(object = %o.object, retry_in = ?retry_at - now, "{what}");
             } else if o.status.is_ok() {
-                self.backoff.succeeded(&o.object);
+                // Seen up between two crashes is no recovery: only a container that stayed
+                // up for a while has its failures forgotten.
+                let uptime = match o.object.kind {
+                    Kind::Container => {
+                        Uptime::of_unit(report.units.get(&unit_name(&o.object.name)), wall_now)
+                    }
+                    Kind::Volume | Kind::Secret | Kind::Image | Kind::Network => {
+                        Uptime::NotApplicable
+                    }
+                };
+                self.backoff.succeeded(&o.object, uptime);
             }
             if !o.status.is_ok() {
                 failed += 1;
@@ -702,55 +792,7 @@ impl Loop {
             self.last_outcomes
                 .insert(o.object.clone(), (o.clone(), unix_now()));
         }
-        if let Some(revision) = &self.current {
-            self.backoff.retain(|o| revision.get(o).is_some());
-            self.last_outcomes.retain(|o, _| revision.get(o).is_some());
-        }
-        let changed = report
-            .outcomes
-            .iter()
-            .filter(|o| o.status == Status::Applied)
-            .count();
-        let result = if report.error.is_some() || failed > 0 {
-            "failed"
-        } else {
-            "ok"
-        };
-        metrics
-            .reconciles
-            .get_or_create(&labels([("result", result)]))
-            .inc();
-        match &report.error {
-            Some(e) => {
-                self.pass_failures += 1;
-                let delay = backoff::delay(self.pass_failures);
-                error!(error = %e, retry_in = ?delay, "reconcile pass failed: {e}");
-                self.request(Work::Reconcile, now + delay, Reason::Retry);
-            }
-            None => self.pass_failures = 0,
-        }
-        if let Some(retry_at) = self.backoff.next_retry() {
-            self.request(Work::Reconcile, retry_at.max(now), Reason::Retry);
-        }
-        metrics.backing_off.set(self.backoff.len() as i64);
-        info!(
-            reason = %report.reason,
-            elapsed_ms = report.elapsed.as_millis() as u64,
-            changed,
-            failed,
-            "reconcile pass done"
-        );
-        let last = status::ReconcileInfo {
-            started_at: report.started_at,
-            duration_ms: report.elapsed.as_millis() as u64,
-            reason: report.reason.to_string(),
-            changed,
-            failed,
-            error: report.error.clone(),
-        };
-        self.shared.update(|s| s.last_reconcile = Some(last));
-        self.publish_objects();
-        self.mark_ready();
+        failed
     }
 
     /// Rebuilds the objects of the status and the `podctl_objects` gauge.
@@ -887,6 +929,7 @@ async fn pass(
         units: BTreeMap::new(),
         observed_after: None,
         error: None,
+        started,
         started_at,
         elapsed: Duration::ZERO,
         reason,

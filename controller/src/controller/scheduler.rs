@@ -79,6 +79,20 @@ impl<K: Hash + Eq + Clone, R> Scheduler<K, R> {
         }
     }
 
+    /// Moves `key`'s pending (or held) request to no earlier than `not_before`, keeping its
+    /// reason: a request made before a reason to wait was known must wait too.
+    pub fn postpone(&mut self, key: &K, not_before: Instant) {
+        if let Some(Some(held)) = self.busy.get_mut(key) {
+            held.run_at = held.run_at.max(not_before);
+        }
+        if let Some(p) = self.pending.get_mut(key)
+            && p.run_at < not_before
+        {
+            self.queue.reset_at(&p.queue_key, not_before);
+            p.run_at = not_before;
+        }
+    }
+
     /// When the key will run, if it is pending.
     pub fn pending_at(&self, key: &K) -> Option<Instant> {
         self.pending.get(key).map(|p| p.run_at)
@@ -204,6 +218,31 @@ mod tests {
         s.schedule(req("b", 10, "b"));
         tokio::time::advance(Duration::from_millis(10)).await;
         assert_eq!(due(&mut s).await.unwrap().key, "b");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scheduler_postpone_should_delay_pending_and_held_requests() {
+        let mut s = Scheduler::new();
+        s.schedule(req("a", 100, "event"));
+        let later = Instant::now() + Duration::from_secs(4);
+        s.postpone(&"a", later);
+        assert_eq!(s.pending_at(&"a"), Some(later));
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert!(due(&mut s).await.is_none(), "postponed");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            due(&mut s).await.unwrap().reason,
+            "event",
+            "the reason is kept"
+        );
+
+        s.schedule(req("a", 0, "while-busy"));
+        let later = Instant::now() + Duration::from_secs(2);
+        s.postpone(&"a", later);
+        s.done(&"a");
+        assert_eq!(s.pending_at(&"a"), Some(later));
+        s.postpone(&"a", Instant::now());
+        assert_eq!(s.pending_at(&"a"), Some(later), "never earlier");
     }
 
     #[tokio::test(start_paused = true)]
