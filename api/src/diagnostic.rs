@@ -82,6 +82,24 @@ impl fmt::Display for Diagnostic {
 
 /// Text quoted from a manifest may hold newlines or terminal escape sequences: shown
 /// escaped (`a\nb`), so that one diagnostic stays one line and cannot drive the terminal.
+/// At most this many characters of a key or value podctl does not know are quoted back: a
+/// file that is not a manifest (a linked `/etc/shadow`, a key pasted by mistake) must not be
+/// copied into logs, CI output and the controller's status.
+pub const EXCERPT_CHARS: usize = 24;
+
+/// `text` as it may be quoted in a diagnostic: control characters escaped, and cut after
+/// [`EXCERPT_CHARS`] characters with the number of characters left out.
+pub fn excerpt(text: &str) -> String {
+    let count = text.chars().count();
+    let head: String = text.chars().take(EXCERPT_CHARS).collect();
+    let shown = printable(&head).into_owned();
+    if count > EXCERPT_CHARS {
+        format!("{shown}… ({} more characters)", count - EXCERPT_CHARS)
+    } else {
+        shown
+    }
+}
+
 fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return text.into();
@@ -188,4 +206,20 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
 /// operator typed (`manifests/app.yaml`, not an absolute path of a symlink target).
 pub fn display_path(dir_as_given: &Path, relative: &Path) -> PathBuf {
     dir_as_given.join(relative)
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_should_cut_long_text_and_escape_control_characters() {
+        assert_eq!(excerpt("image"), "image");
+        assert_eq!(excerpt("a\u{1b}[2J"), "a\\u{1b}[2J");
+        let shadow = "root:$6$saltsalt$0123456789abcdefghijklmnopqrstuvwxyz:19000:0:99999:7:::";
+        let shown = excerpt(shadow);
+        assert!(shown.starts_with("root:$6$saltsalt$0123456…"), "{shown}");
+        assert!(!shown.contains("abcdef"), "{shown}");
+        assert!(shown.ends_with("more characters)"), "{shown}");
+    }
 }

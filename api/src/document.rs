@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Location, Mark, closest};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Mark, closest, excerpt};
 use crate::kinds::{API_VERSION, Kind, Object, ObjectMeta, ObjectRef, Origin, Spec};
 use crate::name::Name;
 use crate::yaml::{DeError, Node, Value, from_node};
@@ -97,7 +97,10 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
                     Some(best) => format!("did you mean `{best}`?"),
                     None => format!("use one of {}", names.join(", ")),
                 };
-                out.push(Diagnostic::new(at(v), format!("unknown kind `{shown}`")).with_hint(hint));
+                out.push(
+                    Diagnostic::new(at(v), format!("unknown kind `{}`", excerpt(&shown)))
+                        .with_hint(hint),
+                );
             }
             kind
         }
@@ -175,7 +178,7 @@ fn report_unknown_envelope_keys(file: &Arc<Path>, document: &Node, out: &mut Dia
         out.push(
             Diagnostic::new(
                 Location::new(file.clone(), key.mark),
-                format!("unknown field `{shown}`"),
+                format!("unknown field `{}`", excerpt(&shown)),
             )
             .with_hint(hint),
         );

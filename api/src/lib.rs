@@ -15,9 +15,9 @@ mod validate;
 pub mod values;
 mod yaml;
 
-pub use diagnostic::{Diagnostic, Diagnostics, Location, Mark};
+pub use diagnostic::{Diagnostic, Diagnostics, Location, Mark, excerpt};
 pub use graph::DependencyGraph;
 pub use kinds::*;
-pub use load::{LoadError, SourceFile, from_sources, load_dir, plural};
+pub use load::{LoadError, LoadOptions, SourceFile, from_sources, load_dir, load_dir_with, plural};
 pub use name::Name;
 pub use revision::{Revision, Stats, object_hash};

@@ -64,12 +64,27 @@ pub struct SourceFile {
     pub text: String,
 }
 
+/// How a manifest tree is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Directories outside the manifest tree that links in it may point into (a shared
+    /// folder of common manifests). A link out of the tree elsewhere is an error: podctl
+    /// reads as root, and a link to `/etc/shadow` committed to the repository must not be
+    /// followed.
+    pub link_roots: Vec<PathBuf>,
+}
+
+/// Loads and validates the revision in `dir`, following links only inside it.
+pub fn load_dir(dir: &Path) -> Result<Revision, LoadError> {
+    load_dir_with(dir, &LoadOptions::default())
+}
+
 /// Loads and validates the revision in `dir`.
 ///
 /// `dir` may be a symlink that a sync tool swaps atomically: it is resolved once, and every
 /// file is read below the resolved target, so one revision never mixes two trees. Paths in
 /// diagnostics keep the form the caller gave (`/etc/podctl/manifests/app.yaml`).
-pub fn load_dir(dir: &Path) -> Result<Revision, LoadError> {
+pub fn load_dir_with(dir: &Path, options: &LoadOptions) -> Result<Revision, LoadError> {
     let resolved = fs::canonicalize(dir).map_err(|e| LoadError::io(dir, e))?;
     let meta = fs::metadata(&resolved).map_err(|e| LoadError::io(dir, e))?;
     if !meta.is_dir() {
@@ -80,8 +95,17 @@ pub fn load_dir(dir: &Path) -> Result<Revision, LoadError> {
     let mut relative = Vec::new();
     let mut seen = HashSet::new();
     let mut diagnostics = Diagnostics::default();
+    // A link root that does not exist allows nothing; it is not an error of the revision.
+    let mut allowed = vec![resolved.clone()];
+    allowed.extend(
+        options
+            .link_roots
+            .iter()
+            .filter_map(|r| fs::canonicalize(r).ok()),
+    );
     let mut walk = Walk {
         root: &resolved,
+        allowed: &allowed,
         shown: dir,
         files: &mut relative,
         seen: &mut seen,
@@ -166,6 +190,8 @@ pub fn from_sources(
 /// the revision invalid because podctl cannot tell what they hold.
 struct Walk<'a> {
     root: &'a Path,
+    /// Where links may lead: the tree itself and the allowed link roots (canonical).
+    allowed: &'a [PathBuf],
     /// The directory as the caller gave it, for paths in diagnostics.
     shown: &'a Path,
     files: &'a mut Vec<PathBuf>,
@@ -204,7 +230,19 @@ impl Walk<'_> {
             if name_str.starts_with('.') {
                 continue;
             }
-            // Follows symlinks: a manifest may be a link into a shared folder.
+            if let Some(outside) = self.link_out_of_bounds(&dir.join(&name)) {
+                self.report(
+                    &child,
+                    &format!(
+                        "symlink to {}, outside the manifest directory: not followed",
+                        outside.display()
+                    ),
+                    "podctl runs as root and follows links only inside the manifest directory; \
+                     move the manifests in, or allow that directory with --allow-links-to DIR",
+                );
+                continue;
+            }
+            // Follows symlinks within bounds: a manifest may be a link into a shared folder.
             let meta = match fs::metadata(dir.join(&name)) {
                 Ok(m) => m,
                 // A link whose target is missing (a shared folder not mounted yet, a
@@ -235,15 +273,32 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// Where the link at `path` leads when that is outside the tree and the allowed link
+    /// roots; `None` for what is not a link, stays inside, or dangles (reported apart).
+    fn link_out_of_bounds(&self, path: &Path) -> Option<PathBuf> {
+        let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            return None;
+        }
+        let target = fs::canonicalize(path).ok()?;
+        let inside = self.allowed.iter().any(|root| target.starts_with(root));
+        (!inside).then_some(target)
+    }
+
     /// An entry that may hold manifests but cannot be read: the revision is incomplete.
     fn unreadable(&mut self, rel: &Path, message: &str) {
-        let shown: Arc<Path> = Arc::from(self.shown.join(rel));
-        self.diagnostics.push(
-            Diagnostic::new(Location::new(shown, Mark::new(1, 1)), message).with_hint(
-                "podctl reads the whole tree or nothing: restore it (or remove the entry, \
-                 or rename it to start with `.` to have it skipped)",
-            ),
+        self.report(
+            rel,
+            message,
+            "podctl reads the whole tree or nothing: restore it (or remove the entry, \
+             or rename it to start with `.` to have it skipped)",
         );
+    }
+
+    fn report(&mut self, rel: &Path, message: &str, hint: &str) {
+        let shown: Arc<Path> = Arc::from(self.shown.join(rel));
+        self.diagnostics
+            .push(Diagnostic::new(Location::new(shown, Mark::new(1, 1)), message).with_hint(hint));
     }
 }
 

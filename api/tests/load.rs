@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{APP, Fixture, examples};
-use podctl_api::{Kind, LoadError, Name, ObjectRef, load_dir};
+use podctl_api::{Kind, LoadError, LoadOptions, Name, ObjectRef, load_dir, load_dir_with};
 
 fn object(kind: Kind, name: &str) -> ObjectRef {
     ObjectRef::new(kind, name.parse::<Name>().expect("name"))
@@ -154,7 +154,60 @@ fn symlinked_files_are_followed_and_a_loop_is_read_once() {
     std::os::unix::fs::symlink(shared.path().join("b.yaml"), fx.join("b.yaml")).expect("symlink");
     // A link back up the tree is followed once, not forever.
     std::os::unix::fs::symlink(fx.path(), fx.join("loop")).expect("symlink");
-    assert_eq!(names(&fx.revision()), ["volume/a", "volume/b"]);
+    let options = LoadOptions {
+        link_roots: vec![shared.path().to_path_buf()],
+    };
+    let revision = load_dir_with(fx.path(), &options).expect("valid");
+    assert_eq!(names(&revision), ["volume/a", "volume/b"]);
+}
+
+/// podctl reads as root: a link committed to the repository must not make it read (and
+/// quote) a file elsewhere on the host.
+#[cfg(unix)]
+#[test]
+fn a_link_out_of_the_tree_is_not_followed_and_its_target_not_quoted() {
+    let fx = Fixture::new(&[("a.yaml", &volume("a"))]);
+    let outside = tempfile::tempdir().expect("tempdir");
+    let shadow = outside.path().join("shadow");
+    std::fs::write(
+        &shadow,
+        "root:$6$saltsalt$SECRETHASHSECRETHASH:19000:0:99999:7:::\n",
+    )
+    .expect("write");
+    std::os::unix::fs::symlink(&shadow, fx.join("shadow.yaml")).expect("symlink");
+    std::os::unix::fs::symlink(outside.path(), fx.join("elsewhere")).expect("symlink");
+    let d = fx.diagnostics();
+    let messages: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.contains("outside the manifest directory: not followed"))
+    );
+    assert!(
+        messages.iter().all(|m| !m.contains("SECRETHASH")),
+        "{messages:?}"
+    );
+    assert!(
+        d[0].hint
+            .as_deref()
+            .is_some_and(|h| h.contains("--allow-links-to")),
+        "{:?}",
+        d[0].hint
+    );
+}
+
+/// Even a file that is read (inside the tree) is quoted back only as a short excerpt.
+#[test]
+fn unknown_content_is_quoted_only_as_a_short_excerpt() {
+    let fx = Fixture::new(&[(
+        "a.yaml",
+        "apiVersion: podctl.io/v1\nkind: Volume\nmetadata: {name: a}\nspec: {}\nroot:$6$saltsalt$SECRETHASHSECRETHASH: 1\n",
+    )]);
+    let errors = fx.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(!errors[0].contains("SECRETHASH"), "{errors:?}");
+    assert!(errors[0].contains("more characters"), "{errors:?}");
 }
 
 /// A dangling link hides whatever it pointed to (a shared folder briefly missing): a

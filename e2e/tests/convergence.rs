@@ -264,15 +264,26 @@ async fn a_dangling_link_or_a_tree_without_containers_removes_nothing() -> Resul
         &app,
         &format!("  volumes: [{{volume: {data}, path: /data}}]\n"),
     );
-    // The manifests live in a shared folder the tree links to, as the docs allow.
+    // The manifests live in a shared folder the tree links to, as the docs allow (with
+    // --allow-links-to: podctl follows no other link out of the tree).
     let shared = host.write_manifests(&[("app.yaml", &app_manifest), ("volume.yaml", &volume)])?;
+    let shared_dir = shared.path_str();
     let tree = host.write_manifests(&[])?;
     std::os::unix::fs::symlink(shared.path(), host.host_path(tree.path().join("shared")))?;
     let result = async {
         ensure!(
-            podctl(&host, &["apply", "-f", &tree.path_str()])
-                .await?
-                .success()
+            podctl(
+                &host,
+                &[
+                    "apply",
+                    "-f",
+                    &tree.path_str(),
+                    "--allow-links-to",
+                    &shared_dir
+                ]
+            )
+            .await?
+            .success()
         );
         host.exec_ok([
             "podman",
@@ -288,9 +299,39 @@ async fn a_dangling_link_or_a_tree_without_containers_removes_nothing() -> Resul
         // The shared folder is briefly gone: the link dangles.
         let moved = host.host_path(format!("{}.away", shared.path_str()));
         std::fs::rename(host.host_path(shared.path()), &moved)?;
-        let validate = podctl(&host, &["validate", "-f", &tree.path_str()]).await?;
-        let apply = podctl(&host, &["apply", "-f", &tree.path_str()]).await?;
-        let diff = podctl(&host, &["diff", "-f", &tree.path_str()]).await?;
+        let validate = podctl(
+            &host,
+            &[
+                "validate",
+                "-f",
+                &tree.path_str(),
+                "--allow-links-to",
+                &shared_dir,
+            ],
+        )
+        .await?;
+        let apply = podctl(
+            &host,
+            &[
+                "apply",
+                "-f",
+                &tree.path_str(),
+                "--allow-links-to",
+                &shared_dir,
+            ],
+        )
+        .await?;
+        let diff = podctl(
+            &host,
+            &[
+                "diff",
+                "-f",
+                &tree.path_str(),
+                "--allow-links-to",
+                &shared_dir,
+            ],
+        )
+        .await?;
         std::fs::rename(&moved, host.host_path(shared.path()))?;
         for out in [&validate, &apply, &diff] {
             ensure!(out.status.code() == Some(2), "{:?} must refuse", out.argv);

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 
 use super::tree::{Node, OwnedStep, Resolved, Scalar, Value, display_path};
-use crate::diagnostic::{Mark, closest};
+use crate::diagnostic::{Mark, closest, excerpt};
 
 /// Separates a message from its hint inside a serde custom error, so that the value types'
 /// own `Deserialize` impls can suggest a fix through serde's string-only error channel.
@@ -84,7 +84,8 @@ impl de::Error for DeError {
             .map(|best| format!("did you mean `{best}`?"));
         Self::new(
             format!(
-                "unknown value `{variant}`; expected one of {}",
+                "unknown value `{}`; expected one of {}",
+                excerpt(variant),
                 quoted_list(expected)
             ),
             hint,
@@ -119,7 +120,7 @@ impl de::Error for DeError {
             Some(best) => format!("did you mean `{best}`?"),
             None => format!("valid fields here: {}", expected.join(", ")),
         };
-        let mut e = Self::new(format!("unknown field `{field}`"), Some(hint));
+        let mut e = Self::new(format!("unknown field `{}`", excerpt(field)), Some(hint));
         e.unknown_key = true;
         e
     }
@@ -678,7 +679,7 @@ fn unknown_field(
     DeError {
         mark: Some(key.mark),
         path: Some(parent),
-        message: format!("unknown field `{shown}`{place}"),
+        message: format!("unknown field `{}`{place}", excerpt(&shown)),
         hint: Some(hint),
         missing_field: None,
         unknown_key: true,

@@ -31,7 +31,7 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir) {
+    let revision = match load_or_report(&args.manifests.dir, &args.manifests.load_options()) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };

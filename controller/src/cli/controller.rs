@@ -54,6 +54,7 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
     );
     let config = Config {
         manifests: args.manifests.dir.clone(),
+        load_options: args.manifests.load_options(),
         host: args.host.config(),
         metrics_address,
         lock_file: args.lock.lock_file.clone(),

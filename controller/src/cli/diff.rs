@@ -37,19 +37,23 @@ pub enum DiffFormat {
 }
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
-    let revision = match podctl_api::load_dir(&args.manifests.dir) {
-        Ok(r) => r,
-        Err(e) => {
-            report_load_error(&e);
-            if args.output == DiffFormat::Json {
-                // A CI job parsing stdout gets a document either way.
-                let mut out = std::io::stdout().lock();
-                serde_json::to_writer_pretty(&mut out, &invalid_revision(&args.manifests.dir, &e))?;
-                writeln!(out)?;
+    let revision =
+        match podctl_api::load_dir_with(&args.manifests.dir, &args.manifests.load_options()) {
+            Ok(r) => r,
+            Err(e) => {
+                report_load_error(&e);
+                if args.output == DiffFormat::Json {
+                    // A CI job parsing stdout gets a document either way.
+                    let mut out = std::io::stdout().lock();
+                    serde_json::to_writer_pretty(
+                        &mut out,
+                        &invalid_revision(&args.manifests.dir, &e),
+                    )?;
+                    writeln!(out)?;
+                }
+                return Ok(Exit::Error);
             }
-            return Ok(Exit::Error);
-        }
-    };
+        };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

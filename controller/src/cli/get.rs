@@ -79,7 +79,10 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
         kind: args.kind,
         name: args.name.clone(),
     };
-    let (rows, revision_hash) = match (podctl_api::load_dir(&args.manifests.dir), &live) {
+    let (rows, revision_hash) = match (
+        podctl_api::load_dir_with(&args.manifests.dir, &args.manifests.load_options()),
+        &live,
+    ) {
         (Ok(revision), _) => {
             // The host (its D-Bus connection) lives and dies inside the runtime.
             let mut rows = runtime.block_on(async {

@@ -71,6 +71,24 @@ pub struct ManifestArgs {
         default_value = DEFAULT_MANIFESTS
     )]
     pub dir: PathBuf,
+    /// A directory outside the manifest directory that links in it may point into (a
+    /// shared folder); repeat it, or separate several with `:` in the variable. Links
+    /// anywhere else are not followed: podctl reads as root.
+    #[arg(
+        long = "allow-links-to",
+        value_name = "DIR",
+        env = "PODCTL_ALLOW_LINKS_TO",
+        value_delimiter = ':'
+    )]
+    pub link_roots: Vec<PathBuf>,
+}
+
+impl ManifestArgs {
+    pub fn load_options(&self) -> podctl_api::LoadOptions {
+        podctl_api::LoadOptions {
+            link_roots: self.link_roots.clone(),
+        }
+    }
 }
 
 /// Where podctl installs units and how much it does at once.
@@ -228,8 +246,11 @@ pub fn init_logging(verbose: u8, command: &Command) {
 }
 
 /// Loads the revision in `dir`, or prints why it is invalid and says how to exit.
-pub fn load_or_report(dir: &std::path::Path) -> Result<podctl_api::Revision, Exit> {
-    podctl_api::load_dir(dir).map_err(|e| {
+pub fn load_or_report(
+    dir: &std::path::Path,
+    options: &podctl_api::LoadOptions,
+) -> Result<podctl_api::Revision, Exit> {
+    podctl_api::load_dir_with(dir, options).map_err(|e| {
         report_load_error(&e);
         Exit::Error
     })

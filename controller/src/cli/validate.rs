@@ -18,7 +18,10 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(args.dir_arg.as_ref().unwrap_or(&args.manifests.dir)) {
+    let revision = match load_or_report(
+        args.dir_arg.as_ref().unwrap_or(&args.manifests.dir),
+        &args.manifests.load_options(),
+    ) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };

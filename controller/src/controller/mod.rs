@@ -62,6 +62,8 @@ const LOAD_RETRIES: u32 = 3;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub manifests: PathBuf,
+    /// How the manifests are read (the directories links may point into).
+    pub load_options: podctl_api::LoadOptions,
     pub host: HostConfig,
     /// Where `/metrics`, `/healthz`, `/readyz` and `/status` are served; `None`: nowhere.
     pub metrics_address: Option<SocketAddr>,
@@ -372,7 +374,9 @@ impl Loop {
     /// one is reported and changes nothing.
     async fn load(&mut self, reason: Reason) {
         let dir = self.config.manifests.clone();
-        let loaded = tokio::task::spawn_blocking(move || podctl_api::load_dir(&dir)).await;
+        let options = self.config.load_options.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || podctl_api::load_dir_with(&dir, &options)).await;
         let loaded = match loaded {
             Ok(l) => l,
             Err(e) => {
