@@ -41,6 +41,8 @@ pub struct Host {
     /// Tries of a pull that fails on the network within one apply. The controller makes it
     /// 1: its own backoff retries, and a pass must not wait on a registry that is down.
     pub pull_attempts: u32,
+    /// The host-local key secret hashes are made with.
+    pub secret_key: secret_source::HashKey,
     /// Cancelled to stop an execution at its next safe point (apply's Ctrl-C).
     pub interrupt: tokio_util::sync::CancellationToken,
 }
@@ -59,12 +61,19 @@ impl Host {
         let state_dir = std::env::var_os("PODCTL_STATE_DIR")
             .filter(|d| !d.is_empty())
             .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from);
+        let secret_key = secret_source::HashKey::load_or_create(&state_dir).with_context(|| {
+            format!(
+                "cannot read or make the secret hash key {}",
+                state_dir.join(secret_source::KEY_FILE).display()
+            )
+        })?;
         Ok(Self {
             systemd,
             podman,
             config,
             render,
             state_dir,
+            secret_key,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             pull_attempts: crate::execute::PULL_ATTEMPTS,
             interrupt: tokio_util::sync::CancellationToken::new(),
@@ -110,7 +119,7 @@ impl Host {
                 let hash = secret_source::Source::of(spec)
                     .ok_or_else(|| format!("secret {name} has no source"))
                     .and_then(|source| secret_source::read(&source))
-                    .map(|value| value.hash());
+                    .map(|value| value.hash(&self.secret_key));
                 (name, hash)
             })
             .collect();
@@ -217,6 +226,7 @@ impl Host {
             progress: self.progress,
             pull_attempts: self.pull_attempts,
             interrupt: self.interrupt.clone(),
+            secret_key: &self.secret_key,
         }
         .execute(plan, revision)
         .await

@@ -361,7 +361,32 @@ async fn secret_rotation_should_restart_exactly_its_consumers_and_never_show_the
             !units.stdout.contains(value.as_str()),
             "a secret value leaked into a unit file"
         );
+        // Nor can it be guessed from the world-readable hash: a dictionary loop over
+        // sha256(candidate) must not find the label (the hash is keyed per host).
+        let guess = host
+            .exec_ok(["sh", "-c", &format!("printf %s '{value}' | sha256sum")])
+            .await?;
+        let unkeyed = &guess.stdout[..16];
+        ensure!(
+            !units.stdout.contains(unkeyed),
+            "a unit file carries the unkeyed sha256 of a secret value"
+        );
+        let labels = host
+            .sh("podman secret ls --format '{{json .}}'; podman inspect --all 2>/dev/null")
+            .await?;
+        ensure!(
+            !labels.stdout.contains(unkeyed),
+            "podman labels carry the unkeyed sha256 of a secret value"
+        );
     }
+    let key = host
+        .exec_ok(["stat", "-c", "%a %U", "/var/lib/podctl/secret-hash.key"])
+        .await?;
+    ensure!(
+        key.stdout.trim() == "600 root",
+        "the hash key is {}",
+        key.stdout.trim()
+    );
     std::fs::remove_file(host.host_path(&source))?;
     host.prune_all().await?;
     let left = host.exec(["podman", "secret", "inspect", &secret]).await?;

@@ -73,6 +73,8 @@ pub struct Executor<'a> {
     /// Cancelled by Ctrl-C (or the controller's shutdown): the jobs in flight finish, then
     /// nothing more is started and the rest is reported as not attempted.
     pub interrupt: CancellationToken,
+    /// The key of secret hashes, for the label of a secret created from its source.
+    pub secret_key: &'a secret_source::HashKey,
 }
 
 /// The pulls of one execution: each reference's result, and which references got a new ID.
@@ -443,7 +445,10 @@ impl Executor<'_> {
     ) -> Result<(), String> {
         let value = secret_source::read(source)?;
         let mut labels = labels.clone();
-        labels.insert(crate::render::labels::HASH.to_string(), value.hash());
+        labels.insert(
+            crate::render::labels::HASH.to_string(),
+            value.hash(self.secret_key),
+        );
         self.podman
             .create_secret(name, value.as_bytes(), &labels)
             .await

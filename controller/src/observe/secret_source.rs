@@ -51,9 +51,88 @@ impl SecretValue {
         &self.0
     }
 
-    /// The truncated SHA-256 of the value, in hex: what outputs and labels show.
-    pub fn hash(&self) -> String {
-        content_hash(&self.0)
+    /// The truncated HMAC-SHA-256 of the value under this host's key, in hex: what outputs
+    /// and labels show. Keyed, so that a label readable by every local user (unit files,
+    /// D-Bus, `podman inspect`) cannot be checked against a dictionary of passwords.
+    pub fn hash(&self, key: &HashKey) -> String {
+        use hmac::Mac as _;
+        // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
+        let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(&key.0) else {
+            return String::new();
+        };
+        mac.update(&self.0);
+        hex_prefix(&mac.finalize().into_bytes())
+    }
+}
+
+/// The host-local key of secret hashes: 32 random bytes in a root-only file under podctl's
+/// state directory, made on first use. Losing it changes every secret's hash once (each
+/// secret is created again and its consumers restarted once), nothing worse.
+#[derive(Clone)]
+pub struct HashKey([u8; 32]);
+
+impl fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HashKey(<redacted>)")
+    }
+}
+
+/// The key's file in the state directory.
+pub const KEY_FILE: &str = "secret-hash.key";
+
+impl HashKey {
+    /// Reads the key from `state_dir`, or makes it (directory 0700, file 0600).
+    pub fn load_or_create(state_dir: &Path) -> std::io::Result<Self> {
+        use std::io::{Read as _, Write as _};
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        let path = state_dir.join(KEY_FILE);
+        if let Some(key) = Self::read(&path)? {
+            return Ok(key);
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(state_dir)?;
+        let mut bytes = [0u8; 32];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+        // Written whole under another name, then linked into place without replacing: a
+        // second podctl making its own key at the same moment keeps the first one's.
+        let tmp = state_dir.join(format!(".{KEY_FILE}.{}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(Self(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::read(&path)?
+                .ok_or_else(|| std::io::Error::other("the key file vanished while read")),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn read(path: &Path) -> std::io::Result<Option<Self>> {
+        match std::fs::read(path) {
+            Ok(bytes) => <[u8; 32]>::try_from(bytes.as_slice())
+                .map(|k| Some(Self(k)))
+                .map_err(|_| {
+                    std::io::Error::other(format!(
+                        "{} is not a 32-byte key; remove it to have a new one made",
+                        path.display()
+                    ))
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn fixed(byte: u8) -> Self {
+        Self([byte; 32])
     }
 }
 
@@ -70,16 +149,20 @@ impl Drop for SecretValue {
     }
 }
 
-/// The truncated SHA-256 of `content`, in hex.
+/// The truncated SHA-256 of `content`, in hex (desired specs; never a secret's value).
 pub fn content_hash(content: &[u8]) -> String {
+    hex_prefix(&Sha256::digest(content))
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    Sha256::digest(content).iter().take(HASH_LEN / 2).fold(
-        String::with_capacity(HASH_LEN),
-        |mut s, b| {
+    bytes
+        .iter()
+        .take(HASH_LEN / 2)
+        .fold(String::with_capacity(HASH_LEN), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
-        },
-    )
+        })
 }
 
 /// Reads the value. Errors say which source and what is wrong with it (for a file: the
@@ -226,6 +309,35 @@ mod tests {
         std::fs::write(&path, "hunter2").expect("write");
         let v = read(&Source::File(path)).expect("read");
         assert_eq!(v.as_bytes(), b"hunter2");
-        assert_eq!(v.hash(), "f52fbd32b2b3b86f");
+        let key = HashKey::fixed(7);
+        assert_eq!(v.hash(&key), v.hash(&key), "stable under one key");
+        assert_ne!(v.hash(&key), "f52fbd32b2b3b86f", "not the unkeyed sha256");
+        assert_ne!(
+            v.hash(&key),
+            v.hash(&HashKey::fixed(8)),
+            "each host its own"
+        );
+        assert_eq!(v.hash(&key).len(), HASH_LEN);
+    }
+
+    #[test]
+    fn hash_key_should_be_made_once_root_only_and_then_read() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let first = HashKey::load_or_create(&state).expect("made");
+        let again = HashKey::load_or_create(&state).expect("read");
+        assert_eq!(first.0, again.0);
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&state.join(KEY_FILE)), 0o600);
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(
+            std::fs::read_dir(&state).expect("ls").count(),
+            1,
+            "no temporary left"
+        );
+        std::fs::write(state.join(KEY_FILE), b"short").expect("write");
+        let e = HashKey::load_or_create(&state).expect_err("a bad key");
+        assert!(e.to_string().contains("not a 32-byte key"), "{e}");
     }
 }
