@@ -50,6 +50,7 @@ pub(crate) enum Parsed {
 /// Types one document, or adds why it cannot be typed to `out`.
 pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnostics) -> Parsed {
     let at = |node: &Node| Location::new(file.clone(), node.mark);
+    report_nul(file, &document, out);
     if !matches!(document.value, Value::Map(_)) {
         out.push(
             Diagnostic::new(
@@ -161,6 +162,27 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
 }
 
 const ENVELOPE_KEYS: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
+
+/// A NUL (written `"\0"` or `"\x00"` in YAML) ends a C string: no command line, unit
+/// file or label can carry one, and podman would pass the literal text on instead. So it
+/// is refused in every string, keys included, wherever it is.
+fn report_nul(file: &Arc<Path>, node: &Node, out: &mut Diagnostics) {
+    match &node.value {
+        Value::Scalar(s) if s.text.contains('\0') => out.push(
+            Diagnostic::new(
+                Location::new(file.clone(), node.mark),
+                "this string contains a NUL character (`\\0`)",
+            )
+            .with_hint("remove it: no command line, unit file or label can carry a NUL"),
+        ),
+        Value::Scalar(_) | Value::Removed => {}
+        Value::Seq(items) => items.iter().for_each(|n| report_nul(file, n, out)),
+        Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+            report_nul(file, k, out);
+            report_nul(file, v, out);
+        }),
+    }
+}
 
 fn report_unknown_envelope_keys(file: &Arc<Path>, document: &Node, out: &mut Diagnostics) {
     let Value::Map(entries) = &document.value else {

@@ -8,6 +8,7 @@ pub mod graph;
 pub mod kinds;
 pub mod load;
 pub mod name;
+mod reference;
 pub mod revision;
 pub mod schema;
 pub mod unit_size;

@@ -22,11 +22,11 @@ const OWN_WORDS: usize = 64 * 1024;
 /// longer single argument with E2BIG, and the unit fails to start (status 203/EXEC).
 pub const MAX_ARG_STRLEN: usize = 32 * 4096;
 
-/// Bytes of one character in an `Exec*=` word at worst: `\xNN` for a control character,
-/// doubled `%`, `$`, `"` and `\`.
+/// Bytes of one character in an `Exec*=` word at worst: `\xNN` for each UTF-8 byte of a
+/// control character (`\xc2\x85` for U+0085), doubled `%`, `$`, `"` and `\`.
 fn exec_cost(c: char) -> usize {
     match c {
-        c if c.is_control() => 4,
+        c if c.is_control() => 4 * c.len_utf8(),
         '%' | '$' | '"' | '\\' => 2,
         c => c.len_utf8(),
     }
@@ -36,7 +36,8 @@ fn exec_cost(c: char) -> usize {
 /// (`\u00NN`, `\"`, `\\`), then the word is quoted, doubling each backslash.
 fn json_exec_cost(c: char) -> usize {
     match c {
-        c if c.is_control() => 7,
+        // JSON escapes only C0 controls; DEL and C1 stay raw and are escaped as words are.
+        c if c.is_ascii_control() && c != '\u{7f}' => 7,
         '"' | '\\' => 4,
         c => exec_cost(c),
     }

@@ -8,7 +8,8 @@ use crate::document::Declared;
 use crate::graph::find_cycles;
 use crate::kinds::{
     ContainerSpec, ImageSource, Kind, NetworkMode, NetworkSpec, Object, ObjectRef, Origin,
-    RESERVED_LABEL_PREFIX, RESERVED_NETWORK_NAMES, SecretSpec, Spec, UpdatePolicy,
+    PODMAN_LABEL_PREFIX, RESERVED_LABEL_PREFIX, RESERVED_NETWORK_NAMES, SecretSpec, Spec,
+    UpdatePolicy,
 };
 use crate::name::Name;
 use crate::values::PortMapping;
@@ -23,7 +24,10 @@ pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagn
     for object in objects {
         check_labels(object, out);
         match &object.spec {
-            Spec::Container(c) => check_container(object, c, &index, &declared, out),
+            Spec::Container(c) => {
+                check_container(object, c, &index, &declared, out);
+                check_container_values(object, c, out);
+            }
             Spec::Secret(s) => check_secret(object, s, out),
             Spec::Network(n) => check_network(object, n, out),
             Spec::Volume(_) | Spec::Image(_) => {}
@@ -73,16 +77,112 @@ fn check_labels(object: &Object, out: &mut Diagnostics) {
         Spec::Secret(_) | Spec::Image(_) => None,
     };
     for key in spec_labels.into_iter().flat_map(BTreeMap::keys) {
-        if key.starts_with(RESERVED_LABEL_PREFIX) {
+        let at = || object.origin.at_key(&[Key("spec"), Key("labels")], key);
+        let problem = if let Some(prefix) = [RESERVED_LABEL_PREFIX, PODMAN_LABEL_PREFIX]
+            .into_iter()
+            .find(|p| key.starts_with(p))
+        {
+            Some((
+                format!(
+                    "label `{key}` uses the prefix `{prefix}` that podctl reserves: it sets these labels itself"
+                ),
+                "choose another label key; for podman auto-update use `update.policy`",
+            ))
+        } else if key.is_empty() {
+            Some((
+                "a label key is empty".to_string(),
+                "give the label a name, e.g. `app.tier`",
+            ))
+        } else if key.contains('=') || key.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            // podman splits `--label=KEY=VALUE` at the first `=`: the label would change.
+            Some((
+                format!("label key {key:?} contains `=`, white space or a control character"),
+                "use letters, digits, `.`, `-`, `_` and `/` in label keys, e.g. `app.tier`",
+            ))
+        } else {
+            None
+        };
+        if let Some((message, hint)) = problem {
+            out.push(Diagnostic::new(at(), message).with_hint(hint));
+        }
+    }
+}
+
+/// The smallest memory limit podman accepts (`--memory`, `--memory-reservation`): its
+/// `linuxMinMemory`, 6 MiB; below it `podman run` fails and the unit never starts.
+const PODMAN_MIN_MEMORY: u64 = 6 * 1024 * 1024;
+
+/// Values that parse but that podman or the kernel refuse at start.
+fn check_container_values(object: &Object, c: &ContainerSpec, out: &mut Diagnostics) {
+    let origin = &object.origin;
+    for (field, value) in [
+        ("memoryMax", c.resources.memory_max),
+        ("memoryReservation", c.resources.memory_reservation),
+    ] {
+        if let Some(size) = value
+            && size.bytes() < PODMAN_MIN_MEMORY
+        {
             out.push(
                 Diagnostic::new(
-                    object.origin.at_key(&[Key("spec"), Key("labels")], key),
-                    format!("label `{key}` uses the prefix `{RESERVED_LABEL_PREFIX}` that podctl reserves for its ownership marks"),
+                    origin.at(&[Key("spec"), Key("resources"), Key(field)]),
+                    format!("{field} {size} is below podman's minimum of 6M"),
                 )
-                .with_hint("choose another label key"),
+                .with_hint("podman refuses memory limits under 6 MiB; write `6M` or more"),
             );
         }
     }
+    if let Some(hc) = &c.health_check
+        && hc.timeout.is_zero()
+    {
+        out.push(
+            Diagnostic::new(
+                origin.at(&[Key("spec"), Key("healthCheck"), Key("timeout")]),
+                "the health check timeout must be more than 0s",
+            )
+            .with_hint("podman refuses a zero timeout; e.g. `5s`"),
+        );
+    }
+    if let Some(user) = &c.user
+        && let Err(why) = check_user(user)
+    {
+        out.push(
+            Diagnostic::new(
+                origin.at(&[Key("spec"), Key("user")]),
+                format!("invalid user `{user}`: {why}"),
+            )
+            .with_hint(
+                "write `UID`, `UID:GID` or a user name known in the image, e.g. \"1000:1000\"",
+            ),
+        );
+    }
+}
+
+/// `USER[:GROUP]` as podman takes it: each part a name or an ID below 2^32-1 (the
+/// kernel's "no ID", which `-1` would also mean).
+fn check_user(user: &str) -> Result<(), String> {
+    let (name, group) = match user.split_once(':') {
+        Some((n, g)) => (n, Some(g)),
+        None => (user, None),
+    };
+    for part in std::iter::once(name).chain(group) {
+        if part.is_empty() {
+            return Err("a part is empty".into());
+        }
+        if part.chars().all(|c| c.is_ascii_digit()) {
+            if !part.parse::<u32>().is_ok_and(|id| id < u32::MAX) {
+                return Err(format!("ID `{part}` is out of range (0 to 4294967294)"));
+            }
+        } else if part.starts_with('-')
+            || !part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(format!(
+                "`{part}` is neither a number nor a user or group name (letters, digits, `_`, `.`, `-`, not starting with `-`)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_container(
@@ -387,16 +487,6 @@ fn check_container(
                 "an enabled container needs at least one `wantedBy` target",
             )
             .with_hint("e.g. `wantedBy: [multi-user.target]`, or set `enabled: false`"),
-        );
-    }
-    if c.user
-        .as_deref()
-        .is_some_and(|u| u.is_empty() || u.contains(char::is_whitespace))
-    {
-        out.push(
-            Diagnostic::new(origin.at(&[Key("spec"), Key("user")]), "invalid user").with_hint(
-                "write `UID`, `UID:GID` or a user name known in the image, e.g. \"1000:1000\"",
-            ),
         );
     }
 }

@@ -80,6 +80,12 @@ macro_rules! text_value {
 pub struct Duration(std::time::Duration);
 
 impl Duration {
+    /// The longest span every consumer holds: Go's `time.Duration` (podman's flags) is
+    /// signed 64-bit nanoseconds, up to 2^63-1 ns, about 106751 days; systemd's
+    /// microseconds reach further. Longer spans were ignored by systemd while podctl
+    /// reported them applied.
+    pub const MAX_MILLIS: u64 = (i64::MAX as u64) / 1_000_000;
+
     pub fn from_millis(ms: u64) -> Self {
         Self(std::time::Duration::from_millis(ms))
     }
@@ -158,6 +164,15 @@ impl FromStr for Duration {
                 .ok_or_else(|| bad("too long"))?;
         }
         let millis = u64::try_from(total).map_err(|_| bad("too long"))?;
+        if millis > Self::MAX_MILLIS {
+            return Err(ValueError::new(
+                format!(
+                    "invalid duration `{s}`: longer than {}, the most podman accepts",
+                    Self::from_millis(Self::MAX_MILLIS)
+                ),
+                "podman keeps durations as signed 64-bit nanoseconds (about 292 years) and systemd ignores spans it cannot hold; write a shorter duration",
+            ));
+        }
         Ok(Self::from_millis(millis))
     }
 }
@@ -485,10 +500,25 @@ impl FromStr for AbsPath {
                 "write the path without `..`",
             ));
         }
-        if s.contains('\0') || s.contains('\n') {
+        // systemd's path settings (`ReadWritePaths=`) have no escape for them, and no
+        // file name that a service needs carries one.
+        if s.contains(char::is_control) {
             return Err(ValueError::new(
                 format!("path {s:?} contains a control character"),
-                "remove it",
+                "remove it; paths may hold any printable text",
+            ));
+        }
+        // systemd simplifies `//` and `/./` away, so the path it used would not be the
+        // path written; a path is written in its one normal form.
+        if s.len() > 1
+            && s.trim_end_matches('/')
+                .split('/')
+                .skip(1)
+                .any(|c| c.is_empty() || c == ".")
+        {
+            return Err(ValueError::new(
+                format!("path `{s}` is not normalised: it has `//` or a `.` component"),
+                "write each directory once, e.g. `/srv/data` for `/srv//./data`",
             ));
         }
         // `,` and `:` separate options in podman's --volume syntax.
@@ -739,32 +769,9 @@ impl FromStr for ImageReference {
 
     fn from_str(s: &str) -> Result<Self, ValueError> {
         let hint = "write an image reference such as `registry.example.com/team/app:1.4` or `docker.io/library/nginx:1.27`";
-        let valid = !s.is_empty()
-            && s.len() <= 4096
-            && !s.starts_with(['-', '/', ':', '@', '.'])
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-/:@+".contains(c));
-        if !valid {
-            return Err(ValueError::new(
-                format!("invalid image reference `{s}`"),
-                hint,
-            ));
-        }
-        let name = s.split('@').next().unwrap_or(s);
-        let path = match name.rsplit_once(':') {
-            Some((path, tag)) if !tag.contains('/') => path,
-            _ => name,
-        };
-        if path.chars().any(|c| c.is_ascii_uppercase())
-            && path
-                .split_once('/')
-                .is_none_or(|(_, repo)| repo.chars().any(|c| c.is_ascii_uppercase()))
-        {
-            return Err(ValueError::new(
-                format!("invalid image reference `{s}`: repository names are lowercase"),
-                hint,
-            ));
-        }
+        crate::reference::check(s).map_err(|why| {
+            ValueError::new(format!("invalid image reference `{s}`: {why}"), hint)
+        })?;
         Ok(Self(s.to_string()))
     }
 }

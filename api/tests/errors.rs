@@ -625,7 +625,7 @@ spec: {}
     assert_eq!(
         fx.errors(),
         [
-            "app.yaml:6:12: label `io.podctl.owner` uses the prefix `io.podctl.` that podctl reserves for its ownership marks",
+            "app.yaml:6:12: label `io.podctl.owner` uses the prefix `io.podctl.` that podctl reserves: it sets these labels itself",
             "app.yaml:8:5: `security.systemd` (protectSystem, protectHome, readWritePaths) only works with `network: host` or `network: none`",
             "app.yaml:10:13: `update.policy: registry` needs a fully qualified image reference",
             "app.yaml:11:5: `update.healthGate` needs a `healthCheck` to judge the new version by",
@@ -849,4 +849,146 @@ fn env_values_just_under_the_limits_are_accepted() {
     let refs: Vec<(&str, usize)> = values.iter().map(|(k, n)| (k.as_str(), *n)).collect();
     let fx = only("app.yaml", &container_with_env(&refs));
     assert_eq!(fx.revision().len(), 1);
+}
+
+/// Values the old validation let through and the host then refused (issue 13, item 6):
+/// each is located and explained here instead.
+#[test]
+fn values_the_host_refuses_are_rejected_with_their_place() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: web}
+spec:
+  image: bb:v1
+  user: \"-1\"
+  resources: {memoryMax: 1}
+  healthCheck: {command: [/bin/true], timeout: 0s}
+  labels:
+    io.containers.autoupdate: registry
+    \"\": empty
+    \"a=b\": c
+    \"line\\nbreak\": x
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:6:9: invalid user `-1`: `-1` is neither a number nor a user or group name (letters, digits, `_`, `.`, `-`, not starting with `-`)",
+            "app.yaml:7:26: memoryMax 1 is below podman's minimum of 6M",
+            "app.yaml:8:48: the health check timeout must be more than 0s",
+            "app.yaml:10:5: label `io.containers.autoupdate` uses the prefix `io.containers.` that podctl reserves: it sets these labels itself",
+            "app.yaml:11:5: a label key is empty",
+            "app.yaml:12:5: label key \"a=b\" contains `=`, white space or a control character",
+            "app.yaml:13:5: label key \"line\\nbreak\" contains `=`, white space or a control character",
+        ]
+    );
+    let hints = fx.hints();
+    assert!(hints.iter().all(Option::is_some), "{hints:?}");
+
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: bb:v1:v2\n  restart: {delay: 999999999d}\n",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:5:10: spec.image: invalid image reference `bb:v1:v2`: tag `v1:v2` is not valid: up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`",
+            "app.yaml:6:20: spec.restart.delay: invalid duration `999999999d`: longer than 106751d23h47m16s854ms, the most podman accepts",
+        ]
+    );
+    assert!(
+        fx.hints()[1]
+            .as_deref()
+            .is_some_and(|h| h.contains("292 years"))
+    );
+}
+
+#[test]
+fn image_references_follow_the_registry_grammar() {
+    let cases = [
+        ("\"\"", "invalid image reference ``: it is empty"),
+        ("\"bb:\"", "the tag after `:` is empty"),
+        (
+            "bb@sha256:abc",
+            "a sha256 digest is exactly 64 lower-case hex digits",
+        ),
+        ("localhost//bb", "repository path component `` is empty"),
+        (
+            "localhost:70000/bb",
+            "registry port `70000` is not a port number from 1 to 65535",
+        ),
+        ("docker://bb", "`docker:` is a transport"),
+        ("oci-archive:/etc/passwd", "`oci-archive:` is a transport"),
+    ];
+    for (image, message) in cases {
+        let fx = only(
+            "app.yaml",
+            &format!(
+                "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: web}}\nspec:\n  image: {image}\n"
+            ),
+        );
+        let errors = fx.errors();
+        assert_eq!(errors.len(), 1, "{image}: {errors:?}");
+        assert!(
+            errors[0].starts_with("app.yaml:5:10: spec.image: invalid image reference")
+                && errors[0].contains(message),
+            "{image}: {errors:?}"
+        );
+        assert!(fx.hints()[0].is_some());
+    }
+}
+
+/// A NUL cannot reach a command line or a unit file: refused wherever it is written.
+#[test]
+fn a_nul_in_any_string_is_refused_where_it_is() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: bb:v1\n  args: [\"a\\0b\"]\n  env: {X: \"\\x00\"}\n",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:6:10: this string contains a NUL character (`\\0`)",
+            "app.yaml:7:12: this string contains a NUL character (`\\0`)",
+        ]
+    );
+    assert!(
+        fx.hints()[0]
+            .as_deref()
+            .is_some_and(|h| h.contains("remove it"))
+    );
+}
+
+/// systemd has no escape for control characters in path settings and simplifies `//`
+/// away: such paths are refused, so the path systemd uses is the path written.
+#[test]
+fn paths_with_control_characters_or_not_normalised_are_refused() {
+    let fx = only(
+        "app.yaml",
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: bb:v1\n  workingDir: \"/srv/a\\bb\"\n  envFiles: [/etc//app.env, /etc/./x, \"/srv/\\u0085\"]\n",
+    );
+    let errors = fx.errors();
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "app.yaml:6:15: spec.workingDir: path \"/srv/a\\u{8}b\" contains a control character"
+        ),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1]
+            .starts_with("app.yaml:7:14: spec.envFiles[0]: path `/etc//app.env` is not normalised"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[2].starts_with("app.yaml:7:29: spec.envFiles[1]: path `/etc/./x` is not normalised"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[3].contains("contains a control character"),
+        "{errors:?}"
+    );
 }

@@ -329,7 +329,8 @@ fn generated_manifests_are_valid_yaml() {
             "spec".into(),
             Tree::Map(vec![(
                 "labels".into(),
-                Tree::Map(vec![("a b".into(), Tree::Scalar("- x: y".into()))]),
+                // The key needs quoting in flow style (`,`, `[`), the value in block style.
+                Tree::Map(vec![("a,b[c]".into(), Tree::Scalar("- x: y".into()))]),
             )]),
         ),
     ]);

@@ -40,6 +40,23 @@ trait Service {
     fn n_restarts(&self) -> zbus::Result<u32>;
     #[zbus(property, name = "MainPID")]
     fn main_pid(&self) -> zbus::Result<u32>;
+    /// Each command: path, argv, ignore-failure, then timestamps, pid and status.
+    #[zbus(property, name = "ExecStart")]
+    fn exec_start(&self) -> zbus::Result<Vec<ExecCommand>>;
+    #[zbus(property, name = "ReadWritePaths")]
+    fn read_write_paths(&self) -> zbus::Result<Vec<String>>;
+}
+
+/// systemd's `a(sasbttttuii)` of `ExecStart`.
+type ExecCommand = (String, Vec<String>, bool, u64, u64, u64, u64, u32, i32, i32);
+
+/// What systemd parsed out of a service's unit file: the words and paths it will use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedService {
+    pub load_state: String,
+    /// The argv of each `ExecStart=` command.
+    pub exec_start: Vec<Vec<String>>,
+    pub read_write_paths: Vec<String>,
 }
 
 /// A snapshot of the properties tests look at.
@@ -76,6 +93,38 @@ impl Systemd {
 
     pub fn connection(&self) -> &zbus::Connection {
         &self.conn
+    }
+
+    /// How systemd parsed a service's unit file (after a `daemon-reload`): a property that
+    /// is not valid UTF-8 fails here, as it fails `systemctl status`.
+    pub async fn parsed_service(&self, name: &str) -> Result<ParsedService> {
+        let manager = ManagerProxy::new(&self.conn).await?;
+        let path = manager
+            .load_unit(name)
+            .await
+            .with_context(|| format!("LoadUnit({name}) failed"))?;
+        let unit = UnitProxy::builder(&self.conn)
+            .path(path.clone())?
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await?;
+        let service = ServiceProxy::builder(&self.conn)
+            .path(path)?
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await?;
+        let context = || format!("reading the parsed properties of {name}");
+        Ok(ParsedService {
+            load_state: unit.load_state().await.with_context(context)?,
+            exec_start: service
+                .exec_start()
+                .await
+                .with_context(context)?
+                .into_iter()
+                .map(|c| c.1)
+                .collect(),
+            read_write_paths: service.read_write_paths().await.with_context(context)?,
+        })
     }
 
     /// Reads a unit's current state; every call asks systemd (no cached properties).

@@ -235,3 +235,7 @@ impl Object {
 
 /// Label keys podctl writes itself; manifests may not set them.
 pub const RESERVED_LABEL_PREFIX: &str = "io.podctl.";
+
+/// Label keys podman itself acts on (`io.containers.autoupdate`, ...): podctl sets them
+/// from typed fields (`update.policy`), so a plain label must not bypass those rules.
+pub const PODMAN_LABEL_PREFIX: &str = "io.containers.";

@@ -25,12 +25,22 @@ pub fn exec_word(word: &str) -> String {
             '\r' => out.push_str("\\r"),
             '%' => out.push_str("%%"),
             '$' => out.push_str("$$"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if c.is_control() => push_utf8_escaped(&mut out, c),
             c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+/// A control character as C escapes of its UTF-8 bytes: systemd turns each `\xNN` into
+/// one raw byte, so U+0085 must be written `\xc2\x85` (not `\x85`) for the argument to
+/// stay the UTF-8 text it was.
+fn push_utf8_escaped(out: &mut String, c: char) {
+    let mut buf = [0u8; 4];
+    for b in c.encode_utf8(&mut buf).bytes() {
+        out.push_str(&format!("\\x{b:02x}"));
+    }
 }
 
 /// A whole command line, each word quoted on its own.
@@ -48,15 +58,28 @@ pub fn value(text: &str) -> String {
     text.replace('%', "%%").replace(['\n', '\r'], " ")
 }
 
-/// A path in a path-list setting (`ReadWritePaths=`): specifiers escaped, quoted when
-/// it holds white space.
+/// A path in a path-list setting (`ReadWritePaths=`). systemd splits such a value into
+/// words with quotes, where a backslash takes the next character as is (`\b` is `b`; no
+/// C escapes, as seen on systemd 252), and expands specifiers but not `$VAR`. So the path
+/// is quoted when it needs to be, with `\` and `"` escaped and `%` doubled, and reaches systemd as
+/// exactly its own bytes. Control characters have no escape here: `AbsPath` refuses them.
 pub fn path_value(path: &str) -> String {
-    let escaped = path.replace('%', "%%");
-    if escaped.contains(char::is_whitespace) || escaped.contains('"') {
-        format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))
-    } else {
-        escaped
+    // Plain paths stay unquoted, so units rendered before this stay byte for byte the same.
+    if !path.contains(|c: char| c.is_whitespace() || "\"'\\".contains(c)) {
+        return path.replace('%', "%%");
     }
+    let mut out = String::with_capacity(path.len() + 2);
+    out.push('"');
+    for c in path.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '%' => out.push_str("%%"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Splits a command line back into words the way systemd does (quotes, C escapes,
@@ -80,12 +103,14 @@ pub fn split_exec_line(line: &str) -> Vec<String> {
                         Some('t') => word.push('\t'),
                         Some('r') => word.push('\r'),
                         Some('x') => {
-                            let hex: String = chars.by_ref().take(2).collect();
-                            if let Some(c) =
-                                u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
-                            {
-                                word.push(c);
+                            // Each `\xNN` is one byte, as systemd reads it: the bytes of
+                            // a run of them together make up UTF-8 characters.
+                            let mut bytes = vec![hex_byte(&mut chars)];
+                            while chars.clone().take(2).eq(['\\', 'x']) {
+                                chars.nth(1);
+                                bytes.push(hex_byte(&mut chars));
                             }
+                            word.push_str(&String::from_utf8_lossy(&bytes));
                         }
                         Some(other) => word.push(other),
                         None => {}
@@ -105,6 +130,12 @@ pub fn split_exec_line(line: &str) -> Vec<String> {
         words.push(word.replace("%%", "%").replace("$$", "$"));
     }
     words
+}
+
+/// The two hex digits after `\x`; 0 when they are not hex (podctl never writes that).
+fn hex_byte(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> u8 {
+    let hex: String = chars.by_ref().take(2).collect();
+    u8::from_str_radix(&hex, 16).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -134,12 +165,29 @@ mod tests {
     }
 
     #[test]
+    fn c1_controls_are_escaped_as_their_utf8_bytes() {
+        // systemd turns each `\xNN` into one byte: `\x85` alone is not UTF-8.
+        assert_eq!(exec_word("a\u{85}b"), "\"a\\xc2\\x85b\"");
+        assert_eq!(exec_word("\u{7}"), "\"\\x07\"");
+    }
+
+    #[test]
+    fn paths_are_quoted_with_backslashes_escaped() {
+        // systemd's path settings unquote without C escapes: `\\` and `\"` only.
+        assert_eq!(path_value("/srv/a\\b"), "\"/srv/a\\\\b\"");
+        assert_eq!(path_value("/srv/a b%"), "\"/srv/a b%%\"");
+        assert_eq!(path_value("/srv/plain%"), "/srv/plain%%");
+        assert_eq!(path_value("/srv/\"q\""), "\"/srv/\\\"q\\\"\"");
+    }
+
+    #[test]
     fn split_inverts_quoting() {
         let words = vec![
             "/usr/bin/podman".to_string(),
             "--env=GREETING=hello world".to_string(),
             "100% $HOME \"quoted\" back\\slash".to_string(),
             "line\nbreak\ttab".to_string(),
+            "c1 \u{85}\u{9f} del \u{7f} bell \u{7}".to_string(),
             String::new(),
         ];
         assert_eq!(split_exec_line(&exec_line(&words)), words);
