@@ -185,6 +185,20 @@ fn check_user(user: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A path inside the container, and where the manifest mounts something there.
+type MountTarget = (String, Vec<crate::yaml::PathStep<'static>>);
+
+/// The checks of one Container that need the rest of the revision: references, mounts,
+/// dependencies and the cross-field rules. One method per concern, each reporting into
+/// `out`; none stops another.
+struct ContainerChecks<'a, 'o> {
+    object: &'a Object,
+    spec: &'a ContainerSpec,
+    index: &'a HashMap<ObjectRef, &'a Object>,
+    declared: &'a Declarations<'a>,
+    out: &'o mut Diagnostics,
+}
+
 fn check_container(
     object: &Object,
     c: &ContainerSpec,
@@ -193,12 +207,32 @@ fn check_container(
     out: &mut Diagnostics,
 ) {
     crate::unit_size::check_unit_size(object, c, out);
-    let origin = &object.origin;
-    let exists =
-        |kind: Kind, name: &Name| declared.contains_key(&ObjectRef::new(kind, name.clone()));
-    let missing = |kind: Kind, name: &Name, path: &[crate::yaml::PathStep<'_>]| {
+    let mut checks = ContainerChecks {
+        object,
+        spec: c,
+        index,
+        declared,
+        out,
+    };
+    checks.image();
+    checks.network();
+    checks.mounts_and_secrets();
+    checks.dependencies();
+    checks.resources();
+    checks.health_check();
+    checks.restart_security_and_enablement();
+}
+
+impl ContainerChecks<'_, '_> {
+    fn exists(&self, kind: Kind, name: &Name) -> bool {
+        self.declared
+            .contains_key(&ObjectRef::new(kind, name.clone()))
+    }
+
+    /// `kind/name` referenced at `path` but declared nowhere.
+    fn missing(&self, kind: Kind, name: &Name, path: &[crate::yaml::PathStep<'_>]) -> Diagnostic {
         Diagnostic::new(
-            origin.at(path),
+            self.object.origin.at(path),
             format!(
                 "{} `{name}` is not defined in this revision",
                 kind.lowercase()
@@ -206,288 +240,339 @@ fn check_container(
         )
         .with_hint(format!(
             "add a `kind: {kind}` manifest named `{name}`, or fix the name{}",
-            suggestion(declared, kind, name)
+            suggestion(self.declared, kind, name)
         ))
-    };
-
-    let image_registry = match &c.image {
-        ImageSource::Reference(r) => Some(r.registry().is_some()),
-        ImageSource::Object(name) => match index.get(&ObjectRef::new(Kind::Image, name.clone())) {
-            Some(image) => image.as_image().map(|i| i.reference.registry().is_some()),
-            None if exists(Kind::Image, name) => None,
-            None => {
-                out.push(missing(
-                    Kind::Image,
-                    name,
-                    &[Key("spec"), Key("image"), Key("ref")],
-                ));
-                None
-            }
-        },
-    };
-    if c.update.policy == UpdatePolicy::Registry && image_registry == Some(false) {
-        out.push(
-            Diagnostic::new(
-                origin.at(&[Key("spec"), Key("update"), Key("policy")]),
-                "`update.policy: registry` needs a fully qualified image reference",
-            )
-            .with_hint("name the registry in the image, e.g. `docker.io/library/nginx:1.27`; podman auto-update cannot resolve short names"),
-        );
-    }
-    if c.update.health_gate.is_some() && c.health_check.is_none() {
-        out.push(
-            Diagnostic::new(
-                origin.at_key(&[Key("spec"), Key("update")], "healthGate"),
-                "`update.healthGate` needs a `healthCheck` to judge the new version by",
-            )
-            .with_hint("add `spec.healthCheck`, or remove `healthGate`"),
-        );
     }
 
-    if let Some(NetworkMode::Network(name)) = &c.network
-        && !exists(Kind::Network, name)
-    {
-        let at = [Key("spec"), Key("network")];
-        if RESERVED_NETWORK_NAMES.contains(&name.as_str()) {
-            // podman's own modes are not Network objects and cannot be declared as one.
-            out.push(
-                Diagnostic::new(
-                    origin.at(&at),
-                    format!("`network: {name}` is not supported"),
-                )
-                .with_hint("remove `network:` for podman's default bridge network, write `host` or `none`, or name a `kind: Network` manifest of your own"),
-            );
-        } else {
-            out.push(missing(Kind::Network, name, &at));
-        }
-    }
-
-    // Mount targets (volumes and secret files) share one namespace inside the container.
-    let mut mount_targets: Vec<(String, Vec<crate::yaml::PathStep<'static>>)> = Vec::new();
-    for (i, v) in c.volumes.iter().enumerate() {
-        let here = [Key("spec"), Key("volumes"), Index(i)];
-        match (&v.volume, &v.host_path) {
-            (Some(name), None) => {
-                if !exists(Kind::Volume, name) {
-                    out.push(missing(Kind::Volume, name, &[Key("spec"), Key("volumes"), Index(i), Key("volume")]));
+    /// The image reference, and what `update` asks of it.
+    fn image(&mut self) {
+        let (c, origin) = (self.spec, &self.object.origin);
+        let image_registry = match &c.image {
+            ImageSource::Reference(r) => Some(r.registry().is_some()),
+            ImageSource::Object(name) => {
+                match self.index.get(&ObjectRef::new(Kind::Image, name.clone())) {
+                    Some(image) => image.as_image().map(|i| i.reference.registry().is_some()),
+                    None if self.exists(Kind::Image, name) => None,
+                    None => {
+                        self.out.push(self.missing(
+                            Kind::Image,
+                            name,
+                            &[Key("spec"), Key("image"), Key("ref")],
+                        ));
+                        None
+                    }
                 }
             }
-            (None, Some(_)) => {}
-            (Some(_), Some(_)) => out.push(
-                Diagnostic::new(origin.at(&here), "a mount has both `volume` and `hostPath`")
-                    .with_hint("keep one: `volume` names a Volume object, `hostPath` a host directory"),
-            ),
-            (None, None) => out.push(
-                Diagnostic::new(origin.at(&here), "a mount needs `volume` or `hostPath`")
-                    .with_hint("e.g. `{volume: appdata, path: /data}` or `{hostPath: /srv/static, path: /static}`"),
-            ),
+        };
+        if c.update.policy == UpdatePolicy::Registry && image_registry == Some(false) {
+            self.out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("spec"), Key("update"), Key("policy")]),
+                    "`update.policy: registry` needs a fully qualified image reference",
+                )
+                .with_hint("name the registry in the image, e.g. `docker.io/library/nginx:1.27`; podman auto-update cannot resolve short names"),
+            );
         }
-        mount_targets.push((
-            v.path.as_str().to_string(),
-            vec![Key("spec"), Key("volumes"), Index(i), Key("path")],
-        ));
+        if c.update.health_gate.is_some() && c.health_check.is_none() {
+            self.out.push(
+                Diagnostic::new(
+                    origin.at_key(&[Key("spec"), Key("update")], "healthGate"),
+                    "`update.healthGate` needs a `healthCheck` to judge the new version by",
+                )
+                .with_hint("add `spec.healthCheck`, or remove `healthGate`"),
+            );
+        }
     }
 
-    let mut env_names: HashMap<&str, Vec<crate::yaml::PathStep<'_>>> = HashMap::new();
-    for name in c.env.keys() {
-        env_names.insert(name.as_str(), vec![Key("spec"), Key("env")]);
+    /// The network named, if it is a Network object.
+    fn network(&mut self) {
+        let (c, origin) = (self.spec, &self.object.origin);
+        if let Some(NetworkMode::Network(name)) = &c.network
+            && !self.exists(Kind::Network, name)
+        {
+            let at = [Key("spec"), Key("network")];
+            if RESERVED_NETWORK_NAMES.contains(&name.as_str()) {
+                // podman's own modes are not Network objects and cannot be declared as one.
+                self.out.push(
+                    Diagnostic::new(
+                        origin.at(&at),
+                        format!("`network: {name}` is not supported"),
+                    )
+                    .with_hint("remove `network:` for podman's default bridge network, write `host` or `none`, or name a `kind: Network` manifest of your own"),
+                );
+            } else {
+                self.out.push(self.missing(Kind::Network, name, &at));
+            }
+        }
     }
-    for (i, s) in c.secrets.iter().enumerate() {
-        let here = [Key("spec"), Key("secrets"), Index(i)];
-        if !exists(Kind::Secret, &s.secret) {
-            out.push(missing(
-                Kind::Secret,
-                &s.secret,
-                &[Key("spec"), Key("secrets"), Index(i), Key("secret")],
+
+    /// Volumes and secrets: their references and shapes; mount targets (volumes and secret
+    /// files) share one namespace inside the container.
+    fn mounts_and_secrets(&mut self) {
+        let mut mount_targets = self.volumes();
+        self.secrets(&mut mount_targets);
+        self.mounted_once(&mount_targets);
+    }
+
+    /// The volume mounts, and their targets.
+    fn volumes(&mut self) -> Vec<MountTarget> {
+        let (c, origin) = (self.spec, &self.object.origin);
+        let mut mount_targets: Vec<MountTarget> = Vec::new();
+        for (i, v) in c.volumes.iter().enumerate() {
+            let here = [Key("spec"), Key("volumes"), Index(i)];
+            match (&v.volume, &v.host_path) {
+                (Some(name), None) => {
+                    if !self.exists(Kind::Volume, name) {
+                        self.out.push(self.missing(Kind::Volume, name, &[Key("spec"), Key("volumes"), Index(i), Key("volume")]));
+                    }
+                }
+                (None, Some(_)) => {}
+                (Some(_), Some(_)) => self.out.push(
+                    Diagnostic::new(origin.at(&here), "a mount has both `volume` and `hostPath`")
+                        .with_hint("keep one: `volume` names a Volume object, `hostPath` a host directory"),
+                ),
+                (None, None) => self.out.push(
+                    Diagnostic::new(origin.at(&here), "a mount needs `volume` or `hostPath`")
+                        .with_hint("e.g. `{volume: appdata, path: /data}` or `{hostPath: /srv/static, path: /static}`"),
+                ),
+            }
+            mount_targets.push((
+                v.path.as_str().to_string(),
+                vec![Key("spec"), Key("volumes"), Index(i), Key("path")],
             ));
         }
-        match (&s.path, &s.env) {
-            (Some(path), None) => {
-                mount_targets.push((
-                    path.as_str().to_string(),
-                    vec![Key("spec"), Key("secrets"), Index(i), Key("path")],
+        mount_targets
+    }
+
+    /// The secrets used: as files (more mount targets) or as variables (one namespace
+    /// with `env`).
+    fn secrets(&mut self, mount_targets: &mut Vec<MountTarget>) {
+        let (c, origin) = (self.spec, &self.object.origin);
+        let mut env_names: HashMap<&str, Vec<crate::yaml::PathStep<'_>>> = HashMap::new();
+        for name in c.env.keys() {
+            env_names.insert(name.as_str(), vec![Key("spec"), Key("env")]);
+        }
+        for (i, s) in c.secrets.iter().enumerate() {
+            let here = [Key("spec"), Key("secrets"), Index(i)];
+            if !self.exists(Kind::Secret, &s.secret) {
+                self.out.push(self.missing(
+                    Kind::Secret,
+                    &s.secret,
+                    &[Key("spec"), Key("secrets"), Index(i), Key("secret")],
                 ));
             }
-            (None, Some(env)) => {
-                if env_names.contains_key(env.as_str()) {
-                    out.push(
-                        Diagnostic::new(
-                            origin.at(&[Key("spec"), Key("secrets"), Index(i), Key("env")]),
-                            format!("environment variable `{env}` is set twice"),
-                        )
-                        .with_hint(
-                            "a secret given as `env` must not also be in `env` or another secret",
-                        ),
-                    );
-                } else {
-                    env_names.insert(env.as_str(), here.to_vec());
+            match (&s.path, &s.env) {
+                (Some(path), None) => {
+                    mount_targets.push((
+                        path.as_str().to_string(),
+                        vec![Key("spec"), Key("secrets"), Index(i), Key("path")],
+                    ));
                 }
-            }
-            (Some(_), Some(_)) => out.push(
-                Diagnostic::new(origin.at(&here), "a secret has both `path` and `env`").with_hint(
-                    "give each use of a secret its own entry: one with `path`, one with `env`",
-                ),
-            ),
-            (None, None) => out.push(
-                Diagnostic::new(
-                    origin.at(&here),
-                    "a secret needs `path` (a file) or `env` (a variable)",
-                )
-                .with_hint("e.g. `{secret: db-password, path: /run/secrets/db-password}`"),
-            ),
-        }
-    }
-    let mut first_use: HashMap<&str, usize> = HashMap::new();
-    for (i, (target, path)) in mount_targets.iter().enumerate() {
-        if let Some(&j) = first_use.get(target.as_str()) {
-            let first = origin.at(&mount_targets[j].1);
-            out.push(
-                Diagnostic::new(
-                    origin.at(path),
-                    format!("`{target}` is mounted twice (also at {first})"),
-                )
-                .with_hint("give each mount its own path in the container"),
-            );
-        } else {
-            first_use.insert(target, i);
-        }
-    }
-
-    let mut seen_deps: HashMap<&Name, usize> = HashMap::new();
-    for (i, dep) in c.depends_on.iter().enumerate() {
-        let here = [Key("spec"), Key("dependsOn"), Index(i)];
-        if dep == object.name() {
-            out.push(
-                Diagnostic::new(
-                    origin.at(&here),
-                    format!(
-                        "dependency cycle: {dep} -> {dep} (container `{dep}` depends on itself)"
+                (None, Some(env)) => {
+                    if env_names.contains_key(env.as_str()) {
+                        self.out.push(
+                            Diagnostic::new(
+                                origin.at(&[Key("spec"), Key("secrets"), Index(i), Key("env")]),
+                                format!("environment variable `{env}` is set twice"),
+                            )
+                            .with_hint(
+                                "a secret given as `env` must not also be in `env` or another secret",
+                            ),
+                        );
+                    } else {
+                        env_names.insert(env.as_str(), here.to_vec());
+                    }
+                }
+                (Some(_), Some(_)) => self.out.push(
+                    Diagnostic::new(origin.at(&here), "a secret has both `path` and `env`").with_hint(
+                        "give each use of a secret its own entry: one with `path`, one with `env`",
                     ),
-                )
-                .with_hint("remove it from `dependsOn`"),
-            );
-        } else if !exists(Kind::Container, dep) {
-            out.push(missing(Kind::Container, dep, &here));
+                ),
+                (None, None) => self.out.push(
+                    Diagnostic::new(
+                        origin.at(&here),
+                        "a secret needs `path` (a file) or `env` (a variable)",
+                    )
+                    .with_hint("e.g. `{secret: db-password, path: /run/secrets/db-password}`"),
+                ),
+            }
         }
-        if seen_deps.insert(dep, i).is_some() {
-            out.push(
+    }
+
+    /// No path in the container is mounted twice.
+    fn mounted_once(&mut self, mount_targets: &[MountTarget]) {
+        let origin = &self.object.origin;
+        let mut first_use: HashMap<&str, usize> = HashMap::new();
+        for (i, (target, path)) in mount_targets.iter().enumerate() {
+            if let Some(&j) = first_use.get(target.as_str()) {
+                let first = origin.at(&mount_targets[j].1);
+                self.out.push(
+                    Diagnostic::new(
+                        origin.at(path),
+                        format!("`{target}` is mounted twice (also at {first})"),
+                    )
+                    .with_hint("give each mount its own path in the container"),
+                );
+            } else {
+                first_use.insert(target, i);
+            }
+        }
+    }
+
+    /// `dependsOn`: declared containers, no self-dependency, no repeats.
+    fn dependencies(&mut self) {
+        let (object, c, origin) = (self.object, self.spec, &self.object.origin);
+        let mut seen_deps: HashMap<&Name, usize> = HashMap::new();
+        for (i, dep) in c.depends_on.iter().enumerate() {
+            let here = [Key("spec"), Key("dependsOn"), Index(i)];
+            if dep == object.name() {
+                self.out.push(
+                    Diagnostic::new(
+                        origin.at(&here),
+                        format!(
+                            "dependency cycle: {dep} -> {dep} (container `{dep}` depends on itself)"
+                        ),
+                    )
+                    .with_hint("remove it from `dependsOn`"),
+                );
+            } else if !self.exists(Kind::Container, dep) {
+                self.out.push(self.missing(Kind::Container, dep, &here));
+            }
+            if seen_deps.insert(dep, i).is_some() {
+                self.out.push(
+                    Diagnostic::new(
+                        origin.at(&here),
+                        format!("`{dep}` is listed twice in `dependsOn`"),
+                    )
+                    .with_hint("remove the repeat"),
+                );
+            }
+        }
+    }
+
+    /// Resource limits that agree with each other and systemd's ranges.
+    fn resources(&mut self) {
+        let (c, origin) = (self.spec, &self.object.origin);
+        if let (Some(max), Some(reservation)) =
+            (c.resources.memory_max, c.resources.memory_reservation)
+            && reservation > max
+        {
+            self.out.push(
                 Diagnostic::new(
-                    origin.at(&here),
-                    format!("`{dep}` is listed twice in `dependsOn`"),
+                    origin.at(&[Key("spec"), Key("resources"), Key("memoryReservation")]),
+                    format!("memoryReservation ({reservation}) is larger than memoryMax ({max})"),
                 )
-                .with_hint("remove the repeat"),
+                .with_hint(
+                    "the reservation is a soft floor below the hard limit; lower it or raise memoryMax",
+                ),
+            );
+        }
+        if let Some(weight) = c.resources.cpu_weight
+            && !(1..=10_000).contains(&weight)
+        {
+            self.out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("spec"), Key("resources"), Key("cpuWeight")]),
+                    format!("cpuWeight {weight} is out of range"),
+                )
+                .with_hint("systemd's CPUWeight= takes 1 to 10000 (100 is the default)"),
+            );
+        }
+        if c.resources.tasks_max == Some(0) {
+            self.out.push(
+                Diagnostic::new(
+                    origin.at(&[Key("spec"), Key("resources"), Key("tasksMax")]),
+                    "tasksMax must be at least 1",
+                )
+                .with_hint("remove it for no limit"),
             );
         }
     }
 
-    if let (Some(max), Some(reservation)) = (c.resources.memory_max, c.resources.memory_reservation)
-        && reservation > max
-    {
-        out.push(
-            Diagnostic::new(
-                origin.at(&[Key("spec"), Key("resources"), Key("memoryReservation")]),
-                format!("memoryReservation ({reservation}) is larger than memoryMax ({max})"),
-            )
-            .with_hint(
-                "the reservation is a soft floor below the hard limit; lower it or raise memoryMax",
-            ),
-        );
-    }
-    if let Some(weight) = c.resources.cpu_weight
-        && !(1..=10_000).contains(&weight)
-    {
-        out.push(
-            Diagnostic::new(
-                origin.at(&[Key("spec"), Key("resources"), Key("cpuWeight")]),
-                format!("cpuWeight {weight} is out of range"),
-            )
-            .with_hint("systemd's CPUWeight= takes 1 to 10000 (100 is the default)"),
-        );
-    }
-    if c.resources.tasks_max == Some(0) {
-        out.push(
-            Diagnostic::new(
-                origin.at(&[Key("spec"), Key("resources"), Key("tasksMax")]),
-                "tasksMax must be at least 1",
-            )
-            .with_hint("remove it for no limit"),
-        );
-    }
-    if let Some(hc) = &c.health_check {
-        if hc.command.is_empty() {
-            out.push(
-                Diagnostic::new(
-                    origin.at(&[Key("spec"), Key("healthCheck"), Key("command")]),
-                    "the health check command is empty",
-                )
-                .with_hint(
-                    "e.g. [\"/bin/sh\", \"-c\", \"wget -q -O- http://127.0.0.1:8080/health\"]",
-                ),
-            );
-        }
-        if hc.retries == 0 {
-            out.push(
-                Diagnostic::new(
-                    origin.at(&[Key("spec"), Key("healthCheck"), Key("retries")]),
-                    "retries must be at least 1",
-                )
-                .with_hint(
-                    "the number of failed checks in a row before the container is unhealthy",
-                ),
-            );
-        }
-        if hc.interval.is_zero() {
-            out.push(
-                Diagnostic::new(
-                    origin.at(&[Key("spec"), Key("healthCheck"), Key("interval")]),
-                    "the health check interval must be more than 0s",
-                )
-                .with_hint("e.g. `30s`"),
-            );
+    /// A health check that can ever pass or fail.
+    fn health_check(&mut self) {
+        let (c, origin) = (self.spec, &self.object.origin);
+        if let Some(hc) = &c.health_check {
+            if hc.command.is_empty() {
+                self.out.push(
+                    Diagnostic::new(
+                        origin.at(&[Key("spec"), Key("healthCheck"), Key("command")]),
+                        "the health check command is empty",
+                    )
+                    .with_hint(
+                        "e.g. [\"/bin/sh\", \"-c\", \"wget -q -O- http://127.0.0.1:8080/health\"]",
+                    ),
+                );
+            }
+            if hc.retries == 0 {
+                self.out.push(
+                    Diagnostic::new(
+                        origin.at(&[Key("spec"), Key("healthCheck"), Key("retries")]),
+                        "retries must be at least 1",
+                    )
+                    .with_hint(
+                        "the number of failed checks in a row before the container is unhealthy",
+                    ),
+                );
+            }
+            if hc.interval.is_zero() {
+                self.out.push(
+                    Diagnostic::new(
+                        origin.at(&[Key("spec"), Key("healthCheck"), Key("interval")]),
+                        "the health check interval must be more than 0s",
+                    )
+                    .with_hint("e.g. `30s`"),
+                );
+            }
         }
     }
-    if c.restart.burst == Some(0) {
-        out.push(
-            Diagnostic::new(
-                origin.at(&[Key("spec"), Key("restart"), Key("burst")]),
-                "restart.burst must be at least 1",
-            )
-            .with_hint("the number of starts allowed within restart.interval"),
-        );
-    }
-    for cap in &c.security.cap_add {
-        if c.security.cap_drop.contains(cap) && cap.as_str() != "ALL" {
-            out.push(
+
+    /// The restart burst, capabilities, systemd hardening and enablement.
+    fn restart_security_and_enablement(&mut self) {
+        let (c, origin) = (self.spec, &self.object.origin);
+        if c.restart.burst == Some(0) {
+            self.out.push(
                 Diagnostic::new(
-                    origin.at(&[Key("spec"), Key("security"), Key("capAdd")]),
-                    format!("capability `{cap}` is both added and dropped"),
+                    origin.at(&[Key("spec"), Key("restart"), Key("burst")]),
+                    "restart.burst must be at least 1",
                 )
-                .with_hint(
-                    "drop `ALL` and add back what the service needs, or remove one of the entries",
-                ),
+                .with_hint("the number of starts allowed within restart.interval"),
             );
         }
-    }
-    if let Some(hardening) = &c.security.systemd
-        && hardening.namespaces_mounts()
-        && NetworkMode::is_bridged(c.network.as_ref())
-    {
-        out.push(
+        for cap in &c.security.cap_add {
+            if c.security.cap_drop.contains(cap) && cap.as_str() != "ALL" {
+                self.out.push(
+                    Diagnostic::new(
+                        origin.at(&[Key("spec"), Key("security"), Key("capAdd")]),
+                        format!("capability `{cap}` is both added and dropped"),
+                    )
+                    .with_hint(
+                        "drop `ALL` and add back what the service needs, or remove one of the entries",
+                    ),
+                );
+            }
+        }
+        if let Some(hardening) = &c.security.systemd
+            && hardening.namespaces_mounts()
+            && NetworkMode::is_bridged(c.network.as_ref())
+        {
+            self.out.push(
+                    Diagnostic::new(
+                        origin.at_key(&[Key("spec"), Key("security")], "systemd"),
+                        "`security.systemd` (protectSystem, protectHome, readWritePaths) only works with `network: host` or `network: none`",
+                    )
+                    .with_hint("with a bridge network these settings hide podman's network-namespace mounts, so health checks and `podman exec` fail; protect the workload with `security.readOnlyRootFilesystem`, `noNewPrivileges` and `capDrop` instead, or use `network: host` or `network: none`"),
+                );
+        }
+        if c.wanted_by.is_empty() && c.enabled {
+            self.out.push(
                 Diagnostic::new(
-                    origin.at_key(&[Key("spec"), Key("security")], "systemd"),
-                    "`security.systemd` (protectSystem, protectHome, readWritePaths) only works with `network: host` or `network: none`",
+                    origin.at(&[Key("spec"), Key("wantedBy")]),
+                    "an enabled container needs at least one `wantedBy` target",
                 )
-                .with_hint("with a bridge network these settings hide podman's network-namespace mounts, so health checks and `podman exec` fail; protect the workload with `security.readOnlyRootFilesystem`, `noNewPrivileges` and `capDrop` instead, or use `network: host` or `network: none`"),
+                .with_hint("e.g. `wantedBy: [multi-user.target]`, or set `enabled: false`"),
             );
-    }
-    if c.wanted_by.is_empty() && c.enabled {
-        out.push(
-            Diagnostic::new(
-                origin.at(&[Key("spec"), Key("wantedBy")]),
-                "an enabled container needs at least one `wantedBy` target",
-            )
-            .with_hint("e.g. `wantedBy: [multi-user.target]`, or set `enabled: false`"),
-        );
+        }
     }
 }
 
