@@ -139,7 +139,30 @@ fn podman_run_args_with_hash(
     .iter()
     .map(ToString::to_string)
     .collect();
+    // One option per line of the unit, in this order: a changed field is a one-line diff,
+    // and the order is part of the unit's hash.
+    label_args(&mut a, name, spec, hash, ctx);
+    environment_args(&mut a, spec);
+    network_args(&mut a, spec);
+    mount_args(&mut a, spec);
+    health_args(&mut a, spec);
+    a.push(format!("--stop-timeout={}", stop_secs(spec)));
+    resource_args(&mut a, spec);
+    security_args(&mut a, spec);
+    logging_and_entrypoint_args(&mut a, spec);
+    a.push(image.to_string());
+    a.extend(spec.args.iter().cloned());
+    a
+}
 
+/// podctl's labels (ownership, definition hash, secret hashes), then the manifest's.
+fn label_args(
+    a: &mut Vec<String>,
+    name: &Name,
+    spec: &ContainerSpec,
+    hash: &str,
+    ctx: &RenderContext,
+) {
     let mut label = |k: &str, v: &str| a.push(format!("--label={k}={v}"));
     label(labels::MANAGED, "true");
     label(labels::KIND, "container");
@@ -161,7 +184,10 @@ fn podman_run_args_with_hash(
     for (k, v) in &spec.labels {
         a.push(format!("--label={k}={v}"));
     }
+}
 
+/// Environment, env files, user and working directory.
+fn environment_args(a: &mut Vec<String>, spec: &ContainerSpec) {
     for (k, v) in &spec.env {
         a.push(format!("--env={k}={v}"));
     }
@@ -174,6 +200,10 @@ fn podman_run_args_with_hash(
     if let Some(dir) = &spec.working_dir {
         a.push(format!("--workdir={dir}"));
     }
+}
+
+/// The network, and ports where they mean something.
+fn network_args(a: &mut Vec<String>, spec: &ContainerSpec) {
     match &spec.network {
         None => {}
         Some(NetworkMode::Host) => a.push("--network=host".into()),
@@ -186,6 +216,10 @@ fn podman_run_args_with_hash(
             a.push(format!("--publish={p}"));
         }
     }
+}
+
+/// Volumes, host paths and secrets, and the tmpfs a read-only root needs for them.
+fn mount_args(a: &mut Vec<String>, spec: &ContainerSpec) {
     for v in &spec.volumes {
         let source = match (&v.volume, &v.host_path) {
             (Some(volume), _) => volume.to_string(),
@@ -219,6 +253,10 @@ fn podman_run_args_with_hash(
             a.push(format!("--tmpfs={dir}"));
         }
     }
+}
+
+/// The health check, run by podman's systemd timers.
+fn health_args(a: &mut Vec<String>, spec: &ContainerSpec) {
     if let Some(hc) = &spec.health_check {
         // A JSON array is podman's exec form: no shell is added around the command.
         let cmd = serde_json::to_string(&hc.command).unwrap_or_default();
@@ -240,8 +278,10 @@ fn podman_run_args_with_hash(
             a.push(format!("--health-on-failure={action}"));
         }
     }
-    a.push(format!("--stop-timeout={}", stop_secs(spec)));
+}
 
+/// Resource limits, given to podman too.
+fn resource_args(a: &mut Vec<String>, spec: &ContainerSpec) {
     // With --cgroups=no-conmon the container runs in its own scope, outside the service's
     // cgroup: limits must be given to podman too, not only to systemd.
     let r = &spec.resources;
@@ -265,7 +305,10 @@ fn podman_run_args_with_hash(
     if let Some(t) = r.tasks_max {
         a.push(format!("--pids-limit={t}"));
     }
+}
 
+/// Root filesystem, privileges and capabilities.
+fn security_args(a: &mut Vec<String>, spec: &ContainerSpec) {
     let s = &spec.security;
     if s.read_only_root_filesystem {
         a.push("--read-only".into());
@@ -279,7 +322,10 @@ fn podman_run_args_with_hash(
     for c in &s.cap_add {
         a.push(format!("--cap-add={c}"));
     }
+}
 
+/// The log driver and tag, and the entrypoint.
+fn logging_and_entrypoint_args(a: &mut Vec<String>, spec: &ContainerSpec) {
     a.push(format!("--log-driver={}", spec.logging.driver.as_podman()));
     if let Some(tag) = &spec.logging.tag {
         a.push(format!("--log-opt=tag={tag}"));
@@ -289,9 +335,6 @@ fn podman_run_args_with_hash(
         let entrypoint = serde_json::to_string(&spec.command).unwrap_or_default();
         a.push(format!("--entrypoint={entrypoint}"));
     }
-    a.push(image.to_string());
-    a.extend(spec.args.iter().cloned());
-    a
 }
 
 fn format_cpus(percent: u32) -> String {
