@@ -353,14 +353,31 @@ fn render(
     image: &ImageReference,
     ctx: &RenderContext,
 ) -> String {
-    let podman = ctx.podman.display().to_string();
     let mut u = String::with_capacity(2048);
     let mut line = |s: &str| {
         u.push_str(s);
         u.push('\n');
     };
-
     line(MANAGED_MARKER);
+    unit_section(&mut line, name, spec, image);
+    line("");
+    service_section(&mut line, name, spec, image, ctx);
+    line("");
+    line("[Install]");
+    if !spec.wanted_by.is_empty() {
+        let targets: Vec<&str> = spec.wanted_by.iter().map(|u| u.as_str()).collect();
+        line(&format!("WantedBy={}", targets.join(" ")));
+    }
+    u
+}
+
+/// `[Unit]`: what it is, its hash, and its ordering and start limits.
+fn unit_section(
+    line: &mut impl FnMut(&str),
+    name: &Name,
+    spec: &ContainerSpec,
+    image: &ImageReference,
+) {
     line("[Unit]");
     line(&format!(
         "Description={}",
@@ -388,8 +405,17 @@ fn render(
     if let Some(interval) = spec.restart.interval {
         line(&format!("StartLimitIntervalSec={}", timespan(interval)));
     }
+}
 
-    line("");
+/// `[Service]`: how podman runs, stops and restarts it.
+fn service_section(
+    line: &mut impl FnMut(&str),
+    name: &Name,
+    spec: &ContainerSpec,
+    image: &ImageReference,
+    ctx: &RenderContext,
+) {
+    let podman = ctx.podman.display().to_string();
     line("[Service]");
     line("Type=notify");
     line("NotifyAccess=all");
@@ -426,7 +452,11 @@ fn render(
         "ExecStopPost={} rm -f --ignore -t {stop} --cidfile=%t/%n.ctr-id",
         exec_word(&podman)
     ));
+    service_limits(line, spec, ctx);
+}
 
+/// The service's own resource limits and hardening.
+fn service_limits(line: &mut impl FnMut(&str), spec: &ContainerSpec, ctx: &RenderContext) {
     let r = &spec.resources;
     if let Some(q) = r.cpu_quota {
         line(&format!("CPUQuota={q}"));
@@ -459,14 +489,6 @@ fn render(
             }
         }
     }
-
-    line("");
-    line("[Install]");
-    if !spec.wanted_by.is_empty() {
-        let targets: Vec<&str> = spec.wanted_by.iter().map(|u| u.as_str()).collect();
-        line(&format!("WantedBy={}", targets.join(" ")));
-    }
-    u
 }
 
 fn dedup_keep_order(items: &mut Vec<String>) {
