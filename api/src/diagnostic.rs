@@ -4,6 +4,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+// Text quoted from a manifest may hold newlines or terminal escape sequences: shown escaped
+// (`a\nb`), so that one diagnostic stays one line and cannot drive the terminal.
+use crate::printable::printable;
+
 /// A position in a source text: 1-based line and column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Mark {
@@ -78,24 +82,6 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
-}
-
-/// Text quoted from a manifest may hold newlines or terminal escape sequences: shown
-/// escaped (`a\nb`), so that one diagnostic stays one line and cannot drive the terminal.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return text.into();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
 }
 
 /// Every problem found in one revision, in file order: podctl reports all of them at once
