@@ -76,7 +76,13 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, printable(&self.message))?;
+        // The location names a file, whose name is anyone's text too.
+        write!(
+            f,
+            "{}: {}",
+            printable(&self.location.to_string()),
+            printable(&self.message)
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {}", printable(hint))?;
         }
