@@ -32,13 +32,16 @@ pub fn printable_lines(text: &str) -> Cow<'_, str> {
 /// JSON text (as `serde_json` writes it) with the unsafe characters it leaves raw (DEL,
 /// C1, bidi controls) written as `\uXXXX`: the same document, safe on a terminal. Those
 /// characters can only occur inside strings, where the escape means the same character.
+/// C0 is left alone: inside strings `serde_json` already escaped it, and outside them it is
+/// the document's own line breaks and indentation.
 pub fn printable_json(json: &str) -> Cow<'_, str> {
-    if !json.chars().any(is_unsafe) {
+    let raw = |c: char| is_unsafe(c) && c > '\u{1f}';
+    if !json.chars().any(raw) {
         return Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if is_unsafe(c) {
+        if raw(c) {
             // All of them are in the Basic Multilingual Plane: one \uXXXX each.
             out.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
@@ -94,6 +97,14 @@ mod tests {
         assert_eq!(safe, r#"{"m":"a\u001b[2J\u007f\u009b\u202ez\nq"}"#);
         let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(back, value);
+        // Pretty-printed: its line breaks and indentation stay as they are.
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        let safe = printable_json(&pretty);
+        assert!(safe.starts_with("{\n  \"m\": "), "{safe}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            value
+        );
     }
 
     #[test]
