@@ -4,6 +4,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+// Text quoted from a manifest may hold newlines or terminal escape sequences: shown escaped
+// (`a\nb`), so that one diagnostic stays one line and cannot drive the terminal.
+use crate::printable::printable;
+
 /// A position in a source text: 1-based line and column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Mark {
@@ -72,7 +76,13 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, printable(&self.message))?;
+        // The location names a file, whose name is anyone's text too.
+        write!(
+            f,
+            "{}: {}",
+            printable(&self.location.to_string()),
+            printable(&self.message)
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {}", printable(hint))?;
         }
@@ -80,8 +90,6 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Text quoted from a manifest may hold newlines or terminal escape sequences: shown
-/// escaped (`a\nb`), so that one diagnostic stays one line and cannot drive the terminal.
 /// At most this many characters of a key or value podctl does not know are quoted back: a
 /// file that is not a manifest (a linked `/etc/shadow`, a key pasted by mistake) must not be
 /// copied into logs, CI output and the controller's status.
@@ -98,22 +106,6 @@ pub fn excerpt(text: &str) -> String {
     } else {
         shown
     }
-}
-
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return text.into();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
 }
 
 /// Every problem found in one revision, in file order: podctl reports all of them at once

@@ -199,6 +199,14 @@ fn open(path: &Path) -> Result<File, LockError> {
         .map_err(open_err)
 }
 
+/// Who holds the lock at `path` now, from its record, without taking it: `None` when
+/// nobody recorded themselves or the recorded process is gone. `podctl get` uses it to
+/// check that the process serving the status socket is the controller.
+pub fn current_holder(path: &Path) -> Option<Holder> {
+    let mut file = File::open(path).ok()?;
+    read_holder(&mut file).filter(Holder::is_alive)
+}
+
 /// One non-blocking try: `Ok(false)` when someone else holds the lock.
 fn try_lock(file: &File) -> std::io::Result<bool> {
     match flock(file, FlockOperation::NonBlockingLockExclusive) {
@@ -388,6 +396,17 @@ mod tests {
         assert!(err.to_string().contains("did not record itself"), "{err}");
         drop(held);
         take(&path, Command::Apply).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn current_holder_should_name_a_live_controller_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("controller.lock");
+        assert_eq!(current_holder(&path), None);
+        let held = take(&path, Command::Controller).await.unwrap();
+        assert_eq!(current_holder(&path), Some(holder(Command::Controller)));
+        drop(held);
+        assert_eq!(current_holder(&path), None);
     }
 
     #[tokio::test(start_paused = true)]

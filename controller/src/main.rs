@@ -12,7 +12,8 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote podman, systemd, file names and manifests: escaped.
+            eprintln!("error: {}", podctl_api::printable(&format!("{e:#}")));
             cli::Exit::Error.into()
         }
     }

@@ -219,3 +219,49 @@ fn validate_takes_the_directory_as_an_argument_too() {
         .code(0)
         .stdout(predicate::str::contains("valid: 5 objects in 2 files"));
 }
+
+/// A file or directory name is anyone's text: a name carrying terminal escapes (set the
+/// window title, clear the screen, a bidi override) is printed escaped, never raw.
+#[test]
+fn validate_should_escape_control_characters_in_file_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hostile = dir.path().join("x\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}");
+    fs::create_dir(&hostile).expect("mkdir");
+    fs::write(
+        hostile.join("ok.yaml"),
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec: {image: nginx}\n",
+    )
+    .expect("write");
+    let out = podctl()
+        .args(["validate", "-f"])
+        .arg(&hostile)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("x\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{202e}"),
+        "{stdout}"
+    );
+
+    fs::write(hostile.join("bad\u{1b}[8m.yaml"), "kind: Contaner\n").expect("write");
+    let out = podctl()
+        .args(["validate", "-f"])
+        .arg(&hostile)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad\\u{1b}[8m.yaml"), "{stderr}");
+    for unsafe_char in ['\u{1b}', '\u{7}', '\u{202e}'] {
+        assert!(
+            !stderr.contains(unsafe_char),
+            "raw {unsafe_char:?} in {stderr}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains(unsafe_char),
+            "raw {unsafe_char:?} on stdout"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use podctl::execute::Status;
 use podctl::lock::{self, HostLock};
 use podctl::plan::guard::WipesTheHost;
 use podctl::reconcile::Host;
+use podctl_api::printable;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -51,14 +52,15 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             plan = plan.without_pruning();
         }
         if let Some(refused) = WipesTheHost::check(&revision, &plan, args.allow_empty) {
-            eprintln!("error: {refused}");
+            eprintln!("error: {}", printable(&refused.to_string()));
             eprintln!("  hint: {}", refused.hint());
             return Ok(Exit::Error);
         }
         stop_on_signals(host.interrupt.clone())?;
         let outcomes = host.execute(&plan, &revision).await;
         let mut out = std::io::stdout().lock();
-        let width = outcomes.iter().map(|o| o.object.to_string().len()).max().unwrap_or(0);
+        // Objects and messages (podman's and systemd's words) are printed escaped.
+        let width = outcomes.iter().map(|o| printable(&o.object.to_string()).len()).max().unwrap_or(0);
         for o in &outcomes {
             let (result, detail) = match &o.status {
                 Status::UpToDate if matches!(o.change, podctl::plan::Change::Orphaned { .. }) => {
@@ -80,13 +82,13 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             writeln!(
                 out,
                 "{:width$}  {:9}  {:>6.1}s  {}",
-                o.object.to_string(),
+                printable(&o.object.to_string()),
                 result,
                 o.elapsed.as_secs_f64(),
                 match (change.as_str(), detail.is_empty()) {
-                    (_, true) => change.clone(),
-                    ("-", false) => detail,
-                    (_, false) => format!("{change}: {detail}"),
+                    (_, true) => printable(&change).into_owned(),
+                    ("-", false) => printable(&detail).into_owned(),
+                    (_, false) => printable(&format!("{change}: {detail}")).into_owned(),
                 },
             )?;
         }
@@ -111,8 +113,8 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             for drop_in in &step.drop_ins {
                 eprintln!(
                     "warning: {}: drop-in {} overrides its unit; podctl never removes it: move the setting into the manifest or delete the file",
-                    step.object,
-                    drop_in.display()
+                    printable(&step.object.to_string()),
+                    printable(&drop_in.display().to_string())
                 );
             }
         }

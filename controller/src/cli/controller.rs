@@ -2,6 +2,7 @@
 //! (`podctl::controller` holds the loop).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -16,9 +17,14 @@ pub struct ControllerArgs {
     pub manifests: ManifestArgs,
     #[command(flatten)]
     pub host: HostArgs,
-    /// Where to serve /metrics, /healthz, /readyz and /status; `off` to serve nothing.
+    /// Where to serve /metrics, /healthz and /readyz over TCP (any local user may connect);
+    /// `off` to serve nothing there.
     #[arg(long, value_name = "ADDR", env = "PODCTL_METRICS_ADDRESS", default_value = controller::DEFAULT_METRICS_ADDRESS)]
     pub metrics_address: String,
+    /// The unix socket (mode 0600, root only) that serves /status, which `podctl get` reads;
+    /// `off` to serve it nowhere.
+    #[arg(long, value_name = "PATH", env = "PODCTL_STATUS_SOCKET", default_value = controller::http::DEFAULT_STATUS_SOCKET)]
+    pub status_socket: PathBuf,
     /// Seconds between full resyncs that repair drift even without events.
     #[arg(long, value_name = "SECONDS", env = "PODCTL_RESYNC", default_value_t = controller::DEFAULT_RESYNC.as_secs_f64())]
     pub resync: f64,
@@ -57,6 +63,8 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
         load_options: args.manifests.load_options(),
         host: args.host.config(),
         metrics_address,
+        status_socket: (args.status_socket.as_os_str() != "off")
+            .then(|| args.status_socket.clone()),
         lock_file: args.lock.lock_file.clone(),
         lock_timeout: args.lock.lock_timeout.as_std(),
         resync,

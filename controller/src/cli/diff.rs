@@ -9,6 +9,7 @@ use podctl::controller::status::DiagnosticInfo;
 use podctl::plan::guard::WipesTheHost;
 use podctl::reconcile::Host;
 use podctl::report::diff::{Summary, render_json, render_text};
+use podctl_api::printable::printable_json;
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -45,11 +46,9 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
                 if args.output == DiffFormat::Json {
                     // A CI job parsing stdout gets a document either way.
                     let mut out = std::io::stdout().lock();
-                    serde_json::to_writer_pretty(
-                        &mut out,
-                        &invalid_revision(&args.manifests.dir, &e),
-                    )?;
-                    writeln!(out)?;
+                    let json =
+                        serde_json::to_string_pretty(&invalid_revision(&args.manifests.dir, &e))?;
+                    writeln!(out, "{}", printable_json(&json))?;
                 }
                 return Ok(Exit::Error);
             }
@@ -70,7 +69,10 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
     };
     if let Some(refused) = WipesTheHost::check(&revision, &plan, false) {
         // apply refuses this plan unless told; say so before anyone tries.
-        eprintln!("warning: {refused}; apply refuses it without --allow-empty");
+        eprintln!(
+            "warning: {}; apply refuses it without --allow-empty",
+            podctl_api::printable(&refused.to_string())
+        );
     }
     let unit_dir = args.host.unit_dir.display().to_string();
     let mut out = anstream::stdout().lock();
@@ -81,8 +83,8 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
             render_text(&plan, &revision, &unit_dir, args.all)
         )?,
         DiffFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &render_json(&plan, &revision, &unit_dir))?;
-            writeln!(out)?;
+            let json = serde_json::to_string_pretty(&render_json(&plan, &revision, &unit_dir))?;
+            writeln!(out, "{}", printable_json(&json))?;
         }
     }
     Ok(if Summary::of(&plan).has_changes() {

@@ -1,10 +1,12 @@
 //! `podctl get`: each object's desired and observed state at a glance.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use clap::{Args, ValueEnum};
-use podctl_api::Kind;
+use podctl_api::printable::printable_json;
+use podctl_api::{Kind, printable};
 use serde::Serialize;
 
 use super::{Exit, HostArgs, ManifestArgs};
@@ -27,10 +29,15 @@ pub struct GetArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = GetFormat::Table)]
     pub output: GetFormat,
-    /// Where a running `podctl controller` serves its status; its view is shown too, and
-    /// used alone when the manifests on disk are invalid.
-    #[arg(long, value_name = "ADDR", env = "PODCTL_CONTROLLER", default_value = podctl::controller::DEFAULT_METRICS_ADDRESS)]
-    pub controller: String,
+    /// The unix socket where a running `podctl controller` serves its status (root only);
+    /// its view is shown too, and used alone when the manifests on disk are invalid.
+    /// Trusted only if root owns it, others cannot connect, and the process behind it holds
+    /// the host lock as the controller.
+    #[arg(long, value_name = "PATH", env = "PODCTL_STATUS_SOCKET", default_value = podctl::controller::http::DEFAULT_STATUS_SOCKET)]
+    pub status_socket: PathBuf,
+    /// The host lock, which names the controller's pid.
+    #[arg(long, value_name = "FILE", env = "PODCTL_LOCK_FILE", default_value = podctl::lock::DEFAULT_LOCK_FILE)]
+    pub lock_file: PathBuf,
     /// Do not ask a running controller.
     #[arg(long)]
     pub no_controller: bool,
@@ -73,7 +80,14 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
     let live = if args.no_controller {
         None
     } else {
-        runtime.block_on(live::fetch(&args.controller))
+        let source = live::Source {
+            socket: &args.status_socket,
+            lock_file: &args.lock_file,
+        };
+        runtime.block_on(live::fetch(source)).unwrap_or_else(|e| {
+            eprintln!("warning: {}", printable(&e.to_string()));
+            None
+        })
     };
     let filter = Filter {
         kind: args.kind,
@@ -123,15 +137,15 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
             if let Some(diagnostics) = e.diagnostics() {
                 eprint!("{diagnostics}");
             }
-            eprintln!("error: {e}");
+            eprintln!("error: {}", printable(&e.to_string()));
             return Ok(Exit::Error);
         }
     };
     if rows.is_empty() && args.name.is_some() {
         eprintln!(
-            "error: no {} named {:?} in the manifests or on the host",
+            "error: no {} named \"{}\" in the manifests or on the host",
             args.kind.map_or("object", Kind::lowercase),
-            args.name.as_deref().unwrap_or_default()
+            printable(args.name.as_deref().unwrap_or_default())
         );
         eprintln!(
             "  hint: `podctl get {}` lists them; check the name, and -f for another manifest directory",
@@ -157,7 +171,11 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
     match args.output {
         GetFormat::Table => write!(out, "{}", table(false))?,
         GetFormat::Wide => write!(out, "{}", table(true))?,
-        GetFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?,
+        GetFormat::Json => writeln!(
+            out,
+            "{}",
+            printable_json(&serde_json::to_string_pretty(&list)?)
+        )?,
         GetFormat::Yaml => write!(out, "{}", serde_norway::to_string(&list)?)?,
     }
     Ok(Exit::Ok)

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, ValueEnum};
+use podctl_api::printable::printable_lines;
 use podctl_api::{ObjectRef, Revision};
 
 use super::{Exit, HostArgs, ManifestArgs, load_or_report};
@@ -60,8 +61,9 @@ pub fn run(args: &GraphArgs) -> anyhow::Result<Exit> {
     let note = |o: &ObjectRef| states.get(o).cloned();
     let graph = revision.graph();
     match args.format {
-        GraphFormat::Text => print!("{}", graph.to_text_with(note)),
-        GraphFormat::Dot => print!("{}", graph.to_dot_with(note)),
+        // Names are validated, but the notes come from the host: escape the whole text.
+        GraphFormat::Text => print!("{}", printable_lines(&graph.to_text_with(note))),
+        GraphFormat::Dot => print!("{}", printable_lines(&graph.to_dot_with(note))),
     }
     Ok(Exit::Ok)
 }

@@ -160,8 +160,9 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Run the long-running reconciler: watch the manifests and the host, keep them converged
     #[command(
-        after_help = "Runs until SIGTERM; SIGHUP re-reads the manifests. Serves /metrics, /healthz,\n\
-        /readyz and /status on --metrics-address. Meant to run as dist/podctl.service.\n\nExamples:\n  \
+        after_help = "Runs until SIGTERM; SIGHUP re-reads the manifests. Serves /metrics, /healthz\n\
+        and /readyz on --metrics-address (TCP), and /status only to root on --status-socket\n\
+        (default /run/podctl/status.sock). Meant to run as dist/podctl.service.\n\nExamples:\n  \
         podctl controller\n  \
         podctl controller -f /etc/podctl/manifests --resync 30 --metrics-address 127.0.0.1:9883"
     )]
@@ -261,5 +262,6 @@ pub fn report_load_error(e: &podctl_api::LoadError) {
     if let Some(diagnostics) = e.diagnostics() {
         eprint!("{diagnostics}");
     }
-    eprintln!("error: {e}");
+    // Without diagnostics the error may name a file: anyone's text, escaped.
+    eprintln!("error: {}", podctl_api::printable(&e.to_string()));
 }

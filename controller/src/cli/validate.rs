@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{Exit, ManifestArgs, load_or_report};
-use podctl_api::plural;
+use podctl_api::{plural, printable};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -29,10 +29,15 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
         let stats = revision.stats();
         println!(
             "{}: valid: {} in {} ({}), revision {}",
-            args.dir_arg
-                .as_ref()
-                .unwrap_or(&args.manifests.dir)
-                .display(),
+            // A directory name is anyone's text: escaped.
+            printable(
+                &args
+                    .dir_arg
+                    .as_ref()
+                    .unwrap_or(&args.manifests.dir)
+                    .display()
+                    .to_string()
+            ),
             plural(revision.len(), "object"),
             plural(stats.files, "file"),
             plural(stats.documents, "document"),

@@ -27,6 +27,7 @@ pub struct Metrics {
     pub restarts_seen: Counter,
     pub events: Family<Labels, Counter>,
     pub backing_off: Gauge,
+    pub http_rejected: Counter,
 }
 
 impl Default for Metrics {
@@ -112,6 +113,12 @@ impl Metrics {
             "Failed objects waiting out their retry backoff",
             backing_off.clone(),
         );
+        let http_rejected = Counter::default();
+        registry.register(
+            "http_connections_rejected",
+            "HTTP connections closed at once because the connection cap was reached",
+            http_rejected.clone(),
+        );
         Self {
             registry,
             reconcile_duration,
@@ -126,6 +133,7 @@ impl Metrics {
             restarts_seen,
             events,
             backing_off,
+            http_rejected,
         }
     }
 

@@ -12,6 +12,7 @@
 pub mod backoff;
 pub mod events;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod pass_backoff;
@@ -65,8 +66,10 @@ pub struct Config {
     /// How the manifests are read (the directories links may point into).
     pub load_options: podctl_api::LoadOptions,
     pub host: HostConfig,
-    /// Where `/metrics`, `/healthz`, `/readyz` and `/status` are served; `None`: nowhere.
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; `None`: nowhere.
     pub metrics_address: Option<SocketAddr>,
+    /// The root-only unix socket that serves `/status` (and the rest); `None`: nowhere.
+    pub status_socket: Option<PathBuf>,
     /// The host lock, shared with `apply`.
     pub lock_file: PathBuf,
     /// How long to wait at start for an `apply` that holds the host lock.
@@ -77,6 +80,42 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Apply an empty revision even if it removes every managed container.
     pub allow_empty: bool,
+}
+
+/// Starts the endpoints: `/status` on the root-only socket, the rest on TCP too.
+async fn serve_http(
+    config: &Config,
+    shared: &Arc<Shared>,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    // Bound while the host lock is held: no other controller serves this socket.
+    if let Some(path) = &config.status_socket {
+        let socket = http::bind_status_socket(path)?;
+        info!(socket = %path.display(), "serving /status (root only)");
+        tokio::spawn(http::serve(
+            http::Listener::Socket(socket),
+            http::Surface::StatusSocket,
+            http::MAX_SOCKET_CONNECTIONS,
+            shared.clone(),
+            stop.clone(),
+        ));
+    }
+    if let Some(addr) = config.metrics_address {
+        let listener = http::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (--metrics-address)"))?;
+        info!(%addr, "serving /metrics /healthz /readyz");
+        tokio::spawn(http::serve(
+            http::Listener::Tcp(listener),
+            http::Surface::Tcp {
+                status_socket: config.status_socket.clone(),
+            },
+            http::MAX_TCP_CONNECTIONS,
+            shared.clone(),
+            stop.clone(),
+        ));
+    }
+    Ok(())
 }
 
 /// What the scheduler runs.
@@ -142,6 +181,10 @@ impl http::Endpoints for Shared {
     fn ready(&self) -> bool {
         self.status.lock().is_ok_and(|s| s.controller.ready)
     }
+
+    fn connection_rejected(&self) {
+        self.metrics.http_rejected.inc();
+    }
 }
 
 impl Shared {
@@ -179,6 +222,14 @@ struct UnitView {
 
 /// Runs the controller until SIGTERM/SIGINT (or `cancel`).
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+    match limits::raise_nofile() {
+        Ok(raised) => info!(
+            before = ?raised.before,
+            after = ?raised.after,
+            "soft limit of open files raised to the hard limit"
+        ),
+        Err(e) => warn!(error = %e, "cannot raise the soft limit of open files"),
+    }
     let me = lock::Holder::me(lock::Command::Controller, &config.manifests);
     let lock = lock::HostLock::acquire(&config.lock_file, &me, config.lock_timeout, |holder| {
         let holder = holder.map_or_else(|| "unknown".to_owned(), ToString::to_string);
@@ -215,13 +266,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     // when `run` returns, however it returns.
     let http_stop = CancellationToken::new();
     let _http_guard = http_stop.clone().drop_guard();
-    if let Some(addr) = config.metrics_address {
-        let listener = http::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr} (--metrics-address)"))?;
-        info!(%addr, "serving /metrics /healthz /readyz /status");
-        tokio::spawn(http::serve(listener, shared.clone(), http_stop));
-    }
+    serve_http(&config, &shared, &http_stop).await?;
 
     let (_watch, mut manifest_changes) = watch::watch(&config.manifests, config.debounce)?;
     let (event_tx, mut host_events) = mpsc::channel(1024);

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use anstyle::Style;
-use podctl_api::{ObjectRef, Revision};
+use podctl_api::{ObjectRef, Revision, printable};
 use serde::Serialize;
 use similar::TextDiff;
 
@@ -151,11 +151,12 @@ fn write_step(out: &mut String, step: &Step, blocker: Option<&ObjectRef>, unit_d
         out,
         "{}{sign} {}{}  {word}",
         st.render(),
-        step.object,
+        printable(&step.object.to_string()),
         st.render_reset()
     );
+    // Details quote podman, systemd and unit files: escaped before our own styles go on.
     if let Some(detail) = detail(&step.change) {
-        let _ = write!(out, ": {detail}");
+        let _ = write!(out, ": {}", printable(&detail));
     }
     out.push('\n');
     if let Some(blocker) = blocker {
@@ -163,7 +164,7 @@ fn write_step(out: &mut String, step: &Step, blocker: Option<&ObjectRef>, unit_d
             out,
             "    {}blocked by {}: apply leaves this object as it is until that is fixed{}",
             style::WARN.render(),
-            blocker,
+            printable(&blocker.to_string()),
             style::WARN.render_reset()
         );
     }
@@ -173,7 +174,7 @@ fn write_step(out: &mut String, step: &Step, blocker: Option<&ObjectRef>, unit_d
                 out,
                 "    {}drop-in {} overrides the unit; podctl leaves it{}",
                 style::WARN.render(),
-                drop_in.display(),
+                printable(&drop_in.display().to_string()),
                 style::WARN.render_reset()
             );
         }
@@ -181,8 +182,9 @@ fn write_step(out: &mut String, step: &Step, blocker: Option<&ObjectRef>, unit_d
     for action in &step.actions {
         let _ = writeln!(
             out,
-            "    {}{action}{}",
+            "    {}{}{}",
             style::DIM.render(),
+            printable(&action.to_string()),
             style::DIM.render_reset()
         );
     }
@@ -205,7 +207,14 @@ fn write_step(out: &mut String, step: &Step, blocker: Option<&ObjectRef>, unit_d
         } else {
             Style::new()
         };
-        let _ = writeln!(out, "    {}{line}{}", st.render(), st.render_reset());
+        let _ = writeln!(
+            out,
+            "    {}{}{}",
+            st.render(),
+            // Unit files are indented with tabs; everything else unsafe is escaped.
+            podctl_api::printable::printable_lines(line),
+            st.render_reset()
+        );
     }
 }
 

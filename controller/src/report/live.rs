@@ -1,53 +1,191 @@
-//! The running controller's view, read from its `/status` endpoint: `podctl get` shows it
-//! beside its own observation, and falls back to it when the manifests on disk are invalid.
+//! The running controller's view, read from its `/status` on the root-only unix socket:
+//! `podctl get` shows it beside its own observation, and falls back to it when the
+//! manifests on disk are invalid. Trusted only when it comes from the controller: the
+//! socket must be root's and closed to others, and the process behind it must run as root
+//! and be the one that holds the host lock.
 
+use std::io::ErrorKind;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
-use podctl_api::Kind;
+use podctl_api::{Kind, printable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::UnixStream;
 
 use super::status::{Row, Status};
+use crate::lock::{self, Holder};
 
 /// How long `get` waits for a controller: on a host without one it must not hang.
 const TIMEOUT: Duration = Duration::from_millis(500);
+/// A status larger than this is not read further.
+const MAX_RESPONSE: u64 = 64 * 1024 * 1024;
 
-/// Fetches `/status` from a controller at `address` (`127.0.0.1:9883`); `None` when no
-/// controller answers there.
-pub async fn fetch(address: &str) -> Option<serde_json::Value> {
-    tokio::time::timeout(TIMEOUT, get(address, "/status"))
-        .await
-        .ok()?
-        .ok()
+/// Where the controller serves its status, and the host lock that names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub socket: &'a Path,
+    pub lock_file: &'a Path,
 }
 
-async fn get(address: &str, path: &str) -> anyhow::Result<serde_json::Value> {
-    let mut stream = TcpStream::connect(address).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
+/// Why whatever serves the socket is not taken for the controller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Untrusted {
+    #[error("it is not a socket")]
+    NotASocket,
+    #[error("it is owned by uid {0}, not root")]
+    NotRootOwned(u32),
+    #[error("other users may connect to it (mode {0:o})")]
+    OpenToOthers(u32),
+    #[error("the process serving it runs as uid {0}, not root")]
+    PeerNotRoot(u32),
+    #[error("the process serving it (pid {}) is not the controller that holds the host lock ({})",
+        peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string()),
+        holder.as_ref().map_or_else(|| "no controller holds it".to_owned(), Holder::to_string))]
+    NotTheController {
+        peer: Option<i32>,
+        holder: Option<Holder>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("the controller's status at {} is served to root only; run `podctl get` as root to see it", path.display())]
+    Denied { path: PathBuf },
+    #[error("not asking {}: {why}; anyone could serve a fake status there", path.display())]
+    Untrusted { path: PathBuf, why: Untrusted },
+    #[error("the controller at {} did not answer within {TIMEOUT:?}", path.display())]
+    TimedOut { path: PathBuf },
+    #[error("cannot read the controller's status at {}: {message}", path.display())]
+    Protocol { path: PathBuf, message: String },
+}
+
+/// Fetches `/status` from the controller; `Ok(None)` when none runs (no socket, or one
+/// left behind that nobody listens on).
+pub async fn fetch(source: Source<'_>) -> Result<Option<serde_json::Value>, LiveError> {
+    let path = source.socket.to_path_buf();
+    tokio::time::timeout(TIMEOUT, get(source, "/status"))
+        .await
+        .map_err(|_| LiveError::TimedOut { path })?
+}
+
+async fn get(
+    source: Source<'_>,
+    request_path: &str,
+) -> Result<Option<serde_json::Value>, LiveError> {
+    let path = source.socket;
+    let untrusted = |why| LiveError::Untrusted {
+        path: path.to_path_buf(),
+        why,
+    };
+    let io_error = |e: std::io::Error| match e.kind() {
+        ErrorKind::PermissionDenied => LiveError::Denied {
+            path: path.to_path_buf(),
+        },
+        _ => LiveError::Protocol {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        },
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        other => other.map_err(io_error)?,
+    };
+    check_socket_file(meta.file_type().is_socket(), meta.uid(), meta.mode()).map_err(untrusted)?;
+    let mut stream = match UnixStream::connect(path).await {
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
+            return Ok(None);
+        }
+        other => other.map_err(io_error)?,
+    };
+    // The file could have been swapped between the check and the connect: the peer's
+    // credentials, taken by the kernel, are what count.
+    let peer = stream.peer_cred().map_err(io_error)?;
+    check_peer(
+        peer.uid(),
+        peer.pid(),
+        lock::current_holder(source.lock_file).as_ref(),
+    )
+    .map_err(untrusted)?;
+    let request =
+        format!("GET {request_path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(io_error)?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
+    stream
+        .take(MAX_RESPONSE)
+        .read_to_end(&mut response)
+        .await
+        .map_err(io_error)?;
+    let protocol = |message: String| LiveError::Protocol {
+        path: path.to_path_buf(),
+        message,
+    };
     let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP header end")?;
-    anyhow::ensure!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "status: {head}"
-    );
-    Ok(serde_json::from_str(body)?)
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| protocol("no HTTP header end".to_owned()))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(protocol(format!(
+            "answered {}",
+            head.lines().next().unwrap_or("")
+        )));
+    }
+    serde_json::from_str(body)
+        .map(Some)
+        .map_err(|e| protocol(e.to_string()))
+}
+
+/// The socket file itself: root's, and nobody else may connect (connecting needs write
+/// permission, so a socket others may write is one others may also have bound first).
+fn check_socket_file(is_socket: bool, uid: u32, mode: u32) -> Result<(), Untrusted> {
+    if !is_socket {
+        return Err(Untrusted::NotASocket);
+    }
+    if uid != 0 {
+        return Err(Untrusted::NotRootOwned(uid));
+    }
+    if mode & 0o007 != 0 {
+        return Err(Untrusted::OpenToOthers(mode & 0o7777));
+    }
+    Ok(())
+}
+
+/// The process behind the socket: root, and the controller recorded in the host lock.
+fn check_peer(uid: u32, pid: Option<i32>, holder: Option<&Holder>) -> Result<(), Untrusted> {
+    if uid != 0 {
+        return Err(Untrusted::PeerNotRoot(uid));
+    }
+    let is_controller = holder.is_some_and(|h| {
+        h.command == lock::Command::Controller
+            && pid.is_some_and(|p| i64::from(p) == i64::from(h.pid))
+    });
+    if !is_controller {
+        return Err(Untrusted::NotTheController {
+            peer: pid,
+            holder: holder.cloned(),
+        });
+    }
+    Ok(())
 }
 
 /// A one-line summary of the controller for the top of `podctl get`.
 pub fn summary(status: &serde_json::Value) -> String {
+    // Every string is escaped: this line goes to a terminal as it is.
+    let text = |v: &serde_json::Value, default: &'static str| {
+        printable(v.as_str().unwrap_or(default)).into_owned()
+    };
     let pid = status["controller"]["pid"].as_u64().unwrap_or(0);
-    let phase = status["controller"]["phase"].as_str().unwrap_or("?");
-    let revision = status["revision"]["shortHash"].as_str().unwrap_or("none");
+    let phase = text(&status["controller"]["phase"], "?");
+    let revision = text(&status["revision"]["shortHash"], "none");
     let mut line = format!("controller: {phase} (pid {pid}), revision {revision}");
     let last = &status["lastReconcile"];
     if !last.is_null() {
         line.push_str(&format!(
             "; last pass: {} ({} changed, {} failed)",
-            last["reason"].as_str().unwrap_or("?"),
+            text(&last["reason"], "?"),
             last["changed"].as_u64().unwrap_or(0),
             last["failed"].as_u64().unwrap_or(0)
         ));
@@ -56,7 +194,7 @@ pub fn summary(status: &serde_json::Value) -> String {
     if !invalid.is_null() {
         line.push_str(&format!(
             "\ncontroller: the manifests on disk are invalid ({}); it keeps running revision {revision}",
-            invalid["message"].as_str().unwrap_or("invalid")
+            text(&invalid["message"], "invalid")
         ));
     }
     line
@@ -154,6 +292,115 @@ mod tests {
             s.contains("manifests on disk are invalid (revision rejected: 2 errors in 1 file)"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn summary_should_escape_what_the_controller_says() {
+        let mut status = sample();
+        status["controller"]["phase"] = "\u{1b}]0;pwned\u{7}running".into();
+        status["invalidRevision"]["message"] = "\u{1b}[2J\u{202e}gnissim".into();
+        let s = summary(&status);
+        assert!(!s.contains('\u{1b}') && !s.contains('\u{202e}'), "{s}");
+        assert!(s.contains("\\u{1b}]0;pwned\\u{7}running"), "{s}");
+    }
+
+    #[test]
+    fn socket_file_should_be_roots_and_closed_to_others() {
+        assert_eq!(check_socket_file(true, 0, 0o140600), Ok(()));
+        assert_eq!(check_socket_file(true, 0, 0o140660), Ok(()));
+        assert_eq!(
+            check_socket_file(false, 0, 0o100600),
+            Err(Untrusted::NotASocket)
+        );
+        assert_eq!(
+            check_socket_file(true, 1000, 0o140600),
+            Err(Untrusted::NotRootOwned(1000))
+        );
+        assert_eq!(
+            check_socket_file(true, 0, 0o140777),
+            Err(Untrusted::OpenToOthers(0o777))
+        );
+    }
+
+    #[test]
+    fn peer_should_be_root_and_the_controller_holding_the_lock() {
+        let controller = Holder {
+            pid: 42,
+            command: lock::Command::Controller,
+            manifests: "/etc/podctl/manifests".to_owned(),
+        };
+        assert_eq!(check_peer(0, Some(42), Some(&controller)), Ok(()));
+        assert_eq!(
+            check_peer(1000, Some(42), Some(&controller)),
+            Err(Untrusted::PeerNotRoot(1000))
+        );
+        for (pid, holder) in [
+            (Some(43), Some(controller.clone())),
+            (None, Some(controller.clone())),
+            (Some(42), None),
+            (
+                Some(42),
+                Some(Holder {
+                    command: lock::Command::Apply,
+                    ..controller.clone()
+                }),
+            ),
+        ] {
+            let err = check_peer(0, pid, holder.as_ref()).unwrap_err();
+            assert!(matches!(err, Untrusted::NotTheController { .. }), "{err:?}");
+        }
+    }
+
+    /// A root process that serves a status on a root-only socket but does not hold the
+    /// host lock (a fake, or a stale test server) is not believed.
+    #[tokio::test]
+    async fn fetch_should_believe_only_the_process_that_holds_the_lock() {
+        if rustix::process::geteuid().as_raw() != 0 {
+            eprintln!("SKIPPED: needs root (the socket must be root's)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("status.sock");
+        let lock_file = dir.path().join("controller.lock");
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let body = r#"{"controller":{"pid":1,"phase":"running"}}"#;
+                let _ = s
+                    .write_all(format!("HTTP/1.1 200 OK\r\n\r\n{body}").as_bytes())
+                    .await;
+            }
+        });
+        let source = Source {
+            socket: &socket,
+            lock_file: &lock_file,
+        };
+        let err = fetch(source).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LiveError::Untrusted {
+                    why: Untrusted::NotTheController { holder: None, .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let me = Holder::me(lock::Command::Controller, dir.path());
+        let _lock = lock::HostLock::acquire(&lock_file, &me, Duration::from_secs(1), |_| {})
+            .await
+            .unwrap();
+        let status = fetch(source).await.unwrap().unwrap();
+        assert_eq!(status["controller"]["phase"], "running");
+        let missing = Source {
+            socket: &dir.path().join("none.sock"),
+            lock_file: &lock_file,
+        };
+        assert!(fetch(missing).await.unwrap().is_none());
     }
 
     #[test]

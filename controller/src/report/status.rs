@@ -267,7 +267,14 @@ pub fn render_table(rows: &[Row], wide: bool) -> String {
             cells.extend([dash(&r.image), dash(&r.unit), dash(&r.container_id)]);
         }
         cells.push(r.message.clone());
-        table.push(cells);
+        // Names, messages and states come from manifests, podman, systemd and a
+        // controller: escaped, so a cell is one line that cannot drive the terminal.
+        table.push(
+            cells
+                .into_iter()
+                .map(|c| podctl_api::printable(&c).into_owned())
+                .collect(),
+        );
     }
     let columns = table[0].len();
     let widths: Vec<usize> = (0..columns)
