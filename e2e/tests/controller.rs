@@ -557,7 +557,8 @@ async fn controller_should_start_a_crash_looping_container_less_and_less_often()
 /// start job ends `failed`: `job_failed`.
 #[tokio::test]
 async fn controller_should_count_a_failed_start_with_its_reason() -> Result<()> {
-    let Some(host) = TestHost::require("controller_should_count_a_failed_start_with_its_reason").await
+    let Some(host) =
+        TestHost::require("controller_should_count_a_failed_start_with_its_reason").await
     else {
         return Ok(());
     };
@@ -574,14 +575,15 @@ async fn controller_should_count_a_failed_start_with_its_reason() -> Result<()> 
             metric(
                 &host,
                 "podctl_object_failures_total",
-                &[("kind", "container"), ("reason", "job_failed")],
+                &[("kind", "Container"), ("reason", "job_failed")],
             )
         };
-        wait_until(TIMEOUT, "a failure with reason job_failed in /metrics", || async {
-            Ok((counted().await? >= 1.0).then_some(()))
-        })
-        .await?;
-        Ok(())
+        wait_until(
+            TIMEOUT,
+            "a failure with reason job_failed in /metrics",
+            || async { Ok((counted().await? >= 1.0).then_some(())) },
+        )
+        .await
     }
     .await;
     let metrics = http_get(&host, "/metrics").await.unwrap_or_default();
