@@ -592,6 +592,47 @@ async fn controller_should_start_a_crash_looping_container_less_and_less_often()
     cleaned
 }
 
+/// Issue 14, item 5: an object's failure is counted with its reason, the kind of the error
+/// that stopped it. A container whose command does not exist never becomes ready, so its
+/// start job ends `failed`: `job_failed`.
+#[tokio::test]
+async fn controller_should_count_a_failed_start_with_its_reason() -> Result<()> {
+    let Some(host) =
+        TestHost::require("controller_should_count_a_failed_start_with_its_reason").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("ctl-fail");
+    // No restart by systemd: the first start job's result is the one counted.
+    let manifest = format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/bb:v1\n  network: host\n  command: [/no/such/command]\n  restart: {{policy: \"no\"}}\n"
+    );
+    let dir = host.write_manifests(&[("fail.yaml", &manifest)])?;
+    let result = async {
+        start_controller(&host, &dir, "--resync 600").await?;
+        let counted = || {
+            metric(
+                &host,
+                "podctl_object_failures_total",
+                &[("kind", "Container"), ("reason", "job_failed")],
+            )
+        };
+        wait_until(
+            TIMEOUT,
+            "a failure with reason job_failed in /metrics",
+            || async { Ok((counted().await? >= 1.0).then_some(())) },
+        )
+        .await
+    }
+    .await;
+    let metrics = http_get(&host, "/metrics").await.unwrap_or_default();
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(&host).await;
+    result.with_context(|| format!("metrics:\n{metrics}\ncontroller journal:\n{journal}"))?;
+    cleaned
+}
+
 /// Issue 12, defect 8: with a podman that fails every call, each pass fails as a whole. It
 /// used to be retried about every 100 ms (host events and lost `podman events` asked for a
 /// pass each time). Passes must back off: 1 s, 2 s, 4 s, 8 s: a handful in 10 s.

@@ -68,8 +68,8 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
                 }
                 Status::UpToDate => ("unchanged", String::new()),
                 Status::Applied => ("ok", o.done.iter().map(|a| a.verb()).collect::<Vec<_>>().join(", ")),
-                Status::Failed(m) => ("FAILED", m.clone()),
-                Status::Blocked(m) => ("BLOCKED", m.clone()),
+                Status::Failed(e) => ("FAILED", e.to_string()),
+                Status::Blocked(b) => ("BLOCKED", b.to_string()),
                 Status::Conflict(m) => ("CONFLICT", m.clone()),
             };
             let change = match &o.change {
@@ -102,7 +102,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             "revision {}: {}, {} changed, {} failed{} in {:.1}s",
             revision.short_hash(),
             podctl_api::plural(outcomes.len(), "object"),
-            outcomes.iter().filter(|o| o.status == Status::Applied).count(),
+            outcomes.iter().filter(|o| matches!(o.status, Status::Applied)).count(),
             failed,
             if orphaned > 0 { format!(", {orphaned} orphaned (kept)") } else { String::new() },
             started.elapsed().as_secs_f64()

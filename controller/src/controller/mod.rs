@@ -742,7 +742,7 @@ impl Loop {
         let changed = report
             .outcomes
             .iter()
-            .filter(|o| o.status == Status::Applied)
+            .filter(|o| matches!(o.status, Status::Applied))
             .count();
         let result = if report.error.is_some() || failed > 0 {
             "failed"
@@ -803,19 +803,24 @@ impl Loop {
             // A unit found failed and started again is a crash too: started at once the
             // first time, then only after a growing delay, so a container that exits at
             // once is backed off instead of restarted forever.
+            // The `reason` label: the error's kind, or `crashed` for a unit found failed.
             let failure = match &o.status {
-                Status::Failed(message) => Some(format!("object failed: {message}")),
-                Status::Applied if o.change.repairs_a_failed_unit() => Some(
+                Status::Failed(e) => Some((format!("object failed: {e}"), e.kind().as_str())),
+                Status::Applied if o.change.repairs_a_failed_unit() => Some((
                     "unit had failed: started again; if it fails again, the next start waits"
                         .to_owned(),
-                ),
+                    CRASHED,
+                )),
                 _ => None,
             };
-            if let Some(what) = failure {
+            if let Some((what, reason)) = failure {
                 let retry_at = self.backoff.failed(&o.object, now);
                 metrics
                     .object_failures
-                    .get_or_create(&labels([("kind", o.object.kind.as_str())]))
+                    .get_or_create(&labels([
+                        ("kind", o.object.kind.as_str()),
+                        ("reason", reason),
+                    ]))
                     .inc();
                 warn!(object = %o.object, retry_in = ?retry_at - now, "{what}");
             } else if o.status.is_ok() {
@@ -834,7 +839,7 @@ impl Loop {
             if !o.status.is_ok() {
                 failed += 1;
             }
-            if matches!(o.change, Change::Repair { .. }) && o.status == Status::Applied {
+            if matches!(o.change, Change::Repair { .. }) && matches!(o.status, Status::Applied) {
                 metrics.drift_repairs.inc();
                 info!(object = %o.object, change = %o.change, "drift repaired: {} ({})", o.object, o.change);
             }
@@ -1033,6 +1038,10 @@ async fn pass(
     report
 }
 
+/// The `reason` of `podctl_object_failures_total` for a unit found failed and started
+/// again: no action failed, the container did.
+const CRASHED: &str = "crashed";
+
 fn status_name(s: &Status) -> &'static str {
     match s {
         Status::UpToDate => "UpToDate",
@@ -1044,8 +1053,5 @@ fn status_name(s: &Status) -> &'static str {
 }
 
 fn status_message(s: &Status) -> Option<String> {
-    match s {
-        Status::Failed(m) | Status::Blocked(m) | Status::Conflict(m) => Some(m.clone()),
-        Status::UpToDate | Status::Applied => None,
-    }
+    s.message()
 }

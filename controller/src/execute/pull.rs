@@ -2,10 +2,19 @@
 //! with exponential backoff when the error looks like the network's (never when the
 //! registry answered "no such image" or "unauthorized"), with progress on a terminal.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
+use tokio::sync::Semaphore;
+use tracing::{Instrument as _, info, info_span, warn};
+
+use super::Executor;
+use super::error::ActionError;
 use crate::adapters::podman::PodmanError;
+use crate::plan::{Action, Change, Step};
 
 /// Tries in all: the first, then retries after 1s, 2s and 4s.
 pub const ATTEMPTS: u32 = 4;
@@ -75,6 +84,161 @@ pub fn short_reason(error: &PodmanError) -> String {
         .stderr()
         .and_then(|s| s.lines().rev().find(|l| !l.trim().is_empty()))
         .map_or_else(|| error.to_string(), |l| l.trim().to_string())
+}
+
+/// The pulls of one execution: each reference's result, and which references got a new ID.
+#[derive(Debug, Default)]
+pub(super) struct Pulls {
+    pub results: HashMap<String, Result<(), ActionError>>,
+    pub changed: BTreeSet<String>,
+}
+
+impl Pulls {
+    /// How the pull of `reference` went; one that was never made is a failure.
+    pub fn result(&self, reference: &str) -> Result<(), ActionError> {
+        self.results.get(reference).cloned().unwrap_or_else(|| {
+            Err(ActionError::NotPulled {
+                reference: reference.to_owned(),
+            })
+        })
+    }
+}
+
+/// Whether podctl brings `reference` onto the host (it was absent before), so that it
+/// may remove it again when no manifest uses it.
+pub(super) fn newly_pulled(steps: &[&Step], reference: &str) -> bool {
+    steps.iter().flat_map(|s| s.actions.iter()).any(|a| {
+        matches!(a, Action::PullImage { reference: r, previous_id: None, .. } if r == reference)
+    })
+}
+
+/// What one pull needs, taken from its `PullImage` action.
+struct Wanted<'a> {
+    reference: &'a str,
+    tls_verify: Option<bool>,
+    auth_file: Option<&'a std::path::Path>,
+    previous_id: Option<&'a str>,
+}
+
+/// The pulls of `steps`, once per reference (the first action for it wins); none for a
+/// step the plan refused.
+fn wanted<'a>(steps: &[&'a Step]) -> BTreeMap<&'a str, Wanted<'a>> {
+    let mut wanted = BTreeMap::new();
+    for step in steps
+        .iter()
+        .filter(|s| !matches!(s.change, Change::Conflict { .. } | Change::Error { .. }))
+    {
+        for action in &step.actions {
+            if let Action::PullImage {
+                reference,
+                tls_verify,
+                auth_file,
+                previous_id,
+            } = action
+            {
+                wanted.entry(reference.as_str()).or_insert(Wanted {
+                    reference,
+                    tls_verify: *tls_verify,
+                    auth_file: auth_file.as_deref(),
+                    previous_id: previous_id.as_deref(),
+                });
+            }
+        }
+    }
+    wanted
+}
+
+impl Executor<'_> {
+    /// Every image the plan pulls, once per reference, `concurrency` at a time, each with
+    /// retries; then one image listing to see which references got a new ID.
+    pub(super) async fn pull_all(&self, steps: &[&Step]) -> Pulls {
+        let wanted = wanted(steps);
+        let mut pulls = Pulls::default();
+        if wanted.is_empty() {
+            return pulls;
+        }
+        let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let work = wanted.values().map(|w| {
+            let semaphore = semaphore.clone();
+            async move {
+                let _permit = semaphore.acquire().await;
+                (
+                    w.reference.to_owned(),
+                    self.pull(w.reference, w.tls_verify, w.auth_file).await,
+                )
+            }
+            .instrument(info_span!("pull"))
+        });
+        pulls.results = join_all(work).await.into_iter().collect();
+
+        let previous: BTreeMap<&str, &str> = wanted
+            .values()
+            .filter_map(|w| Some((w.reference, w.previous_id?)))
+            .collect();
+        if !previous.is_empty() {
+            match self.podman.images().await {
+                Ok(images) => {
+                    for image in images {
+                        for name in &image.names {
+                            if previous
+                                .get(name.as_str())
+                                .is_some_and(|old| *old != image.id)
+                            {
+                                info!(reference = %name, id = %image.id, "image changed");
+                                pulls.changed.insert(name.clone());
+                            }
+                        }
+                    }
+                }
+                Err(e) => warn!(error = %e, "cannot list images after pulling"),
+            }
+        }
+        pulls
+    }
+
+    async fn pull(
+        &self,
+        reference: &str,
+        tls_verify: Option<bool>,
+        auth_file: Option<&std::path::Path>,
+    ) -> Result<(), ActionError> {
+        info!(%reference, "pulling image");
+        let begin = Instant::now();
+        if self.progress {
+            eprintln!("pulling {reference} ...");
+        }
+        let result = with_retry(
+            self.pull_attempts,
+            || self.podman.pull(reference, tls_verify, auth_file),
+            tokio::time::sleep,
+            |attempt, delay, e| {
+                let reason = short_reason(e);
+                if self.progress {
+                    eprintln!(
+                        "pull of {reference} failed (try {attempt}/{}): {reason}; retrying in {}s",
+                        self.pull_attempts,
+                        delay.as_secs()
+                    );
+                } else {
+                    warn!(%reference, attempt, delay_s = delay.as_secs(), %reason, "pull failed, retrying");
+                }
+            },
+        )
+        .await;
+        if self.progress {
+            match &result {
+                Ok(()) => eprintln!(
+                    "pulled {reference} in {:.1}s",
+                    begin.elapsed().as_secs_f64()
+                ),
+                Err(e) => eprintln!("pull of {reference} failed: {}", short_reason(e)),
+            }
+        }
+        result.map_err(|e| ActionError::Pull {
+            reference: reference.to_owned(),
+            source: Arc::new(e),
+        })
+    }
 }
 
 #[cfg(test)]

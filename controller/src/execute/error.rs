@@ -1,0 +1,285 @@
+//! Why an action failed, or why an object was not attempted: typed, with the adapter's
+//! error kept as the cause, and a `kind()` short enough to be a metric label.
+//!
+//! The `Display` text is what `apply` prints and the controller's events carry; it is the
+//! text podctl printed when these were plain strings, and tests grep it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use podctl_api::ObjectRef;
+
+use crate::adapters::podman::PodmanError;
+use crate::adapters::systemd::{ActiveState, JobOutcome, SystemdError};
+use crate::observe::UnitDirError;
+
+use super::enablement::Enablement;
+
+/// Where a failure came from, as a metric label (`reason` of
+/// `podctl_object_failures_total`) and for code that must tell failures apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The plan found the object cannot be converged (a clash, an unusable setting).
+    Plan,
+    /// An image pull failed (after its retries), or was never made.
+    Pull,
+    /// A podman command failed (create or remove a volume, secret, network, container).
+    Podman,
+    /// A secret's source could not be read.
+    SecretSource,
+    /// A unit file could not be written or removed.
+    UnitFile,
+    /// A call to systemd failed (start, enable, daemon-reload, ...).
+    Systemd,
+    /// systemd ran the job, and it did not end `done` (or the unit did not come back).
+    JobFailed,
+    /// An action the executor should have carried out in a batch was not: a bug.
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plan => "plan",
+            Self::Pull => "pull",
+            Self::Podman => "podman",
+            Self::SecretSource => "secret_source",
+            Self::UnitFile => "unit_file",
+            Self::Systemd => "systemd",
+            Self::JobFailed => "job_failed",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The podman commands an action runs, for the message of their failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodmanWork {
+    CreateVolume,
+    RemoveVolume,
+    CreateSecret,
+    RemoveSecret,
+    CreateNetwork,
+    RemoveNetwork,
+    RemoveImage,
+    RemoveContainer,
+}
+
+impl fmt::Display for PodmanWork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CreateVolume => "create volume",
+            Self::RemoveVolume => "remove volume",
+            Self::CreateSecret => "create secret",
+            Self::RemoveSecret => "remove secret",
+            Self::CreateNetwork => "create network",
+            Self::RemoveNetwork => "remove network",
+            Self::RemoveImage => "remove image",
+            Self::RemoveContainer => "remove container",
+        })
+    }
+}
+
+/// Why an object's action failed. Clone because one failure is reported for every
+/// object it concerns (a pull shared by an Image and its containers); the causes are
+/// shared, not copied.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ActionError {
+    /// The plan's own verdict (`Change::Error`), already worded for the user.
+    #[error("{0}")]
+    Planned(String),
+    #[error("cannot pull image {reference}: {source}")]
+    Pull {
+        reference: String,
+        #[source]
+        source: Arc<PodmanError>,
+    },
+    /// A container's image is pulled up front with the others; this one was not.
+    #[error("image {reference} was not pulled")]
+    NotPulled { reference: String },
+    #[error("cannot {work} {name}: {source}")]
+    Podman {
+        work: PodmanWork,
+        name: String,
+        #[source]
+        source: Arc<PodmanError>,
+    },
+    /// The secret source module words its errors (path or variable, and what to do).
+    #[error("{0}")]
+    SecretSource(String),
+    #[error(transparent)]
+    UnitFile(Arc<UnitDirError>),
+    #[error("daemon-reload failed: {source}")]
+    Reload {
+        #[source]
+        source: Arc<SystemdError>,
+    },
+    #[error("cannot {change} the unit: {source}")]
+    Enablement {
+        change: Enablement,
+        #[source]
+        source: Arc<SystemdError>,
+    },
+    /// A call about `unit` failed before its job ran (or while waiting on it).
+    #[error("{unit}: {source}")]
+    Systemd {
+        unit: String,
+        #[source]
+        source: Arc<SystemdError>,
+    },
+    #[error("{unit}: job {outcome}; see `journalctl -u {unit}` and `systemctl status {unit}`")]
+    Job { unit: String, outcome: JobOutcome },
+    #[error(
+        "{unit}: restart with {with}: job {outcome}; see `journalctl -u {unit}` and `systemctl status {unit}`"
+    )]
+    RestartJob {
+        unit: String,
+        with: String,
+        outcome: JobOutcome,
+    },
+    #[error(
+        "{unit}: {active_state} ({sub_state}) after the restart with {with}; see `journalctl -u {unit}` and `systemctl status {unit}`"
+    )]
+    NotActiveAfterRestart {
+        unit: String,
+        with: String,
+        active_state: ActiveState,
+        sub_state: String,
+    },
+    #[error("{unit}: systemd did not restart it with {with} (active since before the restart)")]
+    NotRestarted { unit: String, with: String },
+    #[error("{unit}: systemd did not report its state")]
+    NoState { unit: String },
+    /// A batched action (unit write, enablement) whose batch has no result for it.
+    #[error("{action}: not carried out with its batch")]
+    NotInBatch { action: String },
+}
+
+impl ActionError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Planned(_) => ErrorKind::Plan,
+            Self::Pull { .. } | Self::NotPulled { .. } => ErrorKind::Pull,
+            Self::Podman { .. } => ErrorKind::Podman,
+            Self::SecretSource(_) => ErrorKind::SecretSource,
+            Self::UnitFile(_) => ErrorKind::UnitFile,
+            Self::Reload { .. }
+            | Self::Enablement { .. }
+            | Self::Systemd { .. }
+            | Self::NoState { .. } => ErrorKind::Systemd,
+            Self::Job { .. }
+            | Self::RestartJob { .. }
+            | Self::NotActiveAfterRestart { .. }
+            | Self::NotRestarted { .. } => ErrorKind::JobFailed,
+            Self::NotInBatch { .. } => ErrorKind::Internal,
+        }
+    }
+
+    pub(super) fn podman(work: PodmanWork, name: &str, source: PodmanError) -> Self {
+        Self::Podman {
+            work,
+            name: name.to_owned(),
+            source: Arc::new(source),
+        }
+    }
+
+    pub(super) fn systemd(unit: &str, source: SystemdError) -> Self {
+        Self::Systemd {
+            unit: unit.to_owned(),
+            source: Arc::new(source),
+        }
+    }
+}
+
+impl From<UnitDirError> for ActionError {
+    fn from(e: UnitDirError) -> Self {
+        Self::UnitFile(Arc::new(e))
+    }
+}
+
+/// Why an object was not attempted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// Something it depends on did not converge.
+    By(ObjectRef),
+    /// The execution was interrupted before its turn.
+    Interrupted,
+    /// A network whose recreation would stop a container that could not start again.
+    NotRecreated {
+        container: ObjectRef,
+        /// Why that container is held back, as reported for it.
+        why: String,
+    },
+}
+
+impl fmt::Display for Blocked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::By(dep) => write!(f, "blocked by {dep}"),
+            Self::Interrupted => {
+                f.write_str("interrupted before it was attempted; run apply again")
+            }
+            Self::NotRecreated { container, why } => write!(
+                f,
+                "not recreated: {container} could not start again ({why}); it keeps running on the old network"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::io;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn a_unit_file_error_should_keep_the_io_error_as_its_cause() {
+        let e = ActionError::from(UnitDirError::Write {
+            path: PathBuf::from("/etc/systemd/system/app.service"),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        });
+        assert_eq!(e.kind(), ErrorKind::UnitFile);
+        assert!(
+            e.to_string()
+                .starts_with("cannot write unit file /etc/systemd/system/app.service: "),
+            "{e}"
+        );
+        let cause = e.source().map(ToString::to_string);
+        assert_eq!(
+            cause,
+            Some(io::Error::from(io::ErrorKind::PermissionDenied).to_string())
+        );
+    }
+
+    #[test]
+    fn a_failed_job_should_say_where_to_look() {
+        let e = ActionError::Job {
+            unit: "app.service".into(),
+            outcome: JobOutcome::Failed,
+        };
+        assert_eq!(e.kind().as_str(), "job_failed");
+        assert_eq!(
+            e.to_string(),
+            "app.service: job failed; see `journalctl -u app.service` and `systemctl status app.service`"
+        );
+    }
+
+    #[test]
+    fn blocked_should_read_as_before() {
+        let db = ObjectRef::new(podctl_api::Kind::Container, "db".parse().expect("name"));
+        assert_eq!(Blocked::By(db).to_string(), "blocked by container/db");
+        assert_eq!(
+            Blocked::Interrupted.to_string(),
+            "interrupted before it was attempted; run apply again"
+        );
+    }
+}
