@@ -689,46 +689,23 @@ fn plan_container(
         (true, false) => {}
     }
 
-    step.change = match on_disk {
-        // Its container is still there: the unit file was deleted behind podctl's back.
-        None if observed
-            .containers
-            .get(object.name.as_str())
-            .is_some_and(|c| owns(&c.labels, Kind::Container)) =>
-        {
-            Change::Repair {
-                reason: RepairReason::UnitFileRemoved,
-            }
-        }
-        None => Change::Create,
-        Some(f) if file_changed => {
-            let fields = changed_fields(&f.content, &unit.content);
-            if crate::render::unit_hash(&f.content) == Some(unit.hash.as_str()) {
-                // Same desired state, different text: someone edited the file.
-                Change::Repair {
-                    reason: RepairReason::UnitFileEdited,
-                }
-            } else {
-                Change::Update { fields }
-            }
-        }
-        Some(_) if !running => Change::Repair {
-            reason: RepairReason::of_stopped_unit(status.map(|s| &s.active_state)),
+    step.change = unit_change(
+        Found {
+            on_disk,
+            status,
+            container_is_ours: observed
+                .containers
+                .get(object.name.as_str())
+                .is_some_and(|c| owns(&c.labels, Kind::Container)),
+            running,
+            file_changed,
+            reload_pending,
+            stale,
+            enabled,
+            is_enabled,
         },
-        Some(_) => match stale {
-            Some(reason) => Change::Repair { reason },
-            None if reload_pending => Change::Repair {
-                reason: RepairReason::ReloadPending,
-            },
-            None if enabled && !is_enabled => Change::Repair {
-                reason: RepairReason::NotEnabled,
-            },
-            None if !enabled && is_enabled => Change::Repair {
-                reason: RepairReason::EnabledButShouldNot,
-            },
-            None => Change::UpToDate,
-        },
-    };
+        unit,
+    );
     if step.change == Change::UpToDate && !step.drop_ins.is_empty() {
         step.change = Change::Repair {
             reason: RepairReason::OverriddenByDropIn {
@@ -743,6 +720,58 @@ fn plan_container(
         };
     }
     step
+}
+
+/// What planning found about a container's unit that is not in conflict.
+struct Found<'a> {
+    on_disk: Option<&'a crate::observe::UnitFileOnDisk>,
+    status: Option<&'a UnitStatus>,
+    /// Its container exists and is podctl's.
+    container_is_ours: bool,
+    running: bool,
+    file_changed: bool,
+    reload_pending: bool,
+    stale: Option<RepairReason>,
+    enabled: bool,
+    is_enabled: bool,
+}
+
+/// The change of a container's unit, before drop-ins and image pulls are counted in.
+fn unit_change(found: Found<'_>, unit: &render::UnitFile) -> Change {
+    match found.on_disk {
+        // Its container is still there: the unit file was deleted behind podctl's back.
+        None if found.container_is_ours => Change::Repair {
+            reason: RepairReason::UnitFileRemoved,
+        },
+        None => Change::Create,
+        Some(f) if found.file_changed => {
+            let fields = changed_fields(&f.content, &unit.content);
+            if crate::render::unit_hash(&f.content) == Some(unit.hash.as_str()) {
+                // Same desired state, different text: someone edited the file.
+                Change::Repair {
+                    reason: RepairReason::UnitFileEdited,
+                }
+            } else {
+                Change::Update { fields }
+            }
+        }
+        Some(_) if !found.running => Change::Repair {
+            reason: RepairReason::of_stopped_unit(found.status.map(|s| &s.active_state)),
+        },
+        Some(_) => match found.stale {
+            Some(reason) => Change::Repair { reason },
+            None if found.reload_pending => Change::Repair {
+                reason: RepairReason::ReloadPending,
+            },
+            None if found.enabled && !found.is_enabled => Change::Repair {
+                reason: RepairReason::NotEnabled,
+            },
+            None if !found.enabled && found.is_enabled => Change::Repair {
+                reason: RepairReason::EnabledButShouldNot,
+            },
+            None => Change::UpToDate,
+        },
+    }
 }
 
 /// Why podctl must not touch `unit`: it exists and is not podctl's.
