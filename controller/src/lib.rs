@@ -6,6 +6,7 @@ pub mod execute;
 pub mod failpoint;
 pub mod lock;
 pub mod observe;
+pub mod ownership;
 pub mod plan;
 pub mod reconcile;
 pub mod render;

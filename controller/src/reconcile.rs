@@ -171,8 +171,8 @@ impl Host {
                 .into_iter()
                 .map(|u| {
                     let status = UnitStatus {
-                        load_state: u.load_state.as_str().to_string(),
-                        active_state: u.active_state.as_str().to_string(),
+                        load_state: u.load_state,
+                        active_state: u.active_state,
                         sub_state: u.sub_state,
                         fragment_path: u.fragment_path,
                         unit_file_state: u.unit_file_state,
@@ -189,7 +189,7 @@ impl Host {
                 .into_iter()
                 .filter_map(|c| {
                     let name = c.names.first()?.clone();
-                    let health = c.health().map(|h| format!("{h:?}").to_lowercase());
+                    let health = c.health();
                     Some((
                         name.clone(),
                         ContainerStatus {

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use podctl::adapters::podman::{NetworkCreate, Podman};
-use podctl::adapters::systemd::{ActiveState, JobOutcome, LoadState, Systemd, UnitState};
+use podctl::adapters::systemd::{
+    ActiveState, JobOutcome, LoadState, Systemd, UnitFileState, UnitState,
+};
 use podctl_e2e::TestHost;
 
 /// Job timeout for tests: far above what these tiny units need, far below the default.
@@ -104,7 +106,10 @@ async fn systemd_start_should_return_done_and_unit_read_back_active() -> Result<
         running.fragment_path == Some(PathBuf::from(UNIT_DIR).join(&unit)),
         "{running:?}"
     );
-    ensure!(running.unit_file_state == "disabled", "{running:?}");
+    ensure!(
+        running.unit_file_state == UnitFileState::Disabled,
+        "{running:?}"
+    );
     ensure!(
         stopped_outcome == JobOutcome::Done,
         "stop: {stopped_outcome}"
@@ -217,14 +222,20 @@ async fn systemd_enable_and_disable_should_change_unit_file_state() -> Result<()
             .any(|c| c.kind == "symlink" && c.path == link),
         "{enabled_changes:?}"
     );
-    ensure!(enabled.unit_file_state == "enabled", "{enabled:?}");
+    ensure!(
+        enabled.unit_file_state == UnitFileState::Enabled,
+        "{enabled:?}"
+    );
     ensure!(
         disabled_changes
             .iter()
             .any(|c| c.kind == "unlink" && c.path == link),
         "{disabled_changes:?}"
     );
-    ensure!(disabled.unit_file_state == "disabled", "{disabled:?}");
+    ensure!(
+        disabled.unit_file_state == UnitFileState::Disabled,
+        "{disabled:?}"
+    );
     Ok(())
 }
 

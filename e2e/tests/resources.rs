@@ -176,6 +176,56 @@ async fn volume_data_should_survive_replacement_and_removal_unless_reclaim_delet
     host.prune_all().await
 }
 
+/// podctl owns a podman object only when it carries both of its marks, `managed` and its
+/// kind: a volume someone labelled `io.podctl.managed=true` by hand (here even with
+/// `reclaim=Delete`) is neither pruned with its data nor adopted by a manifest of that name.
+#[tokio::test]
+async fn a_volume_labelled_managed_without_its_kind_should_be_neither_pruned_nor_adopted()
+-> Result<()> {
+    let Some(host) = TestHost::require(
+        "a_volume_labelled_managed_without_its_kind_should_be_neither_pruned_nor_adopted",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("handmade");
+    host.exec_ok([
+        "podman",
+        "volume",
+        "create",
+        "--label=io.podctl.managed=true",
+        "--label=io.podctl.reclaim=Delete",
+        &name,
+    ])
+    .await?;
+
+    let empty = host.write_manifests(&[])?;
+    let out = apply(&host, &empty, &["--allow-empty"]).await?;
+    ensure!(out.success(), "pruning apply failed");
+    ensure!(
+        exists(&host, "volume", &name).await?,
+        "a volume podctl did not create was pruned:\n{}",
+        out.stdout
+    );
+
+    let dir = host.write_manifests(&[("v.yaml", &doc("Volume", &name, "  driver: local\n"))])?;
+    let out = apply(&host, &dir, &[]).await?;
+    ensure!(
+        out.status.code() == Some(1),
+        "a manifest naming a volume podctl does not own must fail the apply:\n{}",
+        out.stdout
+    );
+    let line = line_of(&out, &format!("volume/{name}"));
+    ensure!(
+        line.contains("CONFLICT") && line.contains("does not manage"),
+        "{line}"
+    );
+    host.exec_ok(["podman", "volume", "rm", &name]).await?;
+    host.prune_all().await
+}
+
 #[tokio::test]
 async fn secret_rotation_should_restart_exactly_its_consumers_and_never_show_the_value()
 -> Result<()> {

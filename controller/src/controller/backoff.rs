@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use podctl_api::ObjectRef;
 use tokio::time::Instant;
 
-use crate::observe::UnitStatus;
+use crate::observe::{ActiveState, UnitStatus};
 
 pub const INITIAL: Duration = Duration::from_secs(1);
 pub const CAP: Duration = Duration::from_secs(300);
@@ -55,7 +55,7 @@ impl Uptime {
     /// A container's uptime from its unit as observed, at wall-clock time `now`
     /// (`ActiveEnterTimestamp` is wall-clock time).
     pub fn of_unit(unit: Option<&UnitStatus>, now: SystemTime) -> Self {
-        let Some(u) = unit.filter(|u| u.active_state == "active") else {
+        let Some(u) = unit.filter(|u| u.active_state == ActiveState::Active) else {
             return Uptime::Down;
         };
         if u.active_enter_timestamp_us == 0 {
@@ -251,7 +251,7 @@ mod tests {
     fn uptime_should_count_only_an_active_unit_from_its_active_enter_timestamp() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
         let unit = |state: &str, entered_s: u64| UnitStatus {
-            active_state: state.into(),
+            active_state: ActiveState::parse(state),
             active_enter_timestamp_us: entered_s * 1_000_000,
             ..UnitStatus::default()
         };

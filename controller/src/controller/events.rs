@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use zbus::zvariant::OwnedValue;
 
-use crate::adapters::systemd::{Systemd, SystemdEvent};
+use crate::adapters::systemd::{ActiveState, Systemd, SystemdEvent};
 
 /// Something happened on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub enum HostEvent {
     /// A unit's properties changed (only those present were in the signal).
     UnitChanged {
         unit: String,
-        active_state: Option<String>,
+        active_state: Option<ActiveState>,
         sub_state: Option<String>,
         n_restarts: Option<u32>,
     },
@@ -29,10 +29,38 @@ pub enum HostEvent {
     JobFailed { unit: String, result: String },
     /// systemd unloaded a unit.
     UnitRemoved { unit: String },
-    /// podman reported `status` (`died`, `remove`, ...) for a managed container.
-    Container { name: String, status: String },
+    /// podman reported `status` for a managed container.
+    Container {
+        name: String,
+        status: ContainerEvent,
+    },
     /// A stream fell behind or restarted: what it reported may be missing, re-read all.
     Lost { source: &'static str },
+}
+
+/// What podman reported about a container (`Status` of `podman events`); only the words
+/// podctl acts on have a variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerEvent {
+    /// Its main process exited.
+    Died,
+    Remove,
+    Stop,
+    Kill,
+    /// `start`, `create`, `health_status`, `exec`, ...: nothing podctl repairs.
+    Other(String),
+}
+
+impl ContainerEvent {
+    pub fn parse(status: &str) -> Self {
+        match status {
+            "died" => Self::Died,
+            "remove" => Self::Remove,
+            "stop" => Self::Stop,
+            "kill" => Self::Kill,
+            other => Self::Other(other.to_owned()),
+        }
+    }
 }
 
 /// Forwards systemd's signals until `cancel`.
@@ -113,7 +141,11 @@ fn unit_changed(msg: &zbus::Message) -> Option<HostEvent> {
             .map(str::to_owned)
     };
     let (active_state, sub_state, n_restarts) = match interface.as_str() {
-        "org.freedesktop.systemd1.Unit" => (string("ActiveState"), string("SubState"), None),
+        "org.freedesktop.systemd1.Unit" => (
+            string("ActiveState").map(|a| ActiveState::parse(&a)),
+            string("SubState"),
+            None,
+        ),
         "org.freedesktop.systemd1.Service" => (
             None,
             None,
@@ -232,7 +264,7 @@ async fn run_podman_events(
 pub fn parse_podman_event(line: &str) -> Option<HostEvent> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     let name = v.get("Name")?.as_str()?.to_owned();
-    let status = v.get("Status")?.as_str()?.to_owned();
+    let status = ContainerEvent::parse(v.get("Status")?.as_str()?);
     Some(HostEvent::Container { name, status })
 }
 
@@ -257,7 +289,7 @@ mod tests {
             parse_podman_event(line),
             Some(HostEvent::Container {
                 name: "web".into(),
-                status: "died".into()
+                status: ContainerEvent::Died
             })
         );
         assert_eq!(parse_podman_event("not json"), None);

@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::observe::Observed;
+use crate::observe::{ActiveState, Observed};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -44,7 +44,7 @@ use crate::plan::guard::{WipesTheHost, declares_no_container};
 use crate::reconcile::{Host, HostConfig};
 use crate::render::unit_name;
 use backoff::{Backoff, Uptime};
-use events::HostEvent;
+use events::{ContainerEvent, HostEvent};
 use metrics::{Metrics, labels};
 use notify::Notifier;
 use pass_backoff::PassBackoff;
@@ -602,7 +602,7 @@ impl Loop {
                 }
                 let view = self.units.entry(unit.clone()).or_default();
                 if let Some(a) = active_state {
-                    view.active_state.clone_from(a);
+                    view.active_state = a.to_string();
                 }
                 if let Some(s) = sub_state {
                     view.sub_state.clone_from(s);
@@ -630,7 +630,10 @@ impl Loop {
                     }
                 });
                 // Only a unit that stopped or failed needs us; systemd restarts on its own.
-                if !matches!(active_state.as_deref(), Some("inactive" | "failed")) {
+                if !matches!(
+                    active_state,
+                    Some(ActiveState::Inactive | ActiveState::Failed)
+                ) {
                     return;
                 }
                 (object, Reason::Systemd(unit.clone()), "systemd")
@@ -647,7 +650,13 @@ impl Loop {
                 (object, Reason::Systemd(unit.clone()), "systemd")
             }
             HostEvent::Container { name, status } => {
-                if !matches!(status.as_str(), "died" | "remove" | "stop" | "kill") {
+                if !matches!(
+                    status,
+                    ContainerEvent::Died
+                        | ContainerEvent::Remove
+                        | ContainerEvent::Stop
+                        | ContainerEvent::Kill
+                ) {
                     return;
                 }
                 let Some(object) = self.object_of_container(name) else {
@@ -726,10 +735,10 @@ impl Loop {
             .observe(report.elapsed.as_secs_f64());
         for (name, u) in &report.units {
             let view = self.units.entry(name.clone()).or_default();
-            view.active_state.clone_from(&u.active_state);
+            view.active_state = u.active_state.to_string();
             view.sub_state.clone_from(&u.sub_state);
             view.n_restarts = u.n_restarts;
-            view.loaded = u.load_state != "not-found";
+            view.loaded = u.is_loaded();
         }
         if report.error.is_none() {
             self.backoff.retries_used(report.started);

@@ -260,7 +260,7 @@ mod restart_followed_tests {
             n_restarts: Some(0),
             exec_main_status: None,
             active_enter_timestamp_us: entered,
-            unit_file_state: "enabled".to_owned(),
+            unit_file_state: crate::adapters::systemd::UnitFileState::Enabled,
             need_daemon_reload: false,
             drop_in_paths: Vec::new(),
         }

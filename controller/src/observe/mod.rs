@@ -11,6 +11,11 @@ use std::path::PathBuf;
 
 pub use unit_dir::{UnitDirError, read_unit_dir, remove_unit_file, write_unit_file};
 
+/// The states the adapters read, carried as they are so that planning and reporting match
+/// on them instead of on words.
+pub use crate::adapters::podman::{ContainerState, Health};
+pub use crate::adapters::systemd::{ActiveState, LoadState, UnitFileState};
+
 /// A unit file in podctl's unit directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitFileOnDisk {
@@ -24,15 +29,13 @@ pub struct UnitFileOnDisk {
 /// systemd's view of a unit, as far as planning needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnitStatus {
-    /// `loaded`, `not-found`, `masked`, ...
-    pub load_state: String,
-    /// `active`, `inactive`, `failed`, `activating`, `deactivating`, `reloading`.
-    pub active_state: String,
+    pub load_state: LoadState,
+    pub active_state: ActiveState,
+    /// Type-specific detail, e.g. `running`, `exited`, `dead`, `auto-restart`.
     pub sub_state: String,
     /// The file systemd loaded the unit from, if any.
     pub fragment_path: Option<PathBuf>,
-    /// `enabled`, `disabled`, `static`, ...
-    pub unit_file_state: String,
+    pub unit_file_state: UnitFileState,
     pub n_restarts: Option<u32>,
     /// The main process's exit status of a failed service.
     pub exec_main_status: Option<i32>,
@@ -47,9 +50,24 @@ pub struct UnitStatus {
 impl UnitStatus {
     pub fn is_running(&self) -> bool {
         matches!(
-            self.active_state.as_str(),
-            "active" | "activating" | "reloading"
+            self.active_state,
+            ActiveState::Active | ActiveState::Activating | ActiveState::Reloading
         )
+    }
+
+    /// systemd knows a unit file for it.
+    pub fn is_loaded(&self) -> bool {
+        self.load_state != LoadState::NotFound
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.unit_file_state == UnitFileState::Enabled
+    }
+
+    /// Waiting out `RestartSec=` before systemd starts it again (sub-state `auto-restart`,
+    /// a service's own word, so kept as text).
+    pub fn is_auto_restarting(&self) -> bool {
+        self.sub_state == "auto-restart"
     }
 }
 
@@ -58,25 +76,16 @@ impl UnitStatus {
 pub struct ContainerStatus {
     pub id: String,
     pub name: String,
-    pub state: String,
+    pub state: ContainerState,
     pub labels: BTreeMap<String, String>,
     /// The image reference it runs.
     pub image: String,
     /// The ID of the image it runs (what the reference pointed to when it was created).
     pub image_id: String,
-    /// `healthy`, `unhealthy` or `starting` for containers with a health check.
-    pub health: Option<String>,
+    /// Only for containers with a health check.
+    pub health: Option<Health>,
     /// The networks it is attached to.
     pub networks: Vec<String>,
-}
-
-impl ContainerStatus {
-    pub fn is_managed(&self) -> bool {
-        self.labels
-            .get(crate::render::labels::MANAGED)
-            .map(String::as_str)
-            == Some("true")
-    }
 }
 
 /// Everything observed in one pass.
@@ -105,13 +114,6 @@ pub struct Observed {
     /// For each desired Secret: the truncated content hash of its source, or why the source
     /// cannot be read. Never the value.
     pub secret_hashes: BTreeMap<String, Result<String, String>>,
-}
-
-/// Whether podman labels carry podctl's mark, for `kind`.
-pub fn is_managed_as(labels: &BTreeMap<String, String>, kind: &str) -> bool {
-    use crate::render::labels;
-    labels.get(labels::MANAGED).map(String::as_str) == Some("true")
-        && labels.get(labels::KIND).is_none_or(|k| k == kind)
 }
 
 /// A podman volume.

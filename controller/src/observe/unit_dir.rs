@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::UnitFileOnDisk;
-use crate::render::is_managed;
+use crate::ownership::owns_unit_file;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnitDirError {
@@ -94,7 +94,7 @@ fn read_if_managed(path: &Path) -> Result<Option<String>, UnitDirError> {
     let mut bytes = head[..n].to_vec();
     bytes.extend(rest);
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    Ok(is_managed(&text).then_some(text))
+    Ok(owns_unit_file(&text).then_some(text))
 }
 
 fn read_up_to(file: &mut fs::File, buf: &mut [u8]) -> io::Result<usize> {

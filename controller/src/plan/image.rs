@@ -8,11 +8,9 @@ use podctl_api::{
     ContainerSpec, ImageSource, ImageSpec, Kind, Name, ObjectRef, PullPolicy, Revision,
 };
 
-use super::{Action, Change, Step, image_present};
+use super::{Action, Change, RepairReason, Step, image_present};
 use crate::observe::Observed;
-
-/// The repair reason of an image that is present and pulled again on every apply.
-pub const ALWAYS_PULLED: &str = "pullPolicy Always";
+use crate::ownership::owns;
 
 pub(super) fn plan(object: &ObjectRef, spec: &ImageSpec, observed: &Observed) -> Step {
     let reference = spec.reference.to_string();
@@ -36,7 +34,7 @@ pub(super) fn plan(object: &ObjectRef, spec: &ImageSpec, observed: &Observed) ->
         ),
         (PullPolicy::Always, true) => (
             Change::Repair {
-                reason: ALWAYS_PULLED.into(),
+                reason: RepairReason::AlwaysPulled,
             },
             vec![pull],
         ),
@@ -54,7 +52,7 @@ pub(super) fn newer_image(
     spec: &ContainerSpec,
     revision: &Revision,
     observed: &Observed,
-) -> Option<String> {
+) -> Option<RepairReason> {
     let ImageSource::Object(image) = &spec.image else {
         return None;
     };
@@ -71,16 +69,14 @@ pub(super) fn newer_image(
     let container = observed
         .containers
         .get(object.name.as_str())
-        .filter(|c| c.is_managed())?;
+        .filter(|c| owns(&c.labels, Kind::Container))?;
     let running = container.image_id.as_str();
     let same =
         running.is_empty() || current.starts_with(running) || running.starts_with(current.as_str());
-    (!same).then(|| {
-        format!(
-            "runs image {}, {reference} is now {}",
-            short(running),
-            short(current)
-        )
+    (!same).then(|| RepairReason::NewerImage {
+        running: short(running).to_owned(),
+        reference,
+        current: short(current).to_owned(),
     })
 }
 

@@ -5,6 +5,7 @@ mod explain;
 pub mod guard;
 mod image;
 mod network;
+mod reason;
 mod secret;
 mod volume;
 
@@ -15,11 +16,13 @@ use std::path::PathBuf;
 use podctl_api::{ContainerSpec, ImageSource, Kind, Name, ObjectRef, PullPolicy, Revision};
 
 pub use explain::changed_fields;
-pub use image::{ALWAYS_PULLED, image_object_name};
+pub use image::image_object_name;
+pub use reason::RepairReason;
 
 use crate::adapters::podman::NetworkCreate;
-use crate::observe::Observed;
 use crate::observe::secret_source::Source;
+use crate::observe::{ActiveState, Observed, UnitStatus};
+use crate::ownership::owns;
 use crate::render::{self, RenderContext, container_unit, unit_name};
 
 /// One thing to do to the host.
@@ -174,7 +177,7 @@ pub enum Change {
     /// On the host, but different from the manifest (the fields that differ).
     Update { fields: Vec<String> },
     /// As declared, but not in the state it should be in (stopped, disabled, edited).
-    Repair { reason: String },
+    Repair { reason: RepairReason },
     /// Left the revision: removed from the host.
     Delete,
     /// Cannot be done: a name clash with something podctl does not own.
@@ -190,12 +193,14 @@ pub enum Change {
 impl Change {
     /// The repair of a unit systemd gave up on (it failed, or exhausted its restarts).
     pub fn repairs_a_failed_unit(&self) -> bool {
-        matches!(self, Change::Repair { reason } if reason == FAILED_UNIT)
+        matches!(
+            self,
+            Change::Repair {
+                reason: RepairReason::UnitFailed
+            }
+        )
     }
 }
-
-/// The repair reason of a unit found `failed`.
-const FAILED_UNIT: &str = "unit is failed";
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -354,17 +359,6 @@ pub(crate) fn spec_hash<T: serde::Serialize>(value: &T) -> String {
     crate::observe::secret_source::content_hash(&bytes)
 }
 
-/// The labels podctl puts on a podman object it creates.
-pub(crate) fn managed_labels(kind: Kind, name: &str, hash: &str) -> BTreeMap<String, String> {
-    use crate::render::labels;
-    BTreeMap::from([
-        (labels::MANAGED.to_string(), "true".to_string()),
-        (labels::KIND.to_string(), kind.lowercase().to_string()),
-        (labels::NAME.to_string(), name.to_string()),
-        (labels::HASH.to_string(), hash.to_string()),
-    ])
-}
-
 /// Plans the convergence of `observed` to `revision`.
 ///
 /// The secrets' content hashes observed (never their values) go into the consumers'
@@ -480,7 +474,7 @@ fn follow_restarts(steps: &mut [Step], revision: &Revision) {
                 });
                 if step.change == Change::UpToDate {
                     step.change = Change::Repair {
-                        reason: format!("restarted with {with}"),
+                        reason: RepairReason::RestartedWith(with),
                     };
                 }
                 restarting.insert(step.object.clone());
@@ -516,7 +510,7 @@ fn restart_for_network(step: &mut Step, unit: &str, network: &Name) {
     }
     if matches!(step.change, Change::UpToDate) {
         step.change = Change::Repair {
-            reason: format!("network {network} is recreated"),
+            reason: RepairReason::NetworkRecreated(network.clone()),
         };
     }
 }
@@ -582,21 +576,21 @@ pub(crate) fn image_candidates(reference: &str) -> Vec<String> {
 fn stale_reason(
     object: &ObjectRef,
     unit: &render::UnitFile,
-    newer_image: Option<String>,
+    newer_image: Option<RepairReason>,
     observed: &Observed,
-) -> Option<String> {
+) -> Option<RepairReason> {
     let container = observed
         .containers
         .get(object.name.as_str())
-        .filter(|c| c.is_managed());
+        .filter(|c| owns(&c.labels, Kind::Container));
     let label = container.and_then(|c| c.labels.get(crate::render::labels::HASH));
     // An apply or a controller pass stopped between writing the unit and restarting it (a
     // kill, a crash, Ctrl-C): the unit file is right, the container is not.
     if let Some(label) = label.filter(|l| **l != unit.hash) {
-        return Some(format!(
-            "container runs definition {label}, its unit file is {} (an earlier apply was interrupted before the restart)",
-            unit.hash
-        ));
+        return Some(RepairReason::StaleDefinition {
+            running: label.clone(),
+            desired: unit.hash.clone(),
+        });
     }
     newer_image
 }
@@ -606,7 +600,7 @@ fn plan_container(
     unit: &render::UnitFile,
     enabled: bool,
     image: Option<ImageNeed>,
-    newer_image: Option<String>,
+    newer_image: Option<RepairReason>,
     observed: &Observed,
 ) -> Step {
     let name = &unit.name;
@@ -661,7 +655,7 @@ fn plan_container(
             content: unit.content.clone(),
         });
     }
-    let is_enabled = status.is_some_and(|s| s.unit_file_state == "enabled");
+    let is_enabled = status.is_some_and(UnitStatus::is_enabled);
     if enabled && (file_changed || !is_enabled) {
         step.actions.push(Action::EnableUnit { unit: name.clone() });
     }
@@ -671,7 +665,7 @@ fn plan_container(
     }
     // A start now would cancel the stop job in flight (an operator's `systemctl stop`
     // would fail with "canceled"); once the unit is inactive, the next pass starts it.
-    let stopping = status.is_some_and(|s| s.active_state == "deactivating");
+    let stopping = status.is_some_and(|s| s.active_state == ActiveState::Deactivating);
     // A unit file deleted under a running unit, whose container carries the desired hash:
     // writing it back is enough.
     let only_file_missing = on_disk.is_none()
@@ -679,7 +673,8 @@ fn plan_container(
             .containers
             .get(object.name.as_str())
             .is_some_and(|c| {
-                c.is_managed() && c.labels.get(crate::render::labels::HASH) == Some(&unit.hash)
+                owns(&c.labels, Kind::Container)
+                    && c.labels.get(crate::render::labels::HASH) == Some(&unit.hash)
             });
     match (running, file_changed) {
         (true, true) if only_file_missing => {}
@@ -694,71 +689,89 @@ fn plan_container(
         (true, false) => {}
     }
 
-    step.change = match on_disk {
-        // Its container is still there: the unit file was deleted behind podctl's back.
-        None if observed
-            .containers
-            .get(object.name.as_str())
-            .is_some_and(|c| c.is_managed()) =>
-        {
-            Change::Repair {
-                reason: "unit file removed outside podctl".into(),
-            }
-        }
-        None => Change::Create,
-        Some(f) if file_changed => {
-            let fields = changed_fields(&f.content, &unit.content);
-            if crate::render::unit_hash(&f.content) == Some(unit.hash.as_str()) {
-                // Same desired state, different text: someone edited the file.
-                Change::Repair {
-                    reason: "unit file edited outside podctl".into(),
-                }
-            } else {
-                Change::Update { fields }
-            }
-        }
-        Some(_) if !running => Change::Repair {
-            reason: format!(
-                "unit is {}",
-                status.map_or("not loaded", |s| s.active_state.as_str())
-            ),
+    step.change = unit_change(
+        Found {
+            on_disk,
+            status,
+            container_is_ours: observed
+                .containers
+                .get(object.name.as_str())
+                .is_some_and(|c| owns(&c.labels, Kind::Container)),
+            running,
+            file_changed,
+            reload_pending,
+            stale,
+            enabled,
+            is_enabled,
         },
-        Some(_) if stale.is_some() => Change::Repair {
-            reason: stale.clone().unwrap_or_default(),
-        },
-        Some(_) if reload_pending => Change::Repair {
-            reason: "unit file changed on disk since systemd loaded it (daemon-reload pending)"
-                .into(),
-        },
-        Some(_) if enabled && !is_enabled => Change::Repair {
-            reason: "unit is not enabled".into(),
-        },
-        Some(_) if !enabled && is_enabled => Change::Repair {
-            reason: "unit is enabled but should not be".into(),
-        },
-        Some(_) => Change::UpToDate,
-    };
+        unit,
+    );
     if step.change == Change::UpToDate && !step.drop_ins.is_empty() {
         step.change = Change::Repair {
-            reason: overridden_reason(&step.drop_ins),
+            reason: RepairReason::OverriddenByDropIn {
+                paths: step.drop_ins.clone(),
+            },
         };
     }
     // An image that went missing alone is a repair too.
     if step.change == Change::UpToDate && !step.actions.is_empty() {
         step.change = Change::Repair {
-            reason: "image missing".into(),
+            reason: RepairReason::ImageMissing,
         };
     }
     step
 }
 
-/// The drift a drop-in is: podctl leaves the file alone and says what to do.
-fn overridden_reason(drop_ins: &[PathBuf]) -> String {
-    let files: Vec<String> = drop_ins.iter().map(|p| p.display().to_string()).collect();
-    format!(
-        "overridden by drop-in {}: podctl never removes it; move the setting into the manifest or delete the file",
-        files.join(", ")
-    )
+/// What planning found about a container's unit that is not in conflict.
+struct Found<'a> {
+    on_disk: Option<&'a crate::observe::UnitFileOnDisk>,
+    status: Option<&'a UnitStatus>,
+    /// Its container exists and is podctl's.
+    container_is_ours: bool,
+    running: bool,
+    file_changed: bool,
+    reload_pending: bool,
+    stale: Option<RepairReason>,
+    enabled: bool,
+    is_enabled: bool,
+}
+
+/// The change of a container's unit, before drop-ins and image pulls are counted in.
+fn unit_change(found: Found<'_>, unit: &render::UnitFile) -> Change {
+    match found.on_disk {
+        // Its container is still there: the unit file was deleted behind podctl's back.
+        None if found.container_is_ours => Change::Repair {
+            reason: RepairReason::UnitFileRemoved,
+        },
+        None => Change::Create,
+        Some(f) if found.file_changed => {
+            let fields = changed_fields(&f.content, &unit.content);
+            if crate::render::unit_hash(&f.content) == Some(unit.hash.as_str()) {
+                // Same desired state, different text: someone edited the file.
+                Change::Repair {
+                    reason: RepairReason::UnitFileEdited,
+                }
+            } else {
+                Change::Update { fields }
+            }
+        }
+        Some(_) if !found.running => Change::Repair {
+            reason: RepairReason::of_stopped_unit(found.status.map(|s| &s.active_state)),
+        },
+        Some(_) => match found.stale {
+            Some(reason) => Change::Repair { reason },
+            None if found.reload_pending => Change::Repair {
+                reason: RepairReason::ReloadPending,
+            },
+            None if found.enabled && !found.is_enabled => Change::Repair {
+                reason: RepairReason::NotEnabled,
+            },
+            None if !found.enabled && found.is_enabled => Change::Repair {
+                reason: RepairReason::EnabledButShouldNot,
+            },
+            None => Change::UpToDate,
+        },
+    }
 }
 
 /// Why podctl must not touch `unit`: it exists and is not podctl's.
@@ -766,7 +779,7 @@ fn conflict(
     object: &ObjectRef,
     unit: &str,
     on_disk: Option<&crate::observe::UnitFileOnDisk>,
-    status: Option<&crate::observe::UnitStatus>,
+    status: Option<&UnitStatus>,
     observed: &Observed,
 ) -> Option<String> {
     if let Some(file) = on_disk.filter(|f| !f.managed) {
@@ -779,7 +792,7 @@ fn conflict(
     if let Some(path) = status
         .and_then(|s| s.fragment_path.as_ref())
         .filter(|p| **p != ours)
-        && status.is_some_and(|s| s.load_state != "not-found")
+        && status.is_some_and(UnitStatus::is_loaded)
     {
         return Some(format!(
             "unit {unit} is already defined by {}; rename the object",
@@ -789,7 +802,7 @@ fn conflict(
     if let Some(c) = observed
         .containers
         .get(object.name.as_str())
-        .filter(|c| !c.is_managed())
+        .filter(|c| !owns(&c.labels, Kind::Container))
     {
         return Some(format!(
             "a container named {} ({}) exists that podctl does not manage; rename the object or remove that container",
@@ -821,10 +834,10 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
         };
         let mut actions = Vec::new();
         let status = observed.units.get(unit);
-        if status.is_some_and(|s| s.is_running() || s.active_state == "failed") {
+        if status.is_some_and(|s| s.is_running() || s.active_state == ActiveState::Failed) {
             actions.push(Action::StopUnit { unit: unit.clone() });
         }
-        if status.is_some_and(|s| s.unit_file_state == "enabled") {
+        if status.is_some_and(UnitStatus::is_enabled) {
             actions.push(Action::DisableUnit { unit: unit.clone() });
         }
         actions.push(Action::RemoveUnitFile {
@@ -834,7 +847,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
         if observed
             .containers
             .get(name.as_str())
-            .is_some_and(|c| c.is_managed())
+            .is_some_and(|c| owns(&c.labels, Kind::Container))
         {
             actions.push(Action::RemoveContainer {
                 name: name.to_string(),
@@ -853,12 +866,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
     // Managed containers whose unit is gone (a unit removed by hand, a crash mid-prune).
     for (cname, c) in &observed.containers {
         let desired = desired_units.contains(&format!("{cname}.service"));
-        let kind_is_container = c
-            .labels
-            .get(crate::render::labels::KIND)
-            .map(String::as_str)
-            == Some("container");
-        if !c.is_managed() || !kind_is_container || desired || removed_names.contains(cname) {
+        if !owns(&c.labels, Kind::Container) || desired || removed_names.contains(cname) {
             continue;
         }
         let Ok(name) = cname.parse::<Name>() else {

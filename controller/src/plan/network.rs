@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 
 use podctl_api::{Kind, Name, NetworkSpec, ObjectRef, Revision};
 
-use super::{Action, Change, Step, managed_labels, spec_hash};
+use super::{Action, Change, Step, spec_hash};
 use crate::adapters::podman::NetworkCreate;
-use crate::observe::{Observed, is_managed_as};
+use crate::observe::Observed;
+use crate::ownership::{mark_labels, owns};
 use crate::render::{labels, unit_name};
 
 /// The network's step, and the containers it stops (which must be started again).
@@ -21,7 +22,7 @@ pub(super) fn plan(
     let name = object.name.as_str();
     let hash = spec_hash(spec);
     let mut create_labels = spec.labels.clone();
-    create_labels.extend(managed_labels(Kind::Network, name, &hash));
+    create_labels.extend(mark_labels(Kind::Network, name, &hash));
     let create = Action::CreateNetwork {
         network: NetworkCreate {
             name: name.to_string(),
@@ -39,7 +40,7 @@ pub(super) fn plan(
             Vec::new(),
         );
     };
-    if !is_managed_as(&existing.labels, "network") {
+    if !owns(&existing.labels, Kind::Network) {
         let step = Step::new(
             object.clone(),
             Change::Conflict {
@@ -155,7 +156,7 @@ pub(super) fn removals(revision: &Revision, observed: &Observed) -> Vec<Step> {
     observed
         .networks
         .iter()
-        .filter(|(name, n)| !desired.contains(name.as_str()) && is_managed_as(&n.labels, "network"))
+        .filter(|(name, n)| !desired.contains(name.as_str()) && owns(&n.labels, Kind::Network))
         .filter_map(|(name, _)| {
             let parsed = name.parse::<Name>().ok()?;
             Some(Step::new(

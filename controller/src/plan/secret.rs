@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 
 use podctl_api::{Kind, Name, ObjectRef, Revision, SecretSpec};
 
-use super::{Action, Change, Step, managed_labels};
+use super::{Action, Change, Step};
 use crate::observe::Observed;
-use crate::observe::is_managed_as;
 use crate::observe::secret_source::Source;
+use crate::ownership::{mark_labels, owns};
 use crate::render::labels;
 
 pub(super) fn plan(object: &ObjectRef, spec: &SecretSpec, observed: &Observed) -> Step {
@@ -27,12 +27,12 @@ pub(super) fn plan(object: &ObjectRef, spec: &SecretSpec, observed: &Observed) -
         name: name.to_string(),
         source,
         hash: hash.clone(),
-        labels: managed_labels(Kind::Secret, name, &hash),
+        labels: mark_labels(Kind::Secret, name, &hash),
     };
     let Some(existing) = observed.secrets.get(name) else {
         return Step::new(object.clone(), Change::Create, vec![create]);
     };
-    if !is_managed_as(&existing.labels, "secret") {
+    if !owns(&existing.labels, Kind::Secret) {
         return Step::new(
             object.clone(),
             Change::Conflict {
@@ -69,7 +69,7 @@ pub(super) fn removals(revision: &Revision, observed: &Observed) -> Vec<Step> {
     observed
         .secrets
         .iter()
-        .filter(|(name, s)| !desired.contains(name.as_str()) && is_managed_as(&s.labels, "secret"))
+        .filter(|(name, s)| !desired.contains(name.as_str()) && owns(&s.labels, Kind::Secret))
         .filter_map(|(name, _)| {
             let parsed = name.parse::<Name>().ok()?;
             Some(Step::new(

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use podctl_api::{Diagnostics, Kind, ObjectRef, Revision, SourceFile, from_sources};
 
 use super::*;
-use crate::observe::{ContainerStatus, Observed, UnitFileOnDisk, UnitStatus};
+use crate::observe::{
+    ActiveState, ContainerState, ContainerStatus, LoadState, Observed, UnitFileOnDisk,
+    UnitFileState, UnitStatus,
+};
 use crate::render::labels;
 
 pub(crate) const DB: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: db}\nspec:\n  image: localhost/bb:v1\n";
@@ -62,11 +65,11 @@ pub(crate) fn with_containers_converged(
         observed.units.insert(
             unit.name.clone(),
             UnitStatus {
-                load_state: "loaded".into(),
-                active_state: "active".into(),
+                load_state: LoadState::Loaded,
+                active_state: ActiveState::Active,
                 sub_state: "running".into(),
                 fragment_path: Some(observed.unit_dir.join(&unit.name)),
-                unit_file_state: "enabled".into(),
+                unit_file_state: UnitFileState::Enabled,
                 n_restarts: Some(0),
                 ..UnitStatus::default()
             },
@@ -80,7 +83,7 @@ pub(crate) fn with_containers_converged(
             ContainerStatus {
                 id: format!("id-{}", object.name()),
                 name: object.name().to_string(),
-                state: "running".into(),
+                state: ContainerState::Running,
                 labels: l,
                 ..ContainerStatus::default()
             },
@@ -157,13 +160,13 @@ fn stopped_unit_is_repaired_with_a_start() {
         .units
         .get_mut("db.service")
         .expect("unit")
-        .active_state = "inactive".into();
+        .active_state = ActiveState::Inactive;
     let plan = plan(&rev, &observed, &RenderContext::default());
     let db = plan.step(&container("db")).expect("db");
     assert_eq!(
         db.change,
         Change::Repair {
-            reason: "unit is inactive".into()
+            reason: RepairReason::UnitInactive(ActiveState::Inactive)
         }
     );
     assert_eq!(
@@ -185,7 +188,7 @@ fn hand_edited_unit_is_rewritten_and_restarted() {
     assert_eq!(
         db.change,
         Change::Repair {
-            reason: "unit file edited outside podctl".into()
+            reason: RepairReason::UnitFileEdited
         }
     );
     assert!(db.actions.contains(&Action::RestartUnit {
@@ -226,8 +229,8 @@ fn unit_of_a_package_is_a_conflict() {
     observed.units.insert(
         "db.service".into(),
         UnitStatus {
-            load_state: "loaded".into(),
-            active_state: "active".into(),
+            load_state: LoadState::Loaded,
+            active_state: ActiveState::Active,
             fragment_path: Some(PathBuf::from("/lib/systemd/system/db.service")),
             ..UnitStatus::default()
         },
@@ -335,7 +338,7 @@ fn stopping_unit_is_left_to_finish_its_stop() {
         .units
         .get_mut("db.service")
         .expect("unit")
-        .active_state = "deactivating".into();
+        .active_state = ActiveState::Deactivating;
     let plan = plan(&rev, &observed, &RenderContext::default());
     let db = plan.step(&container("db")).expect("db");
     assert!(db.actions.is_empty(), "{:?}", db.actions);
@@ -351,7 +354,7 @@ fn a_unit_file_deleted_by_hand_is_a_repair() {
     assert_eq!(
         db.change,
         Change::Repair {
-            reason: "unit file removed outside podctl".into()
+            reason: RepairReason::UnitFileRemoved
         }
     );
     let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
@@ -366,7 +369,7 @@ fn a_failed_unit_is_a_repair_the_controller_can_tell_apart() {
         .units
         .get_mut("db.service")
         .expect("db")
-        .active_state = "failed".into();
+        .active_state = ActiveState::Failed;
     let failed = plan(&rev, &observed, &RenderContext::default());
     assert!(
         failed
@@ -379,7 +382,7 @@ fn a_failed_unit_is_a_repair_the_controller_can_tell_apart() {
         .units
         .get_mut("db.service")
         .expect("db")
-        .active_state = "inactive".into();
+        .active_state = ActiveState::Inactive;
     let stopped = plan(&rev, &observed, &RenderContext::default());
     assert!(
         !stopped
@@ -407,7 +410,7 @@ fn a_container_whose_hash_label_differs_from_its_unit_is_restarted() {
     let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
     assert_eq!(verbs, ["restart"]);
     assert!(
-        matches!(&db.change, Change::Repair { reason } if reason.starts_with("container runs definition 0ld0ld0ld0ld")),
+        matches!(&db.change, Change::Repair { reason } if reason.to_string().starts_with("container runs definition 0ld0ld0ld0ld")),
         "{:?}",
         db.change
     );
@@ -432,7 +435,7 @@ fn a_unit_systemd_has_not_reloaded_is_written_again_to_reload_it() {
         "the container already runs this definition"
     );
     assert!(
-        matches!(&db.change, Change::Repair { reason } if reason.contains("daemon-reload pending")),
+        matches!(&db.change, Change::Repair { reason } if reason.to_string().contains("daemon-reload pending")),
         "{:?}",
         db.change
     );

@@ -46,7 +46,7 @@ fn object(kind: Kind, name: &str) -> ObjectRef {
 }
 
 fn managed(kind: &str, name: &str, hash: &str) -> BTreeMap<String, String> {
-    managed_labels(Kind::parse_loose(kind).expect("kind"), name, hash)
+    crate::ownership::mark_labels(Kind::parse_loose(kind).expect("kind"), name, hash)
 }
 
 fn verbs(step: &Step) -> Vec<&'static str> {
@@ -220,7 +220,7 @@ fn changed_secret_replaces_it_and_restarts_exactly_its_consumers() {
     assert_eq!(
         web.change,
         Change::Repair {
-            reason: "restarted with container/app".into()
+            reason: RepairReason::RestartedWith(object(Kind::Container, "app"))
         }
     );
     assert!(
@@ -319,7 +319,7 @@ fn changed_network_is_recreated_with_its_containers_stopped_and_started_in_order
             "{c}"
         );
         assert!(
-            matches!(&step.change, Change::Repair { reason } if reason.contains("network net"))
+            matches!(&step.change, Change::Repair { reason } if reason.to_string().contains("network net"))
         );
     }
     assert!(
@@ -434,7 +434,7 @@ fn a_container_running_an_older_image_of_an_always_reference_is_restarted() {
     let app = newer.step(&object(Kind::Container, "app")).expect("app");
     assert_eq!(verbs(app), ["restart"]);
     assert!(
-        matches!(&app.change, Change::Repair { reason } if reason == "runs image id1, 127.0.0.1:5000/bb:v1 is now id2"),
+        matches!(&app.change, Change::Repair { reason } if reason.to_string() == "runs image id1, 127.0.0.1:5000/bb:v1 is now id2"),
         "{:?}",
         app.change
     );

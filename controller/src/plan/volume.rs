@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use podctl_api::{Kind, Name, ObjectRef, ReclaimPolicy, Revision, VolumeSpec};
 
-use super::{Action, Change, Step, managed_labels, spec_hash};
-use crate::observe::{Observed, VolumeStatus, is_managed_as};
+use super::{Action, Change, Step, spec_hash};
+use crate::observe::{Observed, VolumeStatus};
+use crate::ownership::{mark_labels, owns};
 use crate::render::labels;
 
 fn reclaim_label(policy: ReclaimPolicy) -> &'static str {
@@ -20,7 +21,7 @@ pub(super) fn plan(object: &ObjectRef, spec: &VolumeSpec, observed: &Observed) -
     let name = object.name.as_str();
     let Some(existing) = observed.volumes.get(name) else {
         let mut labels = spec.labels.clone();
-        labels.extend(managed_labels(
+        labels.extend(mark_labels(
             Kind::Volume,
             name,
             &spec_hash(&(&spec.driver, &spec.options)),
@@ -40,7 +41,7 @@ pub(super) fn plan(object: &ObjectRef, spec: &VolumeSpec, observed: &Observed) -
             }],
         );
     };
-    if !is_managed_as(&existing.labels, "volume") {
+    if !owns(&existing.labels, Kind::Volume) {
         return Step::new(
             object.clone(),
             Change::Conflict {
@@ -105,7 +106,7 @@ pub(super) fn removals(revision: &Revision, observed: &Observed) -> Vec<Step> {
         .collect();
     let mut steps = Vec::new();
     for (name, volume) in &observed.volumes {
-        if desired.contains(name.as_str()) || !is_managed_as(&volume.labels, "volume") {
+        if desired.contains(name.as_str()) || !owns(&volume.labels, Kind::Volume) {
             continue;
         }
         let Ok(parsed) = name.parse::<Name>() else {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use podctl_api::values::{Duration, ImageReference};
 use podctl_api::{
-    ContainerSpec, HealthFailureAction, ImageSource, Name, NetworkMode, Object, Revision,
+    ContainerSpec, HealthFailureAction, ImageSource, Kind, Name, NetworkMode, Object, Revision,
     UpdatePolicy,
 };
 use sha2::{Digest, Sha256};
@@ -164,10 +164,9 @@ fn label_args(
     ctx: &RenderContext,
 ) {
     let mut label = |k: &str, v: &str| a.push(format!("--label={k}={v}"));
-    label(labels::MANAGED, "true");
-    label(labels::KIND, "container");
-    label(labels::NAME, name.as_str());
-    label(labels::HASH, hash);
+    for (k, v) in crate::ownership::mark(Kind::Container, name.as_str(), hash) {
+        label(k, &v);
+    }
     match spec.update.policy {
         UpdatePolicy::None => {}
         UpdatePolicy::Registry => label(labels::AUTOUPDATE, "registry"),
@@ -557,7 +556,7 @@ mod tests {
             a.content
                 .contains(&format!("--label=io.podctl.hash={}", a.hash))
         );
-        assert!(super::super::is_managed(&a.content));
+        assert!(crate::ownership::owns_unit_file(&a.content));
     }
 
     #[test]

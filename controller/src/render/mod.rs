@@ -9,26 +9,13 @@ use std::path::PathBuf;
 
 pub use container::{UnitFile, container_unit, podman_run_args, unit_name};
 
-/// The first line of every unit file podctl writes: its mark of ownership.
-pub const MANAGED_MARKER: &str = "# Managed by podctl. Changes will be overwritten.";
+/// The first line of every unit file podctl writes (see [`crate::ownership`]).
+pub use crate::ownership::UNIT_FILE_MARKER as MANAGED_MARKER;
+/// Labels podctl puts on everything it creates (see [`crate::ownership`]).
+pub use crate::ownership::labels;
 
 /// The `[Unit]` key that carries the hash of the rendered desired state.
 pub const HASH_KEY: &str = "X-Podctl-Hash";
-
-/// Labels podctl puts on everything it creates.
-pub mod labels {
-    pub const MANAGED: &str = "io.podctl.managed";
-    pub const KIND: &str = "io.podctl.kind";
-    pub const NAME: &str = "io.podctl.name";
-    pub const HASH: &str = "io.podctl.hash";
-    pub const AUTOUPDATE: &str = "io.containers.autoupdate";
-    /// On volumes: the manifest's `reclaimPolicy` at creation, so pruning can decide
-    /// without the manifest.
-    pub const RECLAIM: &str = "io.podctl.reclaim";
-    /// On containers, `io.podctl.secret.NAME=HASH`: the content hash of each secret it
-    /// uses, so a changed secret changes the unit and restarts exactly its consumers.
-    pub const SECRET_PREFIX: &str = "io.podctl.secret.";
-}
 
 /// What rendering needs to know about the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,14 +41,6 @@ impl Default for RenderContext {
             secret_hashes: BTreeMap::new(),
         }
     }
-}
-
-/// Whether a unit file's text carries podctl's mark.
-pub fn is_managed(content: &str) -> bool {
-    content
-        .lines()
-        .next()
-        .is_some_and(|l| l.trim_end() == MANAGED_MARKER)
 }
 
 /// The `X-Podctl-Hash=` value of a unit file's text.

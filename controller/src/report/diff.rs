@@ -31,7 +31,8 @@ fn sign(change: &Change) -> (&'static str, &'static str, Style) {
 fn detail(change: &Change) -> Option<String> {
     match change {
         Change::Update { fields } => Some(format!("changed: {}", fields.join(", "))),
-        Change::Repair { reason } | Change::Orphaned { reason } => Some(reason.clone()),
+        Change::Repair { reason } => Some(reason.to_string()),
+        Change::Orphaned { reason } => Some(reason.clone()),
         Change::Conflict { message } | Change::Error { message } => Some(message.clone()),
         Change::UpToDate | Change::Create | Change::Delete => None,
     }

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use podctl_api::{Kind, ObjectRef, Revision};
 use serde::Serialize;
 
-use crate::observe::Observed;
-use crate::plan::{ALWAYS_PULLED, Change, Plan, Step};
+use crate::observe::{ActiveState, Health, Observed, UnitStatus};
+use crate::plan::{Change, Plan, RepairReason, Step};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {
@@ -105,13 +105,11 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
     // podman exits 143 when the container ends on SIGTERM: a `systemctl stop`, which
     // systemd records as a failure (see docs/operations.md), not a crash.
     let mut stopped_by_sigterm = false;
+    let mut seen = Seen::default();
     if object.kind == Kind::Container {
         let unit = format!("{}.service", object.name);
-        if let Some(u) = observed
-            .units
-            .get(&unit)
-            .filter(|u| u.load_state != "not-found")
-        {
+        seen.unit = observed.units.get(&unit).filter(|u| u.is_loaded());
+        if let Some(u) = seen.unit {
             r.active = format!("{}/{}", u.active_state, u.sub_state);
             r.restarts = u.n_restarts;
             stopped_by_sigterm = u.exec_main_status == Some(143);
@@ -121,7 +119,8 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
             }
         }
         if let Some(c) = observed.containers.get(object.name.as_str()) {
-            r.health = c.health.clone().unwrap_or_default();
+            seen.health = c.health;
+            r.health = c.health.map(|h| h.to_string()).unwrap_or_default();
             r.container_id = c.id.chars().take(12).collect();
             r.image = c.image.clone();
         }
@@ -134,15 +133,26 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
         }
         r.unit = unit;
     }
-    (r.status, r.message) = status_of(step, &r);
-    if r.status == Status::Failed && stopped_by_sigterm && r.active.starts_with("failed/") {
+    (r.status, r.message) = status_of(step, &r, seen);
+    let failed = seen
+        .unit
+        .is_some_and(|u| u.active_state == ActiveState::Failed);
+    if r.status == Status::Failed && stopped_by_sigterm && failed {
         r.status = Status::Degraded;
         r.message = "stopped (exit 143 on SIGTERM, e.g. `systemctl stop`); apply starts it".into();
     }
     r
 }
 
-fn status_of(step: &Step, r: &Row) -> (Status, String) {
+/// What the host showed of a container, typed, for [`status_of`] to match on.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen<'a> {
+    /// Its unit, if systemd has it loaded.
+    unit: Option<&'a UnitStatus>,
+    health: Option<Health>,
+}
+
+fn status_of(step: &Step, r: &Row, seen: Seen<'_>) -> (Status, String) {
     match &step.change {
         Change::Conflict { message } | Change::Error { message } => {
             return (Status::Failed, message.clone());
@@ -166,29 +176,43 @@ fn status_of(step: &Step, r: &Row) -> (Status, String) {
     if step.object.kind != Kind::Container {
         return match &step.change {
             // Present, and checked against its registry by every apply: nothing is wrong.
-            Change::Repair { reason } if reason == ALWAYS_PULLED => (
+            Change::Repair {
+                reason: RepairReason::AlwaysPulled,
+            } => (
                 Status::Converged,
                 "pulled again on every apply (pullPolicy: Always)".into(),
             ),
-            Change::Repair { reason } => (Status::Degraded, reason.clone()),
+            Change::Repair { reason } => (Status::Degraded, reason.to_string()),
             _ => (Status::Converged, String::new()),
         };
     }
-    let (active, sub) = r.active.split_once('/').unwrap_or(("", ""));
-    match (active, sub) {
-        ("failed", _) => (
+    let Some(unit) = seen.unit else {
+        return (
+            Status::Degraded,
+            "unit is not loaded; apply starts it".into(),
+        );
+    };
+    let active = &unit.active_state;
+    let health = seen.health;
+    match active {
+        ActiveState::Failed => (
             Status::Failed,
             format!("unit failed; see journalctl -u {}", r.unit),
         ),
-        ("activating" | "deactivating" | "reloading", _) | (_, "auto-restart") => {
-            (Status::Progressing, format!("{active} ({sub})"))
-        }
-        ("active", _) if r.health == "unhealthy" => {
+        ActiveState::Activating | ActiveState::Deactivating | ActiveState::Reloading => (
+            Status::Progressing,
+            format!("{active} ({})", unit.sub_state),
+        ),
+        _ if unit.is_auto_restarting() => (
+            Status::Progressing,
+            format!("{active} ({})", unit.sub_state),
+        ),
+        ActiveState::Active if health == Some(Health::Unhealthy) => {
             (Status::Degraded, "container is unhealthy".into())
         }
         // systemd's Restart= keeps a crashing container "active": many restarts and a
         // short uptime say it is looping.
-        ("active", _)
+        ActiveState::Active
             if r.restarts.is_some_and(|n| n >= CRASH_LOOP_RESTARTS)
                 && r.age_seconds.is_some_and(|s| s < CRASH_LOOP_UPTIME_S) =>
         {
@@ -202,21 +226,16 @@ fn status_of(step: &Step, r: &Row) -> (Status, String) {
                 ),
             )
         }
-        ("active", _) => match &step.change {
-            Change::Repair { reason } => (Status::Degraded, reason.clone()),
-            _ if r.health == "starting" => (Status::Progressing, "health check starting".into()),
+        ActiveState::Active => match &step.change {
+            Change::Repair { reason } => (Status::Degraded, reason.to_string()),
+            _ if health == Some(Health::Starting) => {
+                (Status::Progressing, "health check starting".into())
+            }
             _ => (Status::Converged, String::new()),
         },
         _ => (
             Status::Degraded,
-            format!(
-                "unit is {}; apply starts it",
-                if active.is_empty() {
-                    "not loaded"
-                } else {
-                    active
-                }
-            ),
+            format!("unit is {active}; apply starts it"),
         ),
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::observe::Observed;
+use crate::observe::{ActiveState, Health, Observed};
 use crate::plan::plan;
 use crate::plan::tests::{APP, DB, converged, revision};
 use crate::render::RenderContext;
@@ -75,9 +75,9 @@ fn status_table_shows_converged_and_drifted_objects() {
         unit.active_enter_timestamp_us = (1_000_000 - 300) * 1_000_000;
     }
     let app = observed.units.get_mut("app.service").expect("app unit");
-    app.active_state = "failed".into();
+    app.active_state = ActiveState::Failed;
     app.sub_state = "failed".into();
-    observed.containers.get_mut("db").expect("db").health = Some("healthy".into());
+    observed.containers.get_mut("db").expect("db").health = Some(Health::Healthy);
     let plan = plan(&rev, &observed, &RenderContext::default());
     let rows = rows(&plan, &rev, &observed, now, &Filter::default());
     insta::assert_snapshot!("status_table", render_table(&rows, false));
@@ -168,7 +168,7 @@ fn a_unit_stopped_by_hand_is_degraded_and_a_crash_is_failed() {
     let mut observed = converged(&rev);
     for (unit, status) in [("app.service", 143), ("db.service", 1)] {
         let u = observed.units.get_mut(unit).expect("unit");
-        u.active_state = "failed".into();
+        u.active_state = ActiveState::Failed;
         u.sub_state = "failed".into();
         u.exec_main_status = Some(status);
     }

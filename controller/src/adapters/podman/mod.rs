@@ -17,7 +17,8 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
 pub use types::{
-    Container, Health, Image, Labels, Network, PodmanVersion, Secret, Subnet, VersionInfo, Volume,
+    Container, ContainerState, Health, Image, Labels, Network, PodmanVersion, Secret, Subnet,
+    VersionInfo, Volume,
 };
 
 pub type Result<T, E = PodmanError> = std::result::Result<T, E>;

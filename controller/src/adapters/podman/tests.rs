@@ -30,7 +30,7 @@ fn containers_should_parse_states_exit_codes_labels_and_health() {
     let by_name = |n: &str| cs.iter().find(|c| c.name() == n).unwrap();
 
     let exited = by_name("fxexit");
-    assert_eq!(exited.state, "exited");
+    assert_eq!(exited.state, ContainerState::Exited);
     assert!(exited.exited);
     assert_eq!(exited.exit_code, 3);
     assert_eq!(exited.image, "127.0.0.1:5000/bb:v1");
@@ -42,7 +42,7 @@ fn containers_should_parse_states_exit_codes_labels_and_health() {
     assert_eq!(healthy.health(), Some(Health::Healthy));
 
     let created = by_name("fxcreated");
-    assert_eq!(created.state, "created");
+    assert_eq!(created.state, ContainerState::Created);
     assert_eq!(
         created.labels.get("io.podctl.managed").map(String::as_str),
         Some("true")

@@ -67,7 +67,7 @@ pub struct Container {
     pub image_id: String,
     /// podman's state word: `created`, `running`, `paused`, `exited`, `stopped`, ...
     #[serde(rename = "State", default)]
-    pub state: String,
+    pub state: ContainerState,
     /// Human status, e.g. `Up 8 minutes ago (healthy)`; the only place podman 4.3's `ps`
     /// shows health.
     #[serde(rename = "Status", default)]
@@ -89,11 +89,91 @@ pub struct Container {
 }
 
 /// Health of a container with a health check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Health {
     Starting,
     Healthy,
     Unhealthy,
+}
+
+impl Health {
+    /// The word podman prints for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Healthy => "healthy",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A container's state as podman names it (`State` of `podman ps`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(from = "String")]
+pub enum ContainerState {
+    Created,
+    Initialized,
+    Running,
+    Paused,
+    Stopping,
+    Stopped,
+    Exited,
+    Removing,
+    /// podman printed no state (or an empty one).
+    #[default]
+    Unknown,
+    /// A word this code does not know (newer podman).
+    Other(String),
+}
+
+impl ContainerState {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "created" => Self::Created,
+            "initialized" => Self::Initialized,
+            "running" => Self::Running,
+            "paused" => Self::Paused,
+            "stopping" => Self::Stopping,
+            "stopped" => Self::Stopped,
+            "exited" => Self::Exited,
+            "removing" => Self::Removing,
+            "" => Self::Unknown,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Created => "created",
+            Self::Initialized => "initialized",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Exited => "exited",
+            Self::Removing => "removing",
+            Self::Unknown => "",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl From<String> for ContainerState {
+    fn from(s: String) -> Self {
+        Self::parse(&s)
+    }
+}
+
+impl std::fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Container {
@@ -103,7 +183,7 @@ impl Container {
     }
 
     pub fn is_running(&self) -> bool {
-        self.state == "running"
+        self.state == ContainerState::Running
     }
 
     /// Health as `ps` shows it in the status text; `None` without a health check.

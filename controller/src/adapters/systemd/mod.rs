@@ -126,10 +126,12 @@ fn call_error(method: &'static str, target: impl Into<String>, err: zbus::Error)
 }
 
 /// `LoadState` of a unit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum LoadState {
     Loaded,
-    /// No unit file: the unit does not exist (yet, or not since the last reload).
+    /// No unit file: the unit does not exist (yet, or not since the last reload). The
+    /// default: what systemd answers for a unit it was never told about.
+    #[default]
     NotFound,
     BadSetting,
     Error,
@@ -174,10 +176,12 @@ impl fmt::Display for LoadState {
 }
 
 /// `ActiveState` of a unit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum ActiveState {
     Active,
     Reloading,
+    /// The default: what systemd answers for a unit that is not loaded.
+    #[default]
     Inactive,
     Failed,
     Activating,
@@ -223,6 +227,76 @@ impl fmt::Display for ActiveState {
     }
 }
 
+/// `UnitFileState` of a unit: whether (and how) its unit file is enabled.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum UnitFileState {
+    Enabled,
+    EnabledRuntime,
+    Linked,
+    LinkedRuntime,
+    Alias,
+    Masked,
+    MaskedRuntime,
+    Static,
+    Disabled,
+    Indirect,
+    Generated,
+    Transient,
+    Bad,
+    /// systemd reports none (an empty string): the unit is not found.
+    #[default]
+    Absent,
+    Other(String),
+}
+
+impl UnitFileState {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "enabled" => Self::Enabled,
+            "enabled-runtime" => Self::EnabledRuntime,
+            "linked" => Self::Linked,
+            "linked-runtime" => Self::LinkedRuntime,
+            "alias" => Self::Alias,
+            "masked" => Self::Masked,
+            "masked-runtime" => Self::MaskedRuntime,
+            "static" => Self::Static,
+            "disabled" => Self::Disabled,
+            "indirect" => Self::Indirect,
+            "generated" => Self::Generated,
+            "transient" => Self::Transient,
+            "bad" => Self::Bad,
+            "" => Self::Absent,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::EnabledRuntime => "enabled-runtime",
+            Self::Linked => "linked",
+            Self::LinkedRuntime => "linked-runtime",
+            Self::Alias => "alias",
+            Self::Masked => "masked",
+            Self::MaskedRuntime => "masked-runtime",
+            Self::Static => "static",
+            Self::Disabled => "disabled",
+            Self::Indirect => "indirect",
+            Self::Generated => "generated",
+            Self::Transient => "transient",
+            Self::Bad => "bad",
+            Self::Absent => "",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for UnitFileState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What systemd reports about one unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitState {
@@ -241,9 +315,8 @@ pub struct UnitState {
     pub exec_main_status: Option<i32>,
     /// CLOCK_REALTIME in µs when the unit last became active; 0 if never.
     pub active_enter_timestamp_us: u64,
-    /// `enabled`, `disabled`, `static`, `linked`, `generated`, `transient`, ...; empty when
-    /// the unit is not found.
-    pub unit_file_state: String,
+    /// Enabled, disabled, static, ...; [`UnitFileState::Absent`] when the unit is not found.
+    pub unit_file_state: UnitFileState,
     /// The unit file changed on disk since systemd loaded it: a daemon-reload is due.
     pub need_daemon_reload: bool,
     /// Drop-in files systemd merged into the unit (`*.d/*.conf`), in the order it read them.
@@ -537,7 +610,7 @@ impl Systemd {
             n_restarts: None,
             exec_main_status: None,
             active_enter_timestamp_us: 0,
-            unit_file_state: String::new(),
+            unit_file_state: UnitFileState::Absent,
             need_daemon_reload: false,
             drop_in_paths: Vec::new(),
         };
@@ -565,7 +638,7 @@ impl Systemd {
             .filter(|p| !p.is_empty())
             .map(PathBuf::from);
         state.active_enter_timestamp_us = prop_u64(&props, "ActiveEnterTimestamp");
-        state.unit_file_state = prop_string(&props, "UnitFileState");
+        state.unit_file_state = UnitFileState::parse(&prop_string(&props, "UnitFileState"));
         state.need_daemon_reload = prop_bool(&props, "NeedDaemonReload");
         state.drop_in_paths = prop_strings(&props, "DropInPaths")
             .into_iter()
