@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use podctl_e2e::{ExecOutput, ManifestDir, TestHost, line_of, wait_until};
+use podctl_e2e::{ManifestDir, TestHost, line_of, wait_until};
 
 const UNIT_DIR: &str = "/etc/systemd/system";
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -17,38 +17,6 @@ fn sleeper(name: &str, extra: &str) -> String {
     format!(
         "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/bb:v1\n  args: [sleep, \"600\"]\n  network: none\n  stopTimeout: 5s\n{extra}"
     )
-}
-
-async fn podctl(host: &TestHost, args: &[&str]) -> Result<ExecOutput> {
-    let out = host.podctl(args).await?;
-    eprintln!(
-        "podctl {}: {}\n{}{}",
-        args.join(" "),
-        out.status,
-        out.stdout,
-        out.stderr
-    );
-    Ok(out)
-}
-
-/// `podctl apply -f DIR` with a failpoint: podctl kills itself with SIGKILL there.
-async fn apply_killed_at(host: &TestHost, dir: &ManifestDir, point: &str) -> Result<ExecOutput> {
-    let bin = host.podctl_bin()?;
-    let out = host
-        .exec([
-            "env",
-            &format!("PODCTL_FAILPOINT={point}"),
-            &bin.to_string_lossy(),
-            "apply",
-            "-f",
-            &dir.path_str(),
-        ])
-        .await?;
-    eprintln!(
-        "podctl apply (failpoint {point}): {}\n{}{}",
-        out.status, out.stdout, out.stderr
-    );
-    Ok(out)
 }
 
 /// The env of a running container as `KEY=VALUE` strings.
@@ -126,18 +94,18 @@ async fn an_apply_killed_after_writing_the_units_is_seen_by_diff_and_finished_by
     let two = write(&host, &manifests(&names, "two"))?;
     let result = async {
         ensure!(
-            podctl(&host, &["apply", "-f", &one.path_str()])
+            host.podctl_logged(&["apply", "-f", &one.path_str()])
                 .await?
                 .success()
         );
 
         // Killed once all ten unit files are written, before the reload and the restarts.
-        let killed = apply_killed_at(&host, &two, "unit-written:10").await?;
+        let killed = host.apply_killed_at(&two, "unit-written:10").await?;
         ensure!(!killed.success(), "the failpoint did not fire");
         ensure!(killed.stderr.contains("failpoint unit-written:10"));
 
         // Before: "No changes", while every container ran MODE=one.
-        let diff = podctl(&host, &["diff", "-f", &two.path_str()]).await?;
+        let diff = host.podctl_logged(&["diff", "-f", &two.path_str()]).await?;
         ensure!(diff.status.code() == Some(1), "diff must see the drift");
         for name in &names {
             ensure!(
@@ -147,10 +115,12 @@ async fn an_apply_killed_after_writing_the_units_is_seen_by_diff_and_finished_by
             );
         }
         ensure!(diff.stdout.contains("interrupted before the restart"));
-        let get = podctl(&host, &["get", "-f", &two.path_str()]).await?;
+        let get = host.podctl_logged(&["get", "-f", &two.path_str()]).await?;
         ensure!(!get.stdout.contains("Converged"), "{}", get.stdout);
 
-        let again = podctl(&host, &["apply", "-f", &two.path_str()]).await?;
+        let again = host
+            .podctl_logged(&["apply", "-f", &two.path_str()])
+            .await?;
         ensure!(again.success());
         for name in &names {
             ensure!(
@@ -160,7 +130,7 @@ async fn an_apply_killed_after_writing_the_units_is_seen_by_diff_and_finished_by
             );
         }
         assert_runs(&host, &names, "two").await?;
-        let diff = podctl(&host, &["diff", "-f", &two.path_str()]).await?;
+        let diff = host.podctl_logged(&["diff", "-f", &two.path_str()]).await?;
         ensure!(diff.status.code() == Some(0), "diff after the repair");
         Ok(())
     }
@@ -182,7 +152,7 @@ async fn ctrl_c_stops_apply_at_a_safe_point_and_the_next_apply_finishes() -> Res
     let two = write(&host, &manifests(&names, "two"))?;
     let result = async {
         ensure!(
-            podctl(&host, &["apply", "-f", &one.path_str()])
+            host.podctl_logged(&["apply", "-f", &one.path_str()])
                 .await?
                 .success()
         );
@@ -231,16 +201,16 @@ async fn ctrl_c_stops_apply_at_a_safe_point_and_the_next_apply_finishes() -> Res
                 "temporary unit file {name} left"
             );
         }
-        let diff = podctl(&host, &["diff", "-f", &two.path_str()]).await?;
+        let diff = host.podctl_logged(&["diff", "-f", &two.path_str()]).await?;
         ensure!(diff.status.code() == Some(1), "the rest is still to do");
 
         ensure!(
-            podctl(&host, &["apply", "-f", &two.path_str()])
+            host.podctl_logged(&["apply", "-f", &two.path_str()])
                 .await?
                 .success()
         );
         assert_runs(&host, &names, "two").await?;
-        let diff = podctl(&host, &["diff", "-f", &two.path_str()]).await?;
+        let diff = host.podctl_logged(&["diff", "-f", &two.path_str()]).await?;
         ensure!(diff.status.code() == Some(0));
         Ok(())
     }
@@ -272,16 +242,13 @@ async fn a_dangling_link_or_a_tree_without_containers_removes_nothing() -> Resul
     std::os::unix::fs::symlink(shared.path(), host.host_path(tree.path().join("shared")))?;
     let result = async {
         ensure!(
-            podctl(
-                &host,
-                &[
-                    "apply",
-                    "-f",
-                    &tree.path_str(),
-                    "--allow-links-to",
-                    &shared_dir
-                ]
-            )
+            host.podctl_logged(&[
+                "apply",
+                "-f",
+                &tree.path_str(),
+                "--allow-links-to",
+                &shared_dir
+            ])
             .await?
             .success()
         );
@@ -299,39 +266,33 @@ async fn a_dangling_link_or_a_tree_without_containers_removes_nothing() -> Resul
         // The shared folder is briefly gone: the link dangles.
         let moved = host.host_path(format!("{}.away", shared.path_str()));
         std::fs::rename(host.host_path(shared.path()), &moved)?;
-        let validate = podctl(
-            &host,
-            &[
+        let validate = host
+            .podctl_logged(&[
                 "validate",
                 "-f",
                 &tree.path_str(),
                 "--allow-links-to",
                 &shared_dir,
-            ],
-        )
-        .await?;
-        let apply = podctl(
-            &host,
-            &[
+            ])
+            .await?;
+        let apply = host
+            .podctl_logged(&[
                 "apply",
                 "-f",
                 &tree.path_str(),
                 "--allow-links-to",
                 &shared_dir,
-            ],
-        )
-        .await?;
-        let diff = podctl(
-            &host,
-            &[
+            ])
+            .await?;
+        let diff = host
+            .podctl_logged(&[
                 "diff",
                 "-f",
                 &tree.path_str(),
                 "--allow-links-to",
                 &shared_dir,
-            ],
-        )
-        .await?;
+            ])
+            .await?;
         std::fs::rename(&moved, host.host_path(shared.path()))?;
         for out in [&validate, &apply, &diff] {
             ensure!(out.status.code() == Some(2), "{:?} must refuse", out.argv);
@@ -348,13 +309,17 @@ async fn a_dangling_link_or_a_tree_without_containers_removes_nothing() -> Resul
 
         // Only a Volume left: no container declared, so every managed one would go.
         let volume_only = host.write_manifests(&[("volume.yaml", &volume)])?;
-        let diff = podctl(&host, &["diff", "-f", &volume_only.path_str()]).await?;
+        let diff = host
+            .podctl_logged(&["diff", "-f", &volume_only.path_str()])
+            .await?;
         ensure!(
             diff.stderr.contains("declares no container"),
             "{}",
             diff.stderr
         );
-        let refused = podctl(&host, &["apply", "-f", &volume_only.path_str()]).await?;
+        let refused = host
+            .podctl_logged(&["apply", "-f", &volume_only.path_str()])
+            .await?;
         ensure!(refused.status.code() == Some(2));
         ensure!(
             refused.stderr.contains("declares no container")
@@ -404,7 +369,7 @@ async fn an_always_image_moved_behind_podctl_restarts_its_container() -> Result<
     let dir = host.write_manifests(&[("image.yaml", &image), ("app.yaml", &container)])?;
     let result = async {
         ensure!(
-            podctl(&host, &["apply", "-f", &dir.path_str()])
+            host.podctl_logged(&["apply", "-f", &dir.path_str()])
                 .await?
                 .success()
         );
@@ -412,12 +377,14 @@ async fn an_always_image_moved_behind_podctl_restarts_its_container() -> Result<
         // An admin moves the tag (here and in the registry): podctl's own pull then finds
         // nothing new, yet the container runs the old image.
         tag_and_push("localhost/bb:v2").await?;
-        let diff = podctl(&host, &["diff", "-f", &dir.path_str()]).await?;
+        let diff = host.podctl_logged(&["diff", "-f", &dir.path_str()]).await?;
         ensure!(
             diff.stdout
                 .contains(&format!("~ container/{app}  repair: runs image"))
         );
-        let apply = podctl(&host, &["apply", "-f", &dir.path_str()]).await?;
+        let apply = host
+            .podctl_logged(&["apply", "-f", &dir.path_str()])
+            .await?;
         ensure!(apply.success());
         ensure!(host.container_id(&app).await? != id, "not restarted");
         let v2 = host
@@ -430,7 +397,7 @@ async fn an_always_image_moved_behind_podctl_restarts_its_container() -> Result<
             running[0]["Image"],
             v2[0]["Id"]
         );
-        let diff = podctl(&host, &["diff", "-f", &dir.path_str()]).await?;
+        let diff = host.podctl_logged(&["diff", "-f", &dir.path_str()]).await?;
         ensure!(
             !diff.stdout.contains(&format!("container/{app}")),
             "{}",
@@ -455,22 +422,28 @@ async fn a_drop_in_on_a_managed_unit_is_drift_that_podctl_reports_and_leaves() -
     let drop_in = format!("{UNIT_DIR}/{app}.service.d/override.conf");
     let result = async {
         ensure!(
-            podctl(&host, &["apply", "-f", &dir.path_str()])
+            host.podctl_logged(&["apply", "-f", &dir.path_str()])
                 .await?
                 .success()
         );
         host.write_file(&drop_in, "[Service]\nEnvironment=FROM_DROP_IN=1\n")?;
         host.exec_ok(["systemctl", "daemon-reload"]).await?;
 
-        let diff = podctl(&host, &["diff", "-f", &dir.path_str()]).await?;
+        let diff = host.podctl_logged(&["diff", "-f", &dir.path_str()]).await?;
         ensure!(diff.status.code() == Some(1), "a drop-in is drift");
         ensure!(diff.stdout.contains(&drop_in), "{}", diff.stdout);
-        let json = podctl(&host, &["diff", "-o", "json", "-f", &dir.path_str()]).await?;
+        let json = host
+            .podctl_logged(&["diff", "-o", "json", "-f", &dir.path_str()])
+            .await?;
         let v: serde_json::Value = serde_json::from_str(&json.stdout)?;
         ensure!(v["changes"][0]["dropIns"][0] == drop_in.as_str(), "{v}");
-        let get = podctl(&host, &["get", "container", &app, "-f", &dir.path_str()]).await?;
+        let get = host
+            .podctl_logged(&["get", "container", &app, "-f", &dir.path_str()])
+            .await?;
         ensure!(get.stdout.contains("Degraded"), "{}", get.stdout);
-        let apply = podctl(&host, &["apply", "-f", &dir.path_str()]).await?;
+        let apply = host
+            .podctl_logged(&["apply", "-f", &dir.path_str()])
+            .await?;
         ensure!(apply.status.code() == Some(1));
         ensure!(apply.stderr.contains(&drop_in), "{}", apply.stderr);
         ensure!(
@@ -480,7 +453,7 @@ async fn a_drop_in_on_a_managed_unit_is_drift_that_podctl_reports_and_leaves() -
 
         std::fs::remove_file(host.host_path(&drop_in))?;
         host.exec_ok(["systemctl", "daemon-reload"]).await?;
-        let diff = podctl(&host, &["diff", "-f", &dir.path_str()]).await?;
+        let diff = host.podctl_logged(&["diff", "-f", &dir.path_str()]).await?;
         ensure!(diff.status.code() == Some(0));
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use podctl_e2e::{ExecOutput, ManifestDir, TestHost, wait_until};
+use podctl_e2e::{ManifestDir, TestHost, wait_until};
 
 const UNIT_DIR: &str = "/etc/systemd/system";
 const CONTROLLER: &str = "podctl.service";
@@ -201,42 +201,11 @@ fn no_temporary_unit_files(host: &TestHost) -> Result<()> {
     Ok(())
 }
 
-async fn podctl(host: &TestHost, args: &[&str]) -> Result<ExecOutput> {
-    let out = host.podctl(args).await?;
-    eprintln!(
-        "podctl {}: {}\n{}{}",
-        args.join(" "),
-        out.status,
-        out.stdout,
-        out.stderr
-    );
-    Ok(out)
-}
-
-async fn apply_killed_at(host: &TestHost, dir: &ManifestDir, point: &str) -> Result<ExecOutput> {
-    let bin = host.podctl_bin()?;
-    let out = host
-        .exec([
-            "env",
-            &format!("PODCTL_FAILPOINT={point}"),
-            &bin.to_string_lossy(),
-            "apply",
-            "-f",
-            &dir.path_str(),
-        ])
-        .await?;
-    eprintln!(
-        "podctl apply killed at {point}: {}\n{}{}",
-        out.status, out.stdout, out.stderr
-    );
-    Ok(out)
-}
-
 /// The first apply of version A, and the data written into the volume.
 async fn set_up(host: &TestHost, s: &Scenario) -> Result<()> {
     let a = s.write(host, Version::A)?;
     ensure!(
-        podctl(host, &["apply", "-f", &a.path_str()])
+        host.podctl_logged(&["apply", "-f", &a.path_str()])
             .await?
             .success()
     );
@@ -288,14 +257,14 @@ async fn apply_killed_at_every_step_converges_on_the_next_run() -> Result<()> {
         for point in KILLS {
             let to = at.other();
             let dir = s.write(&host, to)?;
-            let killed = apply_killed_at(&host, &dir, point).await?;
+            let killed = host.apply_killed_at(&dir, point).await?;
             ensure!(
                 !killed.success() && killed.stderr.contains(&format!("failpoint {point}")),
                 "failpoint {point} did not fire going to {to:?}"
             );
             no_temporary_unit_files(&host)?;
             // diff says "no changes" only when that is true.
-            let diff = podctl(&host, &["diff", "-f", &dir.path_str()]).await?;
+            let diff = host.podctl_logged(&["diff", "-f", &dir.path_str()]).await?;
             match diff.status.code() {
                 Some(0) => s.check(&host, to).await.context(format!(
                     "after a kill at {point}, diff said no changes but the host differs"
@@ -303,9 +272,11 @@ async fn apply_killed_at_every_step_converges_on_the_next_run() -> Result<()> {
                 Some(1) => {}
                 other => anyhow::bail!("diff after a kill at {point} exited {other:?}"),
             }
-            let again = podctl(&host, &["apply", "-f", &dir.path_str()]).await?;
+            let again = host
+                .podctl_logged(&["apply", "-f", &dir.path_str()])
+                .await?;
             ensure!(again.success(), "the apply after a kill at {point} failed");
-            let diff = podctl(&host, &["diff", "-f", &dir.path_str()]).await?;
+            let diff = host.podctl_logged(&["diff", "-f", &dir.path_str()]).await?;
             ensure!(
                 diff.status.code() == Some(0),
                 "not converged after a kill at {point}"
@@ -390,7 +361,9 @@ async fn controller_killed_mid_pass_converges_after_its_restart() -> Result<()> 
             )
             .await
             .with_context(|| format!("controller killed at {point}"))?;
-            let diff = podctl(&host, &["diff", "-f", &tree.path_str()]).await?;
+            let diff = host
+                .podctl_logged(&["diff", "-f", &tree.path_str()])
+                .await?;
             ensure!(diff.status.code() == Some(0), "not converged after {point}");
         }
         let after = systemd.unit(CONTROLLER).await?;
