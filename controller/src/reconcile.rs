@@ -1,7 +1,7 @@
 //! One reconcile pass over the whole host: observe, plan, execute. `apply` runs it once;
 //! the controller runs it on every change.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use podctl_api::{Kind, Revision};
@@ -9,10 +9,7 @@ use podctl_api::{Kind, Revision};
 use crate::adapters::podman::Podman;
 use crate::adapters::systemd::Systemd;
 use crate::execute::{Executor, Outcome};
-use crate::observe::{
-    self, ContainerStatus, NetworkStatus, Observed, SecretStatus, UnitStatus, VolumeStatus,
-    secret_source,
-};
+use crate::observe::{self, Observed, secret_source};
 use crate::plan::{self, Plan};
 use crate::render::{RenderContext, unit_name};
 
@@ -111,8 +108,35 @@ impl Host {
         let volumes = volumes.context("cannot list volumes")?;
         let secrets = secrets.context("cannot list secrets")?;
         let networks = networks.context("cannot list networks")?;
-        // Each desired secret's source is read here, hashed, and dropped at once.
-        let secret_hashes = revision
+        let image_ids = images
+            .iter()
+            .flat_map(|i| i.names.iter().map(|n| (n.clone(), i.id.clone())))
+            .collect();
+        Ok(Observed {
+            image_ids,
+            pulled_images: observe::pulled_images::read(&self.state_dir),
+            volumes: volumes.into_iter().map(observe::volume_status).collect(),
+            secrets: secrets.into_iter().map(observe::secret_status).collect(),
+            networks: networks.into_iter().map(observe::network_status).collect(),
+            secret_hashes: self.secret_hashes(revision),
+            unit_dir: self.config.unit_dir.clone(),
+            unit_files,
+            units: units.into_iter().map(observe::unit_status).collect(),
+            containers: containers
+                .into_iter()
+                .filter_map(observe::container_status)
+                .collect(),
+            images: images
+                .into_iter()
+                .flat_map(|i| i.names.into_iter().chain(std::iter::once(i.id)))
+                .collect(),
+        })
+    }
+
+    /// Each desired secret's source, read, hashed with the host key, and dropped at once;
+    /// or why it cannot be read. Never the value.
+    fn secret_hashes(&self, revision: &Revision) -> BTreeMap<String, Result<String, String>> {
+        revision
             .of_kind(Kind::Secret)
             .filter_map(|o| Some((o.name().to_string(), o.as_secret()?)))
             .map(|(name, spec)| {
@@ -122,94 +146,7 @@ impl Host {
                     .map(|value| value.hash(&self.secret_key));
                 (name, hash)
             })
-            .collect();
-        let image_ids = images
-            .iter()
-            .flat_map(|i| i.names.iter().map(|n| (n.clone(), i.id.clone())))
-            .collect();
-        Ok(Observed {
-            image_ids,
-            pulled_images: observe::pulled_images::read(&self.state_dir),
-            volumes: volumes
-                .into_iter()
-                .map(|v| {
-                    let status = VolumeStatus {
-                        driver: v.driver,
-                        options: v.options,
-                        labels: v.labels,
-                    };
-                    (v.name, status)
-                })
-                .collect(),
-            secrets: secrets
-                .into_iter()
-                .map(|s| {
-                    let status = SecretStatus {
-                        id: s.id,
-                        labels: s.labels,
-                    };
-                    (s.name, status)
-                })
-                .collect(),
-            networks: networks
-                .into_iter()
-                .map(|n| {
-                    let status = NetworkStatus {
-                        driver: n.driver,
-                        subnets: n.subnets.into_iter().map(|s| s.subnet).collect(),
-                        internal: n.internal,
-                        ipv6: n.ipv6_enabled,
-                        labels: n.labels,
-                    };
-                    (n.name, status)
-                })
-                .collect(),
-            secret_hashes,
-            unit_dir: self.config.unit_dir.clone(),
-            unit_files,
-            units: units
-                .into_iter()
-                .map(|u| {
-                    let status = UnitStatus {
-                        load_state: u.load_state,
-                        active_state: u.active_state,
-                        sub_state: u.sub_state,
-                        fragment_path: u.fragment_path,
-                        unit_file_state: u.unit_file_state,
-                        n_restarts: u.n_restarts,
-                        exec_main_status: u.exec_main_status,
-                        active_enter_timestamp_us: u.active_enter_timestamp_us,
-                        need_daemon_reload: u.need_daemon_reload,
-                        drop_in_paths: u.drop_in_paths,
-                    };
-                    (u.name, status)
-                })
-                .collect(),
-            containers: containers
-                .into_iter()
-                .filter_map(|c| {
-                    let name = c.names.first()?.clone();
-                    let health = c.health();
-                    Some((
-                        name.clone(),
-                        ContainerStatus {
-                            id: c.id,
-                            name,
-                            state: c.state,
-                            labels: c.labels,
-                            image: c.image,
-                            image_id: c.image_id,
-                            health,
-                            networks: c.networks,
-                        },
-                    ))
-                })
-                .collect(),
-            images: images
-                .into_iter()
-                .flat_map(|i| i.names.into_iter().chain(std::iter::once(i.id)))
-                .collect(),
-        })
+            .collect()
     }
 
     pub fn plan(&self, revision: &Revision, observed: &Observed) -> Plan {

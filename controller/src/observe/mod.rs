@@ -141,3 +141,71 @@ pub struct NetworkStatus {
     pub ipv6: bool,
     pub labels: BTreeMap<String, String>,
 }
+
+// What the adapters report, as planning sees it: one conversion per kind, so that `observe`
+// is the one room where the host's answers become podctl's observed state.
+
+pub fn volume_status(v: crate::adapters::podman::Volume) -> (String, VolumeStatus) {
+    let status = VolumeStatus {
+        driver: v.driver,
+        options: v.options,
+        labels: v.labels,
+    };
+    (v.name, status)
+}
+
+pub fn secret_status(s: crate::adapters::podman::Secret) -> (String, SecretStatus) {
+    let status = SecretStatus {
+        id: s.id,
+        labels: s.labels,
+    };
+    (s.name, status)
+}
+
+pub fn network_status(n: crate::adapters::podman::Network) -> (String, NetworkStatus) {
+    let status = NetworkStatus {
+        driver: n.driver,
+        subnets: n.subnets.into_iter().map(|s| s.subnet).collect(),
+        internal: n.internal,
+        ipv6: n.ipv6_enabled,
+        labels: n.labels,
+    };
+    (n.name, status)
+}
+
+pub fn unit_status(u: crate::adapters::systemd::UnitState) -> (String, UnitStatus) {
+    let status = UnitStatus {
+        load_state: u.load_state,
+        active_state: u.active_state,
+        sub_state: u.sub_state,
+        fragment_path: u.fragment_path,
+        unit_file_state: u.unit_file_state,
+        n_restarts: u.n_restarts,
+        exec_main_status: u.exec_main_status,
+        active_enter_timestamp_us: u.active_enter_timestamp_us,
+        need_daemon_reload: u.need_daemon_reload,
+        drop_in_paths: u.drop_in_paths,
+    };
+    (u.name, status)
+}
+
+/// A container by its first name; one without a name is not podctl's to plan for.
+pub fn container_status(
+    c: crate::adapters::podman::Container,
+) -> Option<(String, ContainerStatus)> {
+    let name = c.names.first()?.clone();
+    let health = c.health();
+    Some((
+        name.clone(),
+        ContainerStatus {
+            id: c.id,
+            name,
+            state: c.state,
+            labels: c.labels,
+            image: c.image,
+            image_id: c.image_id,
+            health,
+            networks: c.networks,
+        },
+    ))
+}
