@@ -656,38 +656,17 @@ fn plan_container(
         });
     }
     let is_enabled = status.is_some_and(UnitStatus::is_enabled);
-    if enabled && (file_changed || !is_enabled) {
-        step.actions.push(Action::EnableUnit { unit: name.clone() });
-    }
-    if !enabled && is_enabled {
-        step.actions
-            .push(Action::DisableUnit { unit: name.clone() });
-    }
-    // A start now would cancel the stop job in flight (an operator's `systemctl stop`
-    // would fail with "canceled"); once the unit is inactive, the next pass starts it.
-    let stopping = status.is_some_and(|s| s.active_state == ActiveState::Deactivating);
-    // A unit file deleted under a running unit, whose container carries the desired hash:
-    // writing it back is enough.
-    let only_file_missing = on_disk.is_none()
-        && observed
-            .containers
-            .get(object.name.as_str())
-            .is_some_and(|c| {
-                owns(&c.labels, Kind::Container)
-                    && c.labels.get(crate::render::labels::HASH) == Some(&unit.hash)
-            });
-    match (running, file_changed) {
-        (true, true) if only_file_missing => {}
-        (true, true) => step
-            .actions
-            .push(Action::RestartUnit { unit: name.clone() }),
-        (false, _) if stopping => {}
-        (false, _) => step.actions.push(Action::StartUnit { unit: name.clone() }),
-        (true, false) if stale.is_some() => step
-            .actions
-            .push(Action::RestartUnit { unit: name.clone() }),
-        (true, false) => {}
-    }
+    step.actions
+        .extend(enablement(name, enabled, is_enabled, file_changed));
+    step.actions.extend(start_or_restart(
+        object,
+        unit,
+        status,
+        running,
+        file_changed,
+        stale.is_some(),
+        observed,
+    ));
 
     step.change = unit_change(
         Found {
@@ -720,6 +699,57 @@ fn plan_container(
         };
     }
     step
+}
+
+/// The enablement a container's unit needs: enabled after every write (links follow the
+/// file), disabled when the manifest says so.
+fn enablement(unit: &str, enabled: bool, is_enabled: bool, file_changed: bool) -> Option<Action> {
+    if enabled && (file_changed || !is_enabled) {
+        Some(Action::EnableUnit {
+            unit: unit.to_string(),
+        })
+    } else if !enabled && is_enabled {
+        Some(Action::DisableUnit {
+            unit: unit.to_string(),
+        })
+    } else {
+        None
+    }
+}
+
+/// The start or restart a container needs, if any: started when it does not run, restarted
+/// when its unit changed or what runs is stale.
+fn start_or_restart(
+    object: &ObjectRef,
+    unit: &render::UnitFile,
+    status: Option<&UnitStatus>,
+    running: bool,
+    file_changed: bool,
+    stale: bool,
+    observed: &Observed,
+) -> Option<Action> {
+    let name = unit.name.clone();
+    // A start now would cancel the stop job in flight (an operator's `systemctl stop`
+    // would fail with "canceled"); once the unit is inactive, the next pass starts it.
+    let stopping = status.is_some_and(|s| s.active_state == ActiveState::Deactivating);
+    // A unit file deleted under a running unit, whose container carries the desired hash:
+    // writing it back is enough.
+    let only_file_missing = !observed.unit_files.contains_key(&unit.name)
+        && observed
+            .containers
+            .get(object.name.as_str())
+            .is_some_and(|c| {
+                owns(&c.labels, Kind::Container)
+                    && c.labels.get(crate::render::labels::HASH) == Some(&unit.hash)
+            });
+    match (running, file_changed) {
+        (true, true) if only_file_missing => None,
+        (true, true) => Some(Action::RestartUnit { unit: name }),
+        (false, _) if stopping => None,
+        (false, _) => Some(Action::StartUnit { unit: name }),
+        (true, false) if stale => Some(Action::RestartUnit { unit: name }),
+        (true, false) => None,
+    }
 }
 
 /// What planning found about a container's unit that is not in conflict.
