@@ -631,22 +631,12 @@ fn plan_container(
         .then(|| stale_reason(object, unit, newer_image, observed))
         .flatten()
         .filter(|_| !file_changed);
-    if let Some(need) = image.filter(|i| !image_present(&observed.images, &i.reference)) {
-        if need.pull == PullPolicy::Never {
-            step.change = Change::Conflict {
-                message: format!(
-                    "image {} is not in local storage and its pullPolicy is Never",
-                    need.reference
-                ),
-            };
+    match image_pull(image, observed) {
+        Ok(pull) => step.actions.extend(pull),
+        Err(conflict) => {
+            step.change = conflict;
             return step;
         }
-        step.actions.push(Action::PullImage {
-            reference: need.reference,
-            tls_verify: need.tls_verify,
-            auth_file: need.auth_file,
-            previous_id: None,
-        });
     }
     if file_changed || reload_pending {
         // Written again when only the reload is missing: the executor reloads after writes.
@@ -699,6 +689,28 @@ fn plan_container(
         };
     }
     step
+}
+
+/// The pull a container's plain `image:` needs (absent from local storage), or the
+/// conflict of an absent image that may not be pulled.
+fn image_pull(image: Option<ImageNeed>, observed: &Observed) -> Result<Option<Action>, Change> {
+    let Some(need) = image.filter(|i| !image_present(&observed.images, &i.reference)) else {
+        return Ok(None);
+    };
+    if need.pull == PullPolicy::Never {
+        return Err(Change::Conflict {
+            message: format!(
+                "image {} is not in local storage and its pullPolicy is Never",
+                need.reference
+            ),
+        });
+    }
+    Ok(Some(Action::PullImage {
+        reference: need.reference,
+        tls_verify: need.tls_verify,
+        auth_file: need.auth_file,
+        previous_id: None,
+    }))
 }
 
 /// The enablement a container's unit needs: enabled after every write (links follow the
