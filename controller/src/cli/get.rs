@@ -77,25 +77,57 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let live = if args.no_controller {
-        None
-    } else {
-        let source = live::Source {
-            socket: &args.status_socket,
-            lock_file: &args.lock_file,
-        };
-        runtime.block_on(live::fetch(source)).unwrap_or_else(|e| {
-            eprintln!("warning: {}", printable(&e.to_string()));
-            None
-        })
+    let live = controller_view(args, &runtime);
+    let Some((rows, revision_hash)) = collect_rows(args, &runtime, live.as_ref())? else {
+        return Ok(Exit::Error);
     };
+    if rows.is_empty() && args.name.is_some() {
+        eprintln!(
+            "error: no {} named \"{}\" in the manifests or on the host",
+            args.kind.map_or("object", Kind::lowercase),
+            printable(args.name.as_deref().unwrap_or_default())
+        );
+        eprintln!(
+            "  hint: `podctl get {}` lists them; check the name, and -f for another manifest directory",
+            args.kind.map_or("", Kind::lowercase)
+        );
+        return Ok(Exit::Error);
+    }
+    print(args, &rows, &revision_hash, live.as_ref())?;
+    Ok(Exit::Ok)
+}
+
+/// The running controller's status, when it is trusted (see `report::live`); a warning
+/// says why not otherwise.
+fn controller_view(args: &GetArgs, runtime: &tokio::runtime::Runtime) -> Option<serde_json::Value> {
+    if args.no_controller {
+        return None;
+    }
+    let source = live::Source {
+        socket: &args.status_socket,
+        lock_file: &args.lock_file,
+    };
+    runtime.block_on(live::fetch(source)).unwrap_or_else(|e| {
+        eprintln!("warning: {}", printable(&e.to_string()));
+        None
+    })
+}
+
+/// The rows to show and the revision they are of: podctl's own view of valid manifests,
+/// or the controller's while the manifests on disk are invalid. `None` once the load error
+/// is reported.
+fn collect_rows(
+    args: &GetArgs,
+    runtime: &tokio::runtime::Runtime,
+    live: Option<&serde_json::Value>,
+) -> anyhow::Result<Option<(Vec<Row>, String)>> {
     let filter = Filter {
         kind: args.kind,
         name: args.name.clone(),
     };
-    let (rows, revision_hash) = match (
+    match (
         podctl_api::load_dir_with(&args.manifests.dir, &args.manifests.load_options()),
-        &live,
+        live,
     ) {
         (Ok(revision), _) => {
             // The host (its D-Bus connection) lives and dies inside the runtime.
@@ -111,10 +143,10 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
                     &filter,
                 ))
             })?;
-            if let Some(status) = &live {
+            if let Some(status) = live {
                 live::annotate(&mut rows, status);
             }
-            (rows, revision.hash().to_string())
+            Ok(Some((rows, revision.hash().to_string())))
         }
         (Err(e), Some(status)) if e.diagnostics().is_some() => {
             // Show what the controller keeps running; the summary line says why.
@@ -125,48 +157,39 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
                         && filter.name.as_deref().is_none_or(|n| n == r.name)
                 })
                 .collect();
-            (
-                rows,
-                status["revision"]["hash"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
+            let hash = status["revision"]["hash"].as_str().unwrap_or_default();
+            Ok(Some((rows, hash.to_string())))
         }
         (Err(e), _) => {
             if let Some(diagnostics) = e.diagnostics() {
                 eprint!("{diagnostics}");
             }
             eprintln!("error: {}", printable(&e.to_string()));
-            return Ok(Exit::Error);
+            Ok(None)
         }
-    };
-    if rows.is_empty() && args.name.is_some() {
-        eprintln!(
-            "error: no {} named \"{}\" in the manifests or on the host",
-            args.kind.map_or("object", Kind::lowercase),
-            printable(args.name.as_deref().unwrap_or_default())
-        );
-        eprintln!(
-            "  hint: `podctl get {}` lists them; check the name, and -f for another manifest directory",
-            args.kind.map_or("", Kind::lowercase)
-        );
-        return Ok(Exit::Error);
     }
+}
+
+/// The rows in the format asked for, with the controller's summary above a table.
+fn print(
+    args: &GetArgs,
+    rows: &[Row],
+    revision_hash: &str,
+    live: Option<&serde_json::Value>,
+) -> anyhow::Result<()> {
     let list = StatusList {
         api_version: podctl_api::API_VERSION,
         kind: "StatusList",
-        revision: &revision_hash,
-        items: &rows,
-        controller: live.as_ref(),
+        revision: revision_hash,
+        items: rows,
+        controller: live,
     };
     let mut out = std::io::stdout().lock();
     let table = |wide| {
         let summary = live
-            .as_ref()
             .map(|s| format!("{}\n", live::summary(s)))
             .unwrap_or_default();
-        format!("{summary}{}", render_table(&rows, wide))
+        format!("{summary}{}", render_table(rows, wide))
     };
     match args.output {
         GetFormat::Table => write!(out, "{}", table(false))?,
@@ -178,5 +201,5 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
         )?,
         GetFormat::Yaml => write!(out, "{}", serde_norway::to_string(&list)?)?,
     }
-    Ok(Exit::Ok)
+    Ok(())
 }
