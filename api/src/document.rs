@@ -62,50 +62,8 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
         return Parsed::Unidentified;
     }
 
-    let api_version_ok = match document.get("apiVersion") {
-        None => {
-            out.push(
-                Diagnostic::new(at(&document), "missing `apiVersion`")
-                    .with_hint(format!("add `apiVersion: {API_VERSION}`")),
-            );
-            false
-        }
-        Some(v) if v.as_str() == Some(API_VERSION) => true,
-        Some(v) => {
-            let shown = scalar_text(v);
-            out.push(
-                Diagnostic::new(at(v), format!("unsupported apiVersion `{shown}`"))
-                    .with_hint(format!("this podctl reads `apiVersion: {API_VERSION}`")),
-            );
-            false
-        }
-    };
-
-    let names = Kind::ALL.map(Kind::as_str);
-    let kind = match document.get("kind") {
-        None => {
-            out.push(
-                Diagnostic::new(at(&document), "missing `kind`")
-                    .with_hint(format!("add `kind:` with one of {}", names.join(", "))),
-            );
-            None
-        }
-        Some(v) => {
-            let shown = scalar_text(v);
-            let kind = Kind::parse_exact(&shown);
-            if kind.is_none() {
-                let hint = match closest(&shown, names) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None => format!("use one of {}", names.join(", ")),
-                };
-                out.push(
-                    Diagnostic::new(at(v), format!("unknown kind `{}`", excerpt(&shown)))
-                        .with_hint(hint),
-                );
-            }
-            kind
-        }
-    };
+    let api_version_ok = check_api_version(file, &document, out);
+    let kind = check_kind(file, &document, out);
 
     let Some(kind) = kind.filter(|_| api_version_ok) else {
         // The spec cannot be typed without its kind, but a misspelt envelope key (often
@@ -157,6 +115,59 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
                 }),
                 None => Parsed::Unidentified,
             }
+        }
+    }
+}
+
+/// Whether the document declares this podctl's `apiVersion`; says why not otherwise.
+fn check_api_version(file: &Arc<Path>, document: &Node, out: &mut Diagnostics) -> bool {
+    let at = |node: &Node| Location::new(file.clone(), node.mark);
+    match document.get("apiVersion") {
+        None => {
+            out.push(
+                Diagnostic::new(at(document), "missing `apiVersion`")
+                    .with_hint(format!("add `apiVersion: {API_VERSION}`")),
+            );
+            false
+        }
+        Some(v) if v.as_str() == Some(API_VERSION) => true,
+        Some(v) => {
+            let shown = scalar_text(v);
+            out.push(
+                Diagnostic::new(at(v), format!("unsupported apiVersion `{shown}`"))
+                    .with_hint(format!("this podctl reads `apiVersion: {API_VERSION}`")),
+            );
+            false
+        }
+    }
+}
+
+/// The document's `kind`, or why it has none podctl knows.
+fn check_kind(file: &Arc<Path>, document: &Node, out: &mut Diagnostics) -> Option<Kind> {
+    let at = |node: &Node| Location::new(file.clone(), node.mark);
+    let names = Kind::ALL.map(Kind::as_str);
+    match document.get("kind") {
+        None => {
+            out.push(
+                Diagnostic::new(at(document), "missing `kind`")
+                    .with_hint(format!("add `kind:` with one of {}", names.join(", "))),
+            );
+            None
+        }
+        Some(v) => {
+            let shown = scalar_text(v);
+            let kind = Kind::parse_exact(&shown);
+            if kind.is_none() {
+                let hint = match closest(&shown, names) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("use one of {}", names.join(", ")),
+                };
+                out.push(
+                    Diagnostic::new(at(v), format!("unknown kind `{}`", excerpt(&shown)))
+                        .with_hint(hint),
+                );
+            }
+            kind
         }
     }
 }
