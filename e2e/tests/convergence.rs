@@ -80,6 +80,17 @@ fn write(host: &TestHost, files: &[(String, String)]) -> Result<ManifestDir> {
     host.write_manifests(&refs)
 }
 
+/// Ten sleepers named `TAG0`…, and two manifest sets for them that differ in every unit
+/// (`MODE=one`, `MODE=two`).
+fn ten_sleepers(host: &TestHost, tag: &str) -> Result<(Vec<String>, ManifestDir, ManifestDir)> {
+    let names: Vec<String> = (0..10)
+        .map(|i| host.unique_name(&format!("{tag}{i}")))
+        .collect();
+    let one = write(host, &manifests(&names, "one"))?;
+    let two = write(host, &manifests(&names, "two"))?;
+    Ok((names, one, two))
+}
+
 #[tokio::test]
 async fn an_apply_killed_after_writing_the_units_is_seen_by_diff_and_finished_by_the_next()
 -> Result<()> {
@@ -87,11 +98,7 @@ async fn an_apply_killed_after_writing_the_units_is_seen_by_diff_and_finished_by
         return Ok(());
     };
     let _turn = host.apply_turn().await?;
-    let names: Vec<String> = (0..10)
-        .map(|i| host.unique_name(&format!("k{i}")))
-        .collect();
-    let one = write(&host, &manifests(&names, "one"))?;
-    let two = write(&host, &manifests(&names, "two"))?;
+    let (names, one, two) = ten_sleepers(&host, "k")?;
     let result = async {
         ensure!(
             host.podctl_logged(&["apply", "-f", &one.path_str()])
@@ -145,11 +152,7 @@ async fn ctrl_c_stops_apply_at_a_safe_point_and_the_next_apply_finishes() -> Res
         return Ok(());
     };
     let _turn = host.apply_turn().await?;
-    let names: Vec<String> = (0..10)
-        .map(|i| host.unique_name(&format!("c{i}")))
-        .collect();
-    let one = write(&host, &manifests(&names, "one"))?;
-    let two = write(&host, &manifests(&names, "two"))?;
+    let (names, one, two) = ten_sleepers(&host, "c")?;
     let result = async {
         ensure!(
             host.podctl_logged(&["apply", "-f", &one.path_str()])
