@@ -140,7 +140,8 @@ impl Host {
             .of_kind(Kind::Secret)
             .filter_map(|o| Some((o.name().to_string(), o.as_secret()?)))
             .map(|(name, spec)| {
-                let hash = secret_source::Source::of(spec)
+                let hash = spec
+                    .origin()
                     .ok_or_else(|| format!("secret {name} has no source"))
                     .and_then(|source| secret_source::read(&source))
                     .map(|value| value.hash(&self.secret_key));

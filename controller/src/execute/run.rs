@@ -12,7 +12,7 @@ use super::Executor;
 use super::enablement;
 use super::error::{ActionError, PodmanWork};
 use super::gate::Batches;
-use crate::adapters::podman::{Labels, PodmanError};
+use crate::adapters::podman::{Labels, NetworkCreate, PodmanError};
 use crate::adapters::systemd::{ActiveState, JobOutcome, SystemdError, UnitState};
 use crate::failpoint;
 use crate::observe::{remove_unit_file, secret_source};
@@ -59,11 +59,11 @@ impl Executor<'_> {
                 .create_secret(name, source, labels)
                 .await
                 .inspect(|()| failpoint::hit("resource")),
-            Action::CreateNetwork { network } => self
+            Action::CreateNetwork { name, spec, labels } => self
                 .podman
-                .create_network(network)
+                .create_network(&network_create(name, spec, labels))
                 .await
-                .map_err(|e| ActionError::podman(PodmanWork::CreateNetwork, &network.name, e)),
+                .map_err(|e| ActionError::podman(PodmanWork::CreateNetwork, name, e)),
             Action::RemoveSecret { name } => gone_is_fine(
                 PodmanWork::RemoveSecret,
                 name,
@@ -126,7 +126,7 @@ impl Executor<'_> {
     async fn create_secret(
         &self,
         name: &str,
-        source: &secret_source::Source,
+        source: &podctl_api::SecretOrigin,
         labels: &Labels,
     ) -> Result<(), ActionError> {
         let value = secret_source::read(source).map_err(ActionError::SecretSource)?;
@@ -241,6 +241,20 @@ fn restart_followed(
         });
     }
     Ok(())
+}
+
+/// The adapter's arguments for a planned network: the plan holds the manifest's types, the
+/// podman adapter its own.
+fn network_create(name: &str, spec: &podctl_api::NetworkSpec, labels: &Labels) -> NetworkCreate {
+    NetworkCreate {
+        name: name.to_string(),
+        driver: spec.driver.as_str().to_string(),
+        subnet: spec.subnet.as_ref().map(ToString::to_string),
+        gateway: spec.gateway.as_ref().map(ToString::to_string),
+        internal: spec.internal,
+        ipv6: spec.ipv6,
+        labels: labels.clone(),
+    }
 }
 
 #[cfg(test)]

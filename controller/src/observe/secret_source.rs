@@ -5,8 +5,9 @@
 use std::fmt;
 use std::io::ErrorKind;
 use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use podctl_api::SecretOrigin;
 use sha2::{Digest, Sha256};
 
 /// How many hex digits of the SHA-256 of a secret's content podctl shows and labels with.
@@ -14,33 +15,6 @@ pub const HASH_LEN: usize = 16;
 
 /// podman takes a secret of 1 byte up to this many (its own limit, 4.3 through 5).
 pub const MAX_SIZE: usize = 512_000;
-
-/// Where a secret's value comes from (the manifest's `spec.source`, resolved).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    File(PathBuf),
-    Env(String),
-}
-
-impl Source {
-    /// From a manifest; `None` if neither is set (validation rules that out).
-    pub fn of(spec: &podctl_api::SecretSpec) -> Option<Source> {
-        match (&spec.source.file, &spec.source.env) {
-            (Some(path), _) => Some(Source::File(path.as_path().to_path_buf())),
-            (None, Some(env)) => Some(Source::Env(env.to_string())),
-            (None, None) => None,
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::File(path) => write!(f, "file {}", path.display()),
-            Source::Env(name) => write!(f, "environment variable {name}"),
-        }
-    }
-}
 
 /// A secret's value. Deliberately neither `Debug`-printable nor `Display`: it cannot end up
 /// in a log line or an error by accident. Zeroed when dropped.
@@ -167,10 +141,10 @@ fn hex_prefix(bytes: &[u8]) -> String {
 
 /// Reads the value. Errors say which source and what is wrong with it (for a file: the
 /// path, and for a permission problem its mode and owner and who podctl runs as).
-pub fn read(source: &Source) -> Result<SecretValue, String> {
+pub fn read(source: &SecretOrigin) -> Result<SecretValue, String> {
     let value = match source {
-        Source::File(path) => read_file(path)?,
-        Source::Env(name) => match std::env::var_os(name) {
+        SecretOrigin::File(path) => read_file(path)?,
+        SecretOrigin::Env(name) => match std::env::var_os(name) {
             Some(v) => SecretValue(v.into_encoded_bytes()),
             None => {
                 return Err(format!(
@@ -264,14 +238,14 @@ mod tests {
     fn missing_file_should_name_the_path_and_not_the_content() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("nope");
-        let e = read(&Source::File(path.clone())).expect_err("missing");
+        let e = read(&SecretOrigin::File(path.clone())).expect_err("missing");
         assert!(e.contains(&path.display().to_string()), "{e}");
         assert!(e.contains("does not exist"), "{e}");
     }
 
     #[test]
     fn missing_env_should_name_the_variable() {
-        let e = read(&Source::Env("PODCTL_TEST_SURELY_UNSET_VAR".into())).expect_err("unset");
+        let e = read(&SecretOrigin::Env("PODCTL_TEST_SURELY_UNSET_VAR".into())).expect_err("unset");
         assert!(e.contains("PODCTL_TEST_SURELY_UNSET_VAR"), "{e}");
     }
 
@@ -294,7 +268,7 @@ mod tests {
             (big.as_path(), "larger than podman's limit"),
             (empty.as_path(), "is empty"),
         ] {
-            let e = read(&Source::File(path.to_path_buf())).expect_err("refused");
+            let e = read(&SecretOrigin::File(path.to_path_buf())).expect_err("refused");
             assert!(
                 e.contains(why) && e.contains(&path.display().to_string()),
                 "{e}"
@@ -307,7 +281,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s");
         std::fs::write(&path, "hunter2").expect("write");
-        let v = read(&Source::File(path)).expect("read");
+        let v = read(&SecretOrigin::File(path)).expect("read");
         assert_eq!(v.as_bytes(), b"hunter2");
         let key = HashKey::fixed(7);
         assert_eq!(v.hash(&key), v.hash(&key), "stable under one key");

@@ -13,14 +13,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
-use podctl_api::{ContainerSpec, ImageSource, Kind, Name, ObjectRef, PullPolicy, Revision};
+use podctl_api::{
+    ContainerSpec, ImageSource, Kind, Name, NetworkSpec, ObjectRef, PullPolicy, Revision,
+    SecretOrigin,
+};
 
 pub use explain::changed_fields;
 pub use image::image_object_name;
 pub use reason::RepairReason;
 
-use crate::adapters::podman::NetworkCreate;
-use crate::observe::secret_source::Source;
 use crate::observe::{ActiveState, Observed, UnitStatus};
 use crate::ownership::owns;
 use crate::render::{self, RenderContext, container_unit, unit_name};
@@ -56,15 +57,19 @@ pub enum Action {
     /// value. `hash` is the content hash observed while planning, for display.
     CreateSecret {
         name: String,
-        source: Source,
+        source: SecretOrigin,
         hash: String,
         labels: BTreeMap<String, String>,
     },
     RemoveSecret {
         name: String,
     },
+    /// `podman network create` with the manifest's settings and these labels (the manifest's
+    /// and podctl's marks).
     CreateNetwork {
-        network: NetworkCreate,
+        name: String,
+        spec: NetworkSpec,
+        labels: BTreeMap<String, String>,
     },
     RemoveNetwork {
         name: String,
@@ -161,7 +166,7 @@ impl fmt::Display for Action {
                 name, source, hash, ..
             } => write!(f, "create secret {name} from {source} (sha256 {hash})"),
             Action::RemoveSecret { name } => write!(f, "remove secret {name}"),
-            Action::CreateNetwork { network } => write!(f, "create network {}", network.name),
+            Action::CreateNetwork { name, .. } => write!(f, "create network {name}"),
             Action::RemoveNetwork { name } => write!(f, "remove network {name}"),
         }
     }

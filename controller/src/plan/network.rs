@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use podctl_api::{Kind, Name, NetworkSpec, ObjectRef, Revision};
 
 use super::{Action, Change, Step, spec_hash};
-use crate::adapters::podman::NetworkCreate;
 use crate::observe::Observed;
 use crate::ownership::{mark_labels, owns};
 use crate::render::{labels, unit_name};
@@ -24,15 +23,9 @@ pub(super) fn plan(
     let mut create_labels = spec.labels.clone();
     create_labels.extend(mark_labels(Kind::Network, name, &hash));
     let create = Action::CreateNetwork {
-        network: NetworkCreate {
-            name: name.to_string(),
-            driver: spec.driver.as_str().to_string(),
-            subnet: spec.subnet.as_ref().map(ToString::to_string),
-            gateway: spec.gateway.as_ref().map(ToString::to_string),
-            internal: spec.internal,
-            ipv6: spec.ipv6,
-            labels: create_labels,
-        },
+        name: name.to_string(),
+        spec: spec.clone(),
+        labels: create_labels,
     };
     let Some(existing) = observed.networks.get(name) else {
         return (

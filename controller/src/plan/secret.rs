@@ -8,14 +8,13 @@ use podctl_api::{Kind, Name, ObjectRef, Revision, SecretSpec};
 
 use super::{Action, Change, Step};
 use crate::observe::Observed;
-use crate::observe::secret_source::Source;
 use crate::ownership::{mark_labels, owns};
 use crate::render::labels;
 
 pub(super) fn plan(object: &ObjectRef, spec: &SecretSpec, observed: &Observed) -> Step {
     let name = object.name.as_str();
     let error = |message: String| Step::new(object.clone(), Change::Error { message }, Vec::new());
-    let Some(source) = Source::of(spec) else {
+    let Some(source) = spec.origin() else {
         return error(format!("secret {name} has no source"));
     };
     let hash = match observed.secret_hashes.get(name) {
