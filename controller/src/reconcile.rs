@@ -1,29 +1,94 @@
-//! One reconcile pass over the whole host: observe, plan, execute. `apply` runs it once;
-//! the controller runs it on every change.
+//! One reconcile pass over the whole host: observe, plan, refuse a plan that would empty
+//! the host, execute. `apply` runs it once, the controller on every change: both call
+//! [`Host::reconcile`], so what the one does the other does too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use podctl_api::{Kind, Revision};
+use podctl_api::{Kind, ObjectRef, Revision};
+use tracing::info;
 
-use crate::adapters::podman::Podman;
-use crate::adapters::systemd::Systemd;
-use crate::execute::{Executor, Outcome};
-use crate::observe::{self, Observed, secret_source};
+use crate::adapters::podman::{Podman, PodmanError};
+use crate::adapters::systemd::{Systemd, SystemdError};
+use crate::execute::{Executor, Outcome, ProgressSink};
+use crate::observe::{self, Observed, UnitDirError, secret_source};
+use crate::plan::guard::WipesTheHost;
 use crate::plan::{self, Plan};
 use crate::render::{RenderContext, unit_name};
 
 pub const DEFAULT_UNIT_DIR: &str = "/etc/systemd/system";
 
-/// Where and how podctl works on this host.
+/// Where and how podctl works on this host. Built by the CLI from its flags and environment:
+/// nothing below reads either.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
     pub unit_dir: PathBuf,
     pub concurrency: usize,
+    /// podctl's records on this host (pulled images, the secret hash key).
+    pub state_dir: PathBuf,
+    /// The podman podctl itself calls (`PODCTL_PODMAN`: a wrapper, as the tests use); the
+    /// units always run the `podman` found on PATH.
+    pub podman: PathBuf,
+    /// Tries of a pull that fails on the network within one execution. The controller makes
+    /// it 1: its own backoff retries, and a pass must not wait on a registry that is down.
+    pub pull_attempts: u32,
 }
 
 /// Where podctl keeps its own records (the images it pulled), unless `PODCTL_STATE_DIR`.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/podctl";
+
+/// Why the host could not be observed: the pass stops before planning.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error("cannot read the unit directory")]
+    UnitDir(#[source] UnitDirError),
+    #[error("cannot read unit states from systemd")]
+    Units(#[source] SystemdError),
+    #[error("cannot list {what}")]
+    Podman {
+        what: &'static str,
+        #[source]
+        source: PodmanError,
+    },
+}
+
+/// Why a pass stopped before executing anything.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    /// The revision declares no container and the plan would remove every managed one.
+    #[error(transparent)]
+    Refused(WipesTheHost),
+}
+
+/// What a pass is asked to do beyond the revision.
+#[derive(Debug, Default)]
+pub struct PassOptions {
+    /// The host as the previous pass left it, planned against instead of observing again
+    /// (the controller's fast path for a manifest change).
+    pub cached: Option<Arc<Observed>>,
+    /// Plan removals even when the revision declares no container (`--allow-empty`).
+    pub allow_empty: bool,
+    /// `false`: nothing is removed, removals are left out of the plan (`--prune=false`).
+    pub prune: bool,
+    /// Objects left out of this pass (the controller's backoff).
+    pub deferred: BTreeSet<ObjectRef>,
+    /// Observe the host again after executing a plan that changed it (the controller keeps
+    /// it for the next pass; `apply` exits).
+    pub observe_after: bool,
+}
+
+/// What one pass planned and did.
+#[derive(Debug)]
+pub struct Reconciled {
+    pub plan: Plan,
+    pub outcomes: Vec<Outcome>,
+    /// The host after the pass: observed again if it changed, or as planned against if not;
+    /// `None` unless [`PassOptions::observe_after`] (or that observation failed).
+    pub observed_after: Option<Arc<Observed>>,
+}
 
 /// The host podctl reconciles: its systemd, its podman, its unit directory.
 pub struct Host {
@@ -31,13 +96,8 @@ pub struct Host {
     pub podman: Podman,
     pub config: HostConfig,
     pub render: RenderContext,
-    /// podctl's records on this host (`PODCTL_STATE_DIR`, default /var/lib/podctl).
-    pub state_dir: PathBuf,
-    /// Show pull progress on stderr (set when stderr is a terminal).
-    pub progress: bool,
-    /// Tries of a pull that fails on the network within one apply. The controller makes it
-    /// 1: its own backoff retries, and a pass must not wait on a registry that is down.
-    pub pull_attempts: u32,
+    /// Where pull progress goes (the CLI renders it on a terminal); none: only logged.
+    pub progress: Option<ProgressSink>,
     /// The host-local key secret hashes are made with.
     pub secret_key: secret_source::HashKey,
     /// Cancelled to stop an execution at its next safe point (apply's Ctrl-C).
@@ -50,29 +110,25 @@ impl Host {
         let systemd = Systemd::connect()
             .await
             .context("cannot reach systemd on the D-Bus system bus (is this a systemd host, and are you root?)")?;
-        let podman = Podman::new();
+        let podman = Podman::with_program(&config.podman);
         let render = RenderContext {
             podman: podman_path(),
             ..RenderContext::default()
         };
-        let state_dir = std::env::var_os("PODCTL_STATE_DIR")
-            .filter(|d| !d.is_empty())
-            .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from);
-        let secret_key = secret_source::HashKey::load_or_create(&state_dir).with_context(|| {
-            format!(
-                "cannot read or make the secret hash key {}",
-                state_dir.join(secret_source::KEY_FILE).display()
-            )
-        })?;
+        let secret_key =
+            secret_source::HashKey::load_or_create(&config.state_dir).with_context(|| {
+                format!(
+                    "cannot read or make the secret hash key {}",
+                    config.state_dir.join(secret_source::KEY_FILE).display()
+                )
+            })?;
         Ok(Self {
             systemd,
             podman,
             config,
             render,
-            state_dir,
             secret_key,
-            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-            pull_attempts: crate::execute::PULL_ATTEMPTS,
+            progress: None,
             interrupt: tokio_util::sync::CancellationToken::new(),
         })
     }
@@ -80,9 +136,9 @@ impl Host {
     /// Observes what planning `revision` needs: one podman query per resource kind, one
     /// `ListUnitsByNames` and then one `GetAll` per existing unit (a bounded number in flight),
     /// so the cost grows with the number of units.
-    pub async fn observe(&self, revision: &Revision) -> anyhow::Result<Observed> {
-        use anyhow::Context as _;
-        let unit_files = observe::read_unit_dir(&self.config.unit_dir)?;
+    pub async fn observe(&self, revision: &Revision) -> Result<Observed, ObserveError> {
+        let unit_files =
+            observe::read_unit_dir(&self.config.unit_dir).map_err(ObserveError::UnitDir)?;
         let mut names: BTreeSet<String> = revision
             .of_kind(Kind::Container)
             .map(|o| unit_name(o.name()))
@@ -102,19 +158,20 @@ impl Host {
             self.podman.secrets(),
             self.podman.networks(),
         );
-        let units = units.context("cannot read unit states from systemd")?;
-        let containers = containers.context("cannot list containers")?;
-        let images = images.context("cannot list images")?;
-        let volumes = volumes.context("cannot list volumes")?;
-        let secrets = secrets.context("cannot list secrets")?;
-        let networks = networks.context("cannot list networks")?;
+        let units = units.map_err(ObserveError::Units)?;
+        let podman = |what| move |source| ObserveError::Podman { what, source };
+        let containers = containers.map_err(podman("containers"))?;
+        let images = images.map_err(podman("images"))?;
+        let volumes = volumes.map_err(podman("volumes"))?;
+        let secrets = secrets.map_err(podman("secrets"))?;
+        let networks = networks.map_err(podman("networks"))?;
         let image_ids = images
             .iter()
             .flat_map(|i| i.names.iter().map(|n| (n.clone(), i.id.clone())))
             .collect();
         Ok(Observed {
             image_ids,
-            pulled_images: observe::pulled_images::read(&self.state_dir),
+            pulled_images: observe::pulled_images::read(&self.config.state_dir),
             volumes: volumes.into_iter().map(observe::volume_status).collect(),
             secrets: secrets.into_iter().map(observe::secret_status).collect(),
             networks: networks.into_iter().map(observe::network_status).collect(),
@@ -154,15 +211,60 @@ impl Host {
         plan::plan(revision, observed, &self.render)
     }
 
+    /// One pass: observe (or take the cached observation), plan, refuse a plan that would
+    /// empty the host, execute, and observe again if asked to.
+    pub async fn reconcile(
+        &self,
+        revision: &Revision,
+        options: PassOptions,
+    ) -> Result<Reconciled, PassError> {
+        let observed = match options.cached {
+            Some(o) => Arc::unwrap_or_clone(o),
+            None => self.observe(revision).await?,
+        };
+        let mut plan = self.plan(revision, &observed);
+        if !options.prune {
+            plan = plan.without_pruning();
+        }
+        if let Some(refused) = WipesTheHost::check(revision, &plan, options.allow_empty) {
+            return Err(PassError::Refused(refused));
+        }
+        if !options.deferred.is_empty() {
+            tracing::debug!(
+                deferred = options.deferred.len(),
+                "objects backing off are left out"
+            );
+            plan.steps.retain(|s| !options.deferred.contains(&s.object));
+        }
+        if plan.has_changes() {
+            info!(
+                steps = plan.steps.iter().filter(|s| !s.is_noop()).count(),
+                "applying"
+            );
+        }
+        let outcomes = self.execute(&plan, revision).await;
+        // What the pass changed makes its observation stale: look again for the next change.
+        let observed_after = match (options.observe_after, plan.has_changes()) {
+            (false, _) => None,
+            (true, true) => self.observe(revision).await.ok().map(Arc::new),
+            (true, false) => Some(Arc::new(observed)),
+        };
+        Ok(Reconciled {
+            plan,
+            outcomes,
+            observed_after,
+        })
+    }
+
     pub async fn execute(&self, plan: &Plan, revision: &Revision) -> Vec<Outcome> {
         Executor {
             systemd: &self.systemd,
             podman: &self.podman,
             unit_dir: self.config.unit_dir.clone(),
             concurrency: self.config.concurrency,
-            state_dir: self.state_dir.clone(),
-            progress: self.progress,
-            pull_attempts: self.pull_attempts,
+            state_dir: self.config.state_dir.clone(),
+            progress: self.progress.clone(),
+            pull_attempts: self.config.pull_attempts,
             interrupt: self.interrupt.clone(),
             secret_key: &self.secret_key,
         }

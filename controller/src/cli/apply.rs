@@ -1,15 +1,15 @@
 //! `podctl apply`: converge the host to the manifests once, and report per object.
 
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
 
 use super::{Exit, HostArgs, LockArgs, ManifestArgs, load_or_report};
-use podctl::execute::Status;
+use podctl::execute::{PullProgress, Status};
 use podctl::lock::{self, HostLock};
-use podctl::plan::guard::WipesTheHost;
-use podctl::reconcile::Host;
+use podctl::reconcile::{Host, PassError, PassOptions, Reconciled};
 use podctl_api::printable;
 
 #[derive(Debug, Args)]
@@ -45,19 +45,27 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
         // Before looking at the host: what is observed and planned must not change under
         // us, and a controller's host is not ours to change.
         let _lock = take_lock(args).await?;
-        let host = Host::connect(args.host.config()).await?;
-        let observed = host.observe(&revision).await?;
-        let mut plan = host.plan(&revision, &observed);
-        if !args.prune {
-            plan = plan.without_pruning();
-        }
-        if let Some(refused) = WipesTheHost::check(&revision, &plan, args.allow_empty) {
-            eprintln!("error: {}", printable(&refused.to_string()));
-            eprintln!("  hint: {}", refused.hint());
-            return Ok(Exit::Error);
+        let mut host = Host::connect(args.host.config()).await?;
+        if std::io::stderr().is_terminal() {
+            host.progress = Some(Arc::new(|p: &PullProgress| {
+                eprintln!("{}", printable(&p.to_string()));
+            }));
         }
         stop_on_signals(host.interrupt.clone())?;
-        let outcomes = host.execute(&plan, &revision).await;
+        let options = PassOptions {
+            allow_empty: args.allow_empty,
+            prune: args.prune,
+            ..PassOptions::default()
+        };
+        let Reconciled { plan, outcomes, .. } = match host.reconcile(&revision, options).await {
+            Ok(done) => done,
+            Err(PassError::Refused(refused)) => {
+                eprintln!("error: {}", printable(&refused.to_string()));
+                eprintln!("  hint: {}", refused.hint());
+                return Ok(Exit::Error);
+            }
+            Err(PassError::Observe(e)) => return Err(e.into()),
+        };
         let mut out = std::io::stdout().lock();
         // Objects and messages (podman's and systemd's words) are printed escaped.
         let width = outcomes.iter().map(|o| printable(&o.object.to_string()).len()).max().unwrap_or(0);

@@ -100,6 +100,18 @@ pub struct HostArgs {
     /// How many objects to start at once (default: the number of CPUs).
     #[arg(long, value_name = "N", env = "PODCTL_CONCURRENCY")]
     pub concurrency: Option<usize>,
+    /// Where podctl keeps its records: the images it pulled, the secret hash key.
+    #[arg(long, value_name = "DIR", env = "PODCTL_STATE_DIR", default_value = podctl::reconcile::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// The podman podctl calls itself (e.g. a wrapper); units run the `podman` on PATH.
+    #[arg(
+        long,
+        value_name = "PROGRAM",
+        env = "PODCTL_PODMAN",
+        default_value = "podman",
+        hide = true
+    )]
+    pub podman: PathBuf,
 }
 
 impl HostArgs {
@@ -108,6 +120,9 @@ impl HostArgs {
         podctl::reconcile::HostConfig {
             unit_dir: self.unit_dir.clone(),
             concurrency: self.concurrency.unwrap_or(cpus).max(1),
+            state_dir: self.state_dir.clone(),
+            podman: self.podman.clone(),
+            pull_attempts: podctl::execute::PULL_ATTEMPTS,
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::execute::{Outcome, Status};
 use crate::observe::{ActiveState, Observed, UnitStatus};
 use crate::plan::Change;
 use crate::plan::guard::declares_no_container;
+use crate::reconcile::PassError;
 use crate::render::unit_name;
 
 /// Host events come in bursts (a restart is several signals): gather them briefly.
@@ -74,7 +75,8 @@ pub(super) struct PassReport {
     pub units: BTreeMap<String, UnitStatus>,
     /// The host as this pass left it, for the next manifest change to plan against.
     pub observed_after: Option<Arc<Observed>>,
-    pub error: Option<String>,
+    /// What stopped the whole pass before it executed anything.
+    pub error: Option<PassError>,
     pub started: Instant,
     pub started_at: f64,
     pub elapsed: Duration,

@@ -24,7 +24,6 @@ pub mod scheduler;
 pub mod status;
 pub mod watch;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -40,8 +39,7 @@ use tracing::{Instrument as _, error, info, info_span, warn};
 
 use self::core::{Core, Invalid, Loaded, PassReport, PassStart, Reason, UnitView, Work};
 use crate::lock;
-use crate::plan::guard::WipesTheHost;
-use crate::reconcile::{Host, HostConfig};
+use crate::reconcile::{Host, HostConfig, PassError, PassOptions};
 use events::HostEvent;
 use metrics::{Metrics, labels};
 use notify::Notifier;
@@ -246,9 +244,13 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     .await?;
     info!(lock = %lock.path().display(), manifests = %config.manifests.display(), "podctl controller starting");
     let notifier = Notifier::from_env();
-    let mut host = Host::connect(config.host.clone()).await?;
-    host.pull_attempts = 1;
-    let host = Arc::new(host);
+    // One try per pull: the controller's own backoff retries, and a pass must not wait on a
+    // registry that is down.
+    let host_config = HostConfig {
+        pull_attempts: 1,
+        ..config.host.clone()
+    };
+    let host = Arc::new(Host::connect(host_config).await?);
     let shared = Arc::new(Shared::new(&config));
     // The endpoints outlive the drain after SIGTERM (phase "stopping" is visible), and end
     // when `run` returns, however it returns.
@@ -474,7 +476,8 @@ impl Shell {
             .reconciles
             .get_or_create(&labels([("result", summary.result())]))
             .inc();
-        if let (Some(e), Some(retry)) = (&report.error, summary.pass_retry) {
+        let pass_error = report.error.as_ref().map(pass_error_message);
+        if let (Some(e), Some(retry)) = (&pass_error, summary.pass_retry) {
             error!(error = %e, failures = retry.failures, retry_in = ?retry.retry_in, "reconcile pass failed: {e}");
         }
         info!(
@@ -490,7 +493,7 @@ impl Shell {
             reason: report.reason.to_string(),
             changed: summary.changed,
             failed: summary.failed,
-            error: report.error.clone(),
+            error: pass_error,
         };
         self.shared.update(|s| s.last_reconcile = Some(last));
         self.publish(Publish::Objects);
@@ -596,65 +599,54 @@ fn invalid_status(why: &Invalid) -> status::InvalidRevision {
     }
 }
 
+/// A failed pass as `/status` and the journal say it: the whole chain of causes, and for a
+/// refusal what the operator of a controller does about it.
+fn pass_error_message(e: &PassError) -> String {
+    match e {
+        PassError::Observe(e) => error_chain(e),
+        PassError::Refused(refused) => {
+            format!("{refused}; run the controller with --allow-empty if that is what you want")
+        }
+    }
+}
+
+/// An error and its sources, `: `-separated (what anyhow's `{:#}` printed before).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 async fn pass(host: &Host, start: &PassStart, allow_empty: bool, reason: Reason) -> PassReport {
     let started = Instant::now();
-    let mut report = PassReport {
-        outcomes: Vec::new(),
-        units: BTreeMap::new(),
-        observed_after: None,
-        error: None,
+    let started_at = unix_now();
+    let options = PassOptions {
+        cached: start.cached.clone(),
+        allow_empty,
+        prune: true,
+        deferred: start.deferred.clone(),
+        observe_after: true,
+    };
+    let (outcomes, observed_after, error) = match host.reconcile(&start.revision, options).await {
+        Ok(done) => (done.outcomes, done.observed_after, None),
+        Err(e) => (Vec::new(), None, Some(e)),
+    };
+    PassReport {
+        units: observed_after
+            .as_ref()
+            .map(|o| o.units.clone())
+            .unwrap_or_default(),
+        outcomes,
+        observed_after,
+        error,
         started,
-        started_at: unix_now(),
-        elapsed: Duration::ZERO,
+        started_at,
+        elapsed: started.elapsed(),
         reason,
-    };
-    let revision = &start.revision;
-    // A manifest change plans against the host as the last pass left it (no host event
-    // since, or the cache would be gone): its first action follows the change at once,
-    // instead of after a full observation of every unit and container.
-    let observed = match start.cached.clone() {
-        Some(o) => Arc::unwrap_or_clone(o),
-        None => match host.observe(revision).await {
-            Ok(o) => o,
-            Err(e) => {
-                report.error = Some(format!("{e:#}"));
-                report.elapsed = started.elapsed();
-                return report;
-            }
-        },
-    };
-    let mut plan = host.plan(revision, &observed);
-    report.units = observed.units.clone();
-    if let Some(refused) = WipesTheHost::check(revision, &plan, allow_empty) {
-        report.error = Some(format!(
-            "{refused}; run the controller with --allow-empty if that is what you want"
-        ));
-        report.elapsed = started.elapsed();
-        return report;
     }
-    if !start.deferred.is_empty() {
-        tracing::debug!(
-            deferred = start.deferred.len(),
-            "objects backing off are left out"
-        );
-        plan.steps.retain(|s| !start.deferred.contains(&s.object));
-    }
-    if plan.has_changes() {
-        info!(
-            steps = plan.steps.iter().filter(|s| !s.is_noop()).count(),
-            "applying"
-        );
-    }
-    report.outcomes = host.execute(&plan, revision).await;
-    // What the pass changed makes its observation stale: look again for the next change.
-    report.observed_after = if plan.has_changes() {
-        host.observe(revision).await.ok().map(Arc::new)
-    } else {
-        Some(Arc::new(observed))
-    };
-    if let Some(after) = &report.observed_after {
-        report.units = after.units.clone();
-    }
-    report.elapsed = started.elapsed();
-    report
 }

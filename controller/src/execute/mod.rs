@@ -16,7 +16,7 @@ mod run;
 
 pub use enablement::Enablement;
 pub use error::{ActionError, Blocked, ErrorKind, PodmanWork};
-pub use pull::ATTEMPTS as PULL_ATTEMPTS;
+pub use pull::{ATTEMPTS as PULL_ATTEMPTS, ProgressSink, PullProgress};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -99,8 +99,8 @@ pub struct Executor<'a> {
     pub concurrency: usize,
     /// Where the record of pulled images lives.
     pub state_dir: PathBuf,
-    /// Pull progress on stderr.
-    pub progress: bool,
+    /// Where pull progress is reported, if anywhere.
+    pub progress: Option<ProgressSink>,
     /// Tries of a pull that fails on the network, within one execution.
     pub pull_attempts: u32,
     /// Cancelled by Ctrl-C (or the controller's shutdown): the jobs in flight finish, then

@@ -3,6 +3,7 @@
 //! registry answered "no such image" or "unauthorized"), with progress on a terminal.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -204,42 +205,101 @@ impl Executor<'_> {
     ) -> Result<(), ActionError> {
         info!(%reference, "pulling image");
         let begin = Instant::now();
-        if self.progress {
-            eprintln!("pulling {reference} ...");
-        }
+        self.report(|| PullProgress::Started {
+            reference: reference.to_owned(),
+        });
         let result = with_retry(
             self.pull_attempts,
             || self.podman.pull(reference, tls_verify, auth_file),
             tokio::time::sleep,
             |attempt, delay, e| {
                 let reason = short_reason(e);
-                if self.progress {
-                    eprintln!(
-                        "pull of {reference} failed (try {attempt}/{}): {reason}; retrying in {}s",
-                        self.pull_attempts,
-                        delay.as_secs()
-                    );
-                } else {
-                    warn!(%reference, attempt, delay_s = delay.as_secs(), %reason, "pull failed, retrying");
-                }
+                warn!(%reference, attempt, delay_s = delay.as_secs(), %reason, "pull failed, retrying");
+                self.report(|| PullProgress::Retrying {
+                    reference: reference.to_owned(),
+                    attempt,
+                    attempts: self.pull_attempts,
+                    delay,
+                    reason: reason.to_string(),
+                });
             },
         )
         .await;
-        if self.progress {
-            match &result {
-                Ok(()) => eprintln!(
-                    "pulled {reference} in {:.1}s",
-                    begin.elapsed().as_secs_f64()
-                ),
-                Err(e) => eprintln!("pull of {reference} failed: {}", short_reason(e)),
-            }
-        }
+        self.report(|| match &result {
+            Ok(()) => PullProgress::Done {
+                reference: reference.to_owned(),
+                elapsed: begin.elapsed(),
+            },
+            Err(e) => PullProgress::Failed {
+                reference: reference.to_owned(),
+                reason: short_reason(e).to_string(),
+            },
+        });
         result.map_err(|e| ActionError::Pull {
             reference: reference.to_owned(),
             source: Arc::new(e),
         })
     }
 }
+
+impl Executor<'_> {
+    /// Hands a progress event to the sink, if there is one (built only then).
+    fn report(&self, event: impl FnOnce() -> PullProgress) {
+        if let Some(sink) = &self.progress {
+            sink(&event());
+        }
+    }
+}
+
+/// What a pull is doing, for a person watching: `apply` on a terminal renders these; the
+/// controller has no sink and logs only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullProgress {
+    Started {
+        reference: String,
+    },
+    Retrying {
+        reference: String,
+        attempt: u32,
+        attempts: u32,
+        delay: Duration,
+        reason: String,
+    },
+    Done {
+        reference: String,
+        elapsed: Duration,
+    },
+    Failed {
+        reference: String,
+        reason: String,
+    },
+}
+
+impl fmt::Display for PullProgress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Started { reference } => write!(f, "pulling {reference} ..."),
+            Self::Retrying {
+                reference,
+                attempt,
+                attempts,
+                delay,
+                reason,
+            } => write!(
+                f,
+                "pull of {reference} failed (try {attempt}/{attempts}): {reason}; retrying in {}s",
+                delay.as_secs()
+            ),
+            Self::Done { reference, elapsed } => {
+                write!(f, "pulled {reference} in {:.1}s", elapsed.as_secs_f64())
+            }
+            Self::Failed { reference, reason } => write!(f, "pull of {reference} failed: {reason}"),
+        }
+    }
+}
+
+/// Where progress events go.
+pub type ProgressSink = Arc<dyn Fn(&PullProgress) + Send + Sync>;
 
 #[cfg(test)]
 mod tests {

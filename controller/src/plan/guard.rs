@@ -56,6 +56,8 @@ impl WipesTheHost {
     }
 }
 
+impl std::error::Error for WipesTheHost {}
+
 impl fmt::Display for WipesTheHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -10,6 +10,7 @@ use super::*;
 use crate::adapters::systemd::LoadState;
 use crate::execute::ActionError;
 use crate::plan::RepairReason;
+use crate::plan::guard::WipesTheHost;
 
 const DB: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: db}\nspec:\n  image: localhost/bb:v1\n";
 const APP: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: app}\nspec:\n  image: localhost/bb:v1\n  dependsOn: [db]\n";
@@ -48,12 +49,20 @@ fn outcome(object: &ObjectRef, change: Change, status: Status) -> Outcome {
     }
 }
 
-fn report(outcomes: Vec<Outcome>, error: Option<&str>) -> PassReport {
+/// A pass that failed as a whole (here: refused to empty the host).
+fn pass_failed() -> Option<PassError> {
+    Some(PassError::Refused(WipesTheHost {
+        dir: "/etc/podctl/manifests".into(),
+        removed: 1,
+    }))
+}
+
+fn report(outcomes: Vec<Outcome>, error: Option<PassError>) -> PassReport {
     PassReport {
         outcomes,
         units: BTreeMap::new(),
         observed_after: None,
-        error: error.map(str::to_owned),
+        error,
         started: Instant::now(),
         started_at: 0.0,
         elapsed: Duration::ZERO,
@@ -262,7 +271,7 @@ async fn a_failed_pass_should_hold_every_request_until_its_backoff_and_sighup_li
     let mut core = running(&[DB]).await;
     let start = Instant::now();
     let summary = core.on_pass_done(
-        &report(vec![], Some("systemd unreachable")),
+        &report(vec![], pass_failed()),
         start,
         SystemTime::now(),
         0.0,
@@ -280,7 +289,7 @@ async fn a_failed_pass_should_hold_every_request_until_its_backoff_and_sighup_li
     advance(Duration::from_secs(1)).await;
     assert_eq!(due(&mut core).await.unwrap().reason, Reason::Retry);
     let summary = core.on_pass_done(
-        &report(vec![], Some("systemd unreachable")),
+        &report(vec![], pass_failed()),
         Instant::now(),
         SystemTime::now(),
         0.0,
