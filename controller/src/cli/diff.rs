@@ -5,9 +5,9 @@ use std::io::Write;
 use clap::{Args, ValueEnum};
 
 use super::{Exit, HostArgs, ManifestArgs, report_load_error};
-use podctl::controller::status::DiagnosticInfo;
 use podctl::plan::guard::WipesTheHost;
 use podctl::reconcile::Host;
+use podctl::report::controller_status::DiagnosticInfo;
 use podctl::report::diff::{Summary, render_json, render_text};
 use podctl_api::printable::printable_json;
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{Exit, HostArgs, ManifestArgs};
 use podctl::reconcile::Host;
+use podctl::report::controller_status::ControllerStatus;
 use podctl::report::live;
 use podctl::report::status::{Filter, Row, render_table, rows};
 
@@ -70,7 +71,7 @@ struct StatusList<'a> {
     items: &'a [Row],
     /// The running controller's `/status`, when one answered.
     #[serde(skip_serializing_if = "Option::is_none")]
-    controller: Option<&'a serde_json::Value>,
+    controller: Option<&'a ControllerStatus>,
 }
 
 pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
@@ -99,7 +100,7 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
 
 /// The running controller's status, when it is trusted (see `report::live`); a warning
 /// says why not otherwise.
-fn controller_view(args: &GetArgs, runtime: &tokio::runtime::Runtime) -> Option<serde_json::Value> {
+fn controller_view(args: &GetArgs, runtime: &tokio::runtime::Runtime) -> Option<ControllerStatus> {
     if args.no_controller {
         return None;
     }
@@ -119,7 +120,7 @@ fn controller_view(args: &GetArgs, runtime: &tokio::runtime::Runtime) -> Option<
 fn collect_rows(
     args: &GetArgs,
     runtime: &tokio::runtime::Runtime,
-    live: Option<&serde_json::Value>,
+    live: Option<&ControllerStatus>,
 ) -> anyhow::Result<Option<(Vec<Row>, String)>> {
     let filter = Filter {
         kind: args.kind,
@@ -157,8 +158,8 @@ fn collect_rows(
                         && filter.name.as_deref().is_none_or(|n| n == r.name)
                 })
                 .collect();
-            let hash = status["revision"]["hash"].as_str().unwrap_or_default();
-            Ok(Some((rows, hash.to_string())))
+            let hash = status.revision.as_ref().map(|r| r.hash.clone());
+            Ok(Some((rows, hash.unwrap_or_default())))
         }
         (Err(e), _) => {
             if let Some(diagnostics) = e.diagnostics() {
@@ -175,7 +176,7 @@ fn print(
     args: &GetArgs,
     rows: &[Row],
     revision_hash: &str,
-    live: Option<&serde_json::Value>,
+    live: Option<&ControllerStatus>,
 ) -> anyhow::Result<()> {
     let list = StatusList {
         api_version: podctl_api::API_VERSION,

@@ -16,13 +16,13 @@ use super::backoff::{Backoff, Uptime};
 use super::events::{ContainerEvent, HostEvent};
 use super::pass_backoff::PassBackoff;
 use super::scheduler::{Request, Scheduler};
-use super::status::ObjectStatus;
 use crate::execute::{Outcome, Status};
 use crate::observe::{ActiveState, Observed, UnitStatus};
 use crate::plan::Change;
 use crate::plan::guard::declares_no_container;
 use crate::reconcile::PassError;
 use crate::render::unit_name;
+use crate::report::controller_status::{ObjectPhase, ObjectStatus};
 
 /// Host events come in bursts (a restart is several signals): gather them briefly.
 pub(super) const EVENT_DELAY: Duration = Duration::from_millis(100);
@@ -86,7 +86,8 @@ pub(super) struct PassReport {
 /// The controller's in-memory view of a unit, fed by passes and signals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct UnitView {
-    pub active_state: String,
+    /// `None` until systemd told it.
+    pub active_state: Option<ActiveState>,
     pub sub_state: String,
     pub n_restarts: Option<u32>,
     /// systemd had a unit file for it at the last look. A unit with none (a container
@@ -234,7 +235,7 @@ pub(super) struct Ready {
 #[derive(Debug, Default)]
 pub(super) struct ObjectsView {
     pub objects: Vec<ObjectStatus>,
-    pub counts: BTreeMap<(&'static str, &'static str), i64>,
+    pub counts: BTreeMap<(&'static str, ObjectPhase), i64>,
     pub backing_off: usize,
 }
 
@@ -500,7 +501,7 @@ impl Core {
     ) -> (UnitView, u64) {
         let view = self.units.entry(unit.to_owned()).or_default();
         if let Some(a) = active_state {
-            view.active_state = a.to_string();
+            view.active_state = Some(a.clone());
         }
         if let Some(s) = sub_state {
             view.sub_state.clone_from(s);
@@ -605,7 +606,7 @@ impl Core {
     fn cache_units(&mut self, units: &BTreeMap<String, UnitStatus>) {
         for (name, u) in units {
             let view = self.units.entry(name.clone()).or_default();
-            view.active_state = u.active_state.to_string();
+            view.active_state = Some(u.active_state.clone());
             view.sub_state.clone_from(&u.sub_state);
             view.n_restarts = u.n_restarts;
             view.loaded = unit_file_found(u);
@@ -692,20 +693,20 @@ impl Core {
         let failing = self.backoff.get(&r);
         let (status, message) = match (last, failing) {
             (_, Some(f)) if f.retry_at > now => (
-                "BackingOff",
+                ObjectPhase::BackingOff,
                 last.and_then(|(o, _)| status_message(&o.status)),
             ),
-            (Some((o, _)), _) => (status_name(&o.status), status_message(&o.status)),
-            (None, _) => ("Pending", None),
+            (Some((o, _)), _) => (phase_of(&o.status), status_message(&o.status)),
+            (None, _) => (ObjectPhase::Pending, None),
         };
         ObjectStatus {
-            kind: r.kind.as_str().to_owned(),
+            kind: r.kind,
             name: r.name.to_string(),
             status,
             message,
             change: last.map(|(o, _)| o.change.to_string()),
             unit,
-            active_state: view.map(|v| v.active_state.clone()),
+            active_state: view.and_then(|v| v.active_state.as_ref().map(ToString::to_string)),
             sub_state: view.map(|v| v.sub_state.clone()),
             failures: failing.map_or(0, |f| f.failures),
             retry_at: failing
@@ -796,13 +797,13 @@ fn deferred_objects(revision: &Revision, backoff: &Backoff, now: Instant) -> BTr
     deferred
 }
 
-fn status_name(s: &Status) -> &'static str {
+fn phase_of(s: &Status) -> ObjectPhase {
     match s {
-        Status::UpToDate => "UpToDate",
-        Status::Applied => "Applied",
-        Status::Failed(_) => "Failed",
-        Status::Blocked(_) => "Blocked",
-        Status::Conflict(_) => "Conflict",
+        Status::UpToDate => ObjectPhase::UpToDate,
+        Status::Applied => ObjectPhase::Applied,
+        Status::Failed(_) => ObjectPhase::Failed,
+        Status::Blocked(_) => ObjectPhase::Blocked,
+        Status::Conflict(_) => ObjectPhase::Conflict,
     }
 }
 

@@ -21,7 +21,6 @@ pub mod metrics;
 pub mod notify;
 pub mod pass_backoff;
 pub mod scheduler;
-pub mod status;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -40,10 +39,12 @@ use tracing::{Instrument as _, error, info, info_span, warn};
 use self::core::{Core, Invalid, Loaded, PassReport, PassStart, Reason, UnitView, Work};
 use crate::lock;
 use crate::reconcile::{Host, HostConfig, PassError, PassOptions};
+use crate::report::controller_status::{
+    self as status, ControllerPhase, ControllerStatus, unix_now,
+};
 use events::HostEvent;
 use metrics::{Metrics, labels};
 use notify::Notifier;
-use status::{ControllerStatus, unix_now};
 
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9883";
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(60);
@@ -143,16 +144,16 @@ impl Shared {
         Self {
             metrics: Metrics::new(),
             status: Mutex::new(ControllerStatus {
-                api_version: "podctl.io/v1",
-                kind: "ControllerStatus",
+                api_version: status::API_VERSION.to_owned(),
+                kind: status::KIND.to_owned(),
                 controller: status::ControllerInfo {
-                    version: env!("CARGO_PKG_VERSION"),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
                     pid: std::process::id(),
                     started_at: unix_now(),
                     manifests: config.manifests.display().to_string(),
                     unit_dir: config.host.unit_dir.display().to_string(),
                     ready: false,
-                    phase: "starting",
+                    phase: ControllerPhase::Starting,
                 },
                 revision: None,
                 invalid_revision: None,
@@ -323,7 +324,8 @@ impl Shell {
     /// Says so, then waits for the pass in flight up to the grace period.
     async fn stop(&mut self, cancel: &CancellationToken) {
         self.notifier.stopping();
-        self.shared.update(|s| s.controller.phase = "stopping");
+        self.shared
+            .update(|s| s.controller.phase = ControllerPhase::Stopping);
         cancel.cancel();
         let Some(task) = self.running.take() else {
             return;
@@ -503,7 +505,8 @@ impl Shell {
     fn mark_ready(&mut self) {
         let ready = self.core.mark_ready();
         if ready.first {
-            self.shared.update(|s| s.controller.phase = "running");
+            self.shared
+                .update(|s| s.controller.phase = ControllerPhase::Running);
             info!("ready");
         }
         if ready.has_revision {
@@ -525,7 +528,7 @@ impl Shell {
                 for ((kind, status), n) in view.counts {
                     metrics
                         .objects
-                        .get_or_create(&labels([("kind", kind), ("status", status)]))
+                        .get_or_create(&labels([("kind", kind), ("status", status.as_str())]))
                         .set(n);
                 }
                 metrics.backing_off.set(view.backing_off as i64);
@@ -538,7 +541,7 @@ impl Shell {
                         .iter_mut()
                         .find(|o| o.unit.as_deref() == Some(unit))
                     {
-                        o.active_state = Some(view.active_state.clone());
+                        o.active_state = view.active_state.as_ref().map(ToString::to_string);
                         o.sub_state = Some(view.sub_state.clone());
                     }
                 });

@@ -9,10 +9,11 @@ use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use podctl_api::{Kind, printable};
+use podctl_api::printable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
+use super::controller_status::{ControllerStatus, ObjectPhase};
 use super::status::{Row, Status};
 use crate::lock::{self, Holder};
 
@@ -62,7 +63,7 @@ pub enum LiveError {
 
 /// Fetches `/status` from the controller; `Ok(None)` when none runs (no socket, or one
 /// left behind that nobody listens on).
-pub async fn fetch(source: Source<'_>) -> Result<Option<serde_json::Value>, LiveError> {
+pub async fn fetch(source: Source<'_>) -> Result<Option<ControllerStatus>, LiveError> {
     let path = source.socket.to_path_buf();
     tokio::time::timeout(TIMEOUT, get(source, "/status"))
         .await
@@ -72,7 +73,7 @@ pub async fn fetch(source: Source<'_>) -> Result<Option<serde_json::Value>, Live
 async fn get(
     source: Source<'_>,
     request_path: &str,
-) -> Result<Option<serde_json::Value>, LiveError> {
+) -> Result<Option<ControllerStatus>, LiveError> {
     let path = source.socket;
     let untrusted = |why| LiveError::Untrusted {
         path: path.to_path_buf(),
@@ -172,29 +173,28 @@ fn check_peer(uid: u32, pid: Option<i32>, holder: Option<&Holder>) -> Result<(),
 }
 
 /// A one-line summary of the controller for the top of `podctl get`.
-pub fn summary(status: &serde_json::Value) -> String {
+pub fn summary(status: &ControllerStatus) -> String {
     // Every string is escaped: this line goes to a terminal as it is.
-    let text = |v: &serde_json::Value, default: &'static str| {
-        printable(v.as_str().unwrap_or(default)).into_owned()
-    };
-    let pid = status["controller"]["pid"].as_u64().unwrap_or(0);
-    let phase = text(&status["controller"]["phase"], "?");
-    let revision = text(&status["revision"]["shortHash"], "none");
-    let mut line = format!("controller: {phase} (pid {pid}), revision {revision}");
-    let last = &status["lastReconcile"];
-    if !last.is_null() {
+    let revision = status.revision.as_ref().map_or_else(
+        || "none".to_owned(),
+        |r| printable(&r.short_hash).into_owned(),
+    );
+    let mut line = format!(
+        "controller: {} (pid {}), revision {revision}",
+        status.controller.phase, status.controller.pid
+    );
+    if let Some(last) = &status.last_reconcile {
         line.push_str(&format!(
             "; last pass: {} ({} changed, {} failed)",
-            text(&last["reason"], "?"),
-            last["changed"].as_u64().unwrap_or(0),
-            last["failed"].as_u64().unwrap_or(0)
+            printable(&last.reason),
+            last.changed,
+            last.failed
         ));
     }
-    let invalid = &status["invalidRevision"];
-    if !invalid.is_null() {
+    if let Some(invalid) = &status.invalid_revision {
         line.push_str(&format!(
             "\ncontroller: the manifests on disk are invalid ({}); it keeps running revision {revision}",
-            text(&invalid["message"], "invalid")
+            printable(&invalid.message)
         ));
     }
     line
@@ -202,66 +202,63 @@ pub fn summary(status: &serde_json::Value) -> String {
 
 /// The controller's word for an object, when it says more than podctl's own observation:
 /// backing off after failures, blocked, in conflict.
-pub fn annotate(rows: &mut [Row], status: &serde_json::Value) {
-    let Some(objects) = status["objects"].as_array() else {
-        return;
-    };
+pub fn annotate(rows: &mut [Row], status: &ControllerStatus) {
     for row in rows {
-        let found = objects.iter().find(|o| {
-            o["name"].as_str() == Some(row.name.as_str())
-                && o["kind"].as_str() == Some(row.kind.as_str())
-        });
-        let Some(o) = found else { continue };
-        let word = o["status"].as_str().unwrap_or("");
-        if matches!(word, "BackingOff" | "Failed" | "Blocked" | "Conflict") {
-            let why = o["message"].as_str().unwrap_or("");
-            let note = format!(
-                "controller: {word}{}{why}",
-                if why.is_empty() { "" } else { ": " }
-            );
-            row.message = if row.message.is_empty() {
-                note
-            } else {
-                format!("{}; {note}", row.message)
-            };
-            if row.status == Status::Converged {
-                row.status = Status::Degraded;
-            }
+        let found = status
+            .objects
+            .iter()
+            .find(|o| o.name == row.name && o.kind == row.kind);
+        let Some(o) = found.filter(|o| o.status.is_trouble()) else {
+            continue;
+        };
+        let why = o.message.as_deref().unwrap_or("");
+        let note = format!(
+            "controller: {}{}{why}",
+            o.status,
+            if why.is_empty() { "" } else { ": " }
+        );
+        row.message = if row.message.is_empty() {
+            note
+        } else {
+            format!("{}; {note}", row.message)
+        };
+        if row.status == Status::Converged {
+            row.status = Status::Degraded;
         }
     }
 }
 
 /// Rows from the controller alone, for when the manifests on disk cannot be read.
-pub fn rows(status: &serde_json::Value) -> Vec<Row> {
-    let objects = status["objects"].as_array().cloned().unwrap_or_default();
-    objects
+pub fn rows(status: &ControllerStatus) -> Vec<Row> {
+    status
+        .objects
         .iter()
-        .filter_map(|o| {
-            let kind = Kind::parse_exact(o["kind"].as_str()?)?;
-            let word = o["status"].as_str().unwrap_or("");
-            let status = match word {
-                "UpToDate" | "Applied" => Status::Converged,
-                "Pending" => Status::Pending,
-                "BackingOff" | "Failed" | "Blocked" | "Conflict" => Status::Failed,
-                _ => Status::Progressing,
+        .map(|o| {
+            let row_status = match o.status {
+                ObjectPhase::UpToDate | ObjectPhase::Applied => Status::Converged,
+                ObjectPhase::Pending => Status::Pending,
+                ObjectPhase::BackingOff
+                | ObjectPhase::Failed
+                | ObjectPhase::Blocked
+                | ObjectPhase::Conflict => Status::Failed,
             };
-            let active = match (o["activeState"].as_str(), o["subState"].as_str()) {
+            let active = match (&o.active_state, &o.sub_state) {
                 (Some(a), Some(s)) => format!("{a}/{s}"),
                 _ => String::new(),
             };
-            Some(Row {
-                kind,
-                name: o["name"].as_str()?.to_string(),
-                status,
+            Row {
+                kind: o.kind,
+                name: o.name.clone(),
+                status: row_status,
                 active,
                 health: String::new(),
                 restarts: None,
                 age_seconds: None,
-                message: o["message"].as_str().unwrap_or("").to_string(),
+                message: o.message.clone().unwrap_or_default(),
                 image: String::new(),
-                unit: o["unit"].as_str().unwrap_or("").to_string(),
+                unit: o.unit.clone().unwrap_or_default(),
                 container_id: String::new(),
-            })
+            }
         })
         .collect()
 }
@@ -269,19 +266,34 @@ pub fn rows(status: &serde_json::Value) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::controller_status::ControllerPhase;
 
-    fn sample() -> serde_json::Value {
-        serde_json::json!({
-            "controller": {"pid": 42, "phase": "running"},
-            "revision": {"shortHash": "abc123def456"},
-            "invalidRevision": {"message": "revision rejected: 2 errors in 1 file"},
-            "lastReconcile": {"reason": "manifests", "changed": 1, "failed": 1},
+    /// A document as the controller writes it, parsed as `get` parses it.
+    fn sample() -> ControllerStatus {
+        let object =
+            |name: &str, status: &str, message: Option<&str>, unit_state: Option<(&str, &str)>| {
+                serde_json::json!({
+                    "kind": "Container", "name": name, "status": status, "message": message,
+                    "change": null, "unit": format!("{name}.service"),
+                    "activeState": unit_state.map(|u| u.0), "subState": unit_state.map(|u| u.1),
+                    "failures": 0, "retryAt": null, "lastReconciledAt": null
+                })
+            };
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "podctl.io/v1", "kind": "ControllerStatus",
+            "controller": {"version": "0.1.0", "pid": 42, "startedAt": 1.0, "manifests": "/m",
+                           "unitDir": "/u", "ready": true, "phase": "running"},
+            "revision": {"hash": "abc123def456abc", "shortHash": "abc123def456", "resolvedDir": "/m",
+                         "objects": 2, "loadedAt": 1.0},
+            "invalidRevision": {"detectedAt": 2.0, "message": "revision rejected: 2 errors in 1 file", "errors": []},
+            "lastReconcile": {"startedAt": 1.0, "durationMs": 5, "reason": "manifests", "changed": 1,
+                              "failed": 1, "error": null},
             "objects": [
-                {"kind": "Container", "name": "web", "status": "UpToDate", "unit": "web.service",
-                 "activeState": "active", "subState": "running"},
-                {"kind": "Container", "name": "api", "status": "BackingOff", "message": "api.service: job failed"}
+                object("web", "UpToDate", None, Some(("active", "running"))),
+                object("api", "BackingOff", Some("api.service: job failed"), None),
             ]
-        })
+        }))
+        .expect("the controller's document parses")
     }
 
     #[test]
@@ -297,11 +309,15 @@ mod tests {
     #[test]
     fn summary_should_escape_what_the_controller_says() {
         let mut status = sample();
-        status["controller"]["phase"] = "\u{1b}]0;pwned\u{7}running".into();
-        status["invalidRevision"]["message"] = "\u{1b}[2J\u{202e}gnissim".into();
+        if let Some(last) = &mut status.last_reconcile {
+            last.reason = "\u{1b}]0;pwned\u{7}manifests".into();
+        }
+        if let Some(invalid) = &mut status.invalid_revision {
+            invalid.message = "\u{1b}[2J\u{202e}gnissim".into();
+        }
         let s = summary(&status);
         assert!(!s.contains('\u{1b}') && !s.contains('\u{202e}'), "{s}");
-        assert!(s.contains("\\u{1b}]0;pwned\\u{7}running"), "{s}");
+        assert!(s.contains("\\u{1b}]0;pwned\\u{7}manifests"), "{s}");
     }
 
     #[test]
@@ -369,7 +385,7 @@ mod tests {
             while let Ok((mut s, _)) = listener.accept().await {
                 let mut buf = [0u8; 1024];
                 let _ = s.read(&mut buf).await;
-                let body = r#"{"controller":{"pid":1,"phase":"running"}}"#;
+                let body = serde_json::to_string(&sample()).unwrap();
                 let _ = s
                     .write_all(format!("HTTP/1.1 200 OK\r\n\r\n{body}").as_bytes())
                     .await;
@@ -395,7 +411,7 @@ mod tests {
             .await
             .unwrap();
         let status = fetch(source).await.unwrap().unwrap();
-        assert_eq!(status["controller"]["phase"], "running");
+        assert_eq!(status.controller.phase, ControllerPhase::Running);
         let missing = Source {
             socket: &dir.path().join("none.sock"),
             lock_file: &lock_file,

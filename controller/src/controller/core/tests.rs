@@ -121,7 +121,10 @@ async fn host_events_should_ask_for_a_pass_only_when_a_managed_unit_or_container
     let active = core.on_host_event(&unit_changed("db.service", "active"), now);
     assert_eq!(active.pass, None, "systemd restarts on its own");
     assert_eq!(active.counted, None);
-    assert_eq!(active.unit_view.unwrap().1.active_state, "active");
+    assert_eq!(
+        active.unit_view.unwrap().1.active_state,
+        Some(ActiveState::Active)
+    );
 
     let stranger = core.on_host_event(&unit_changed("other.service", "failed"), now);
     assert_eq!(stranger, HostEventEffects::default(), "not ours");
@@ -237,7 +240,7 @@ async fn a_failing_object_should_be_deferred_with_its_dependents_until_its_retry
     );
     let view = core.objects_view(Instant::now(), 100.0).unwrap();
     let db_status = view.objects.iter().find(|o| o.name == "db").unwrap();
-    assert_eq!(db_status.status, "BackingOff");
+    assert_eq!(db_status.status, ObjectPhase::BackingOff);
     assert_eq!(db_status.retry_at, Some(101.0));
     assert_eq!(view.backing_off, 1);
 

@@ -1,15 +1,22 @@
 //! The controller's live status as JSON (`GET /status`): the running revision, an invalid
-//! revision waiting to be fixed, the last pass, and every object's state. `podctl get`
-//! reads it; docs/operations.md documents the schema (`podctl.io/v1` `ControllerStatus`).
+//! revision waiting to be fixed, the last pass, and every object's state. One set of types
+//! for both sides: the controller serialises them, `podctl get` (`live.rs`) deserialises
+//! them. docs/operations.md documents the schema (`podctl.io/v1` `ControllerStatus`).
 
-use serde::Serialize;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The document's `apiVersion` and `kind`.
+pub const API_VERSION: &str = "podctl.io/v1";
+pub const KIND: &str = "ControllerStatus";
 
 /// The whole document. Field names are camelCase; times are Unix seconds (float).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ControllerStatus {
-    pub api_version: &'static str,
-    pub kind: &'static str,
+    pub api_version: String,
+    pub kind: String,
     pub controller: ControllerInfo,
     /// The revision being kept converged (the last valid one); `None` before the first.
     pub revision: Option<RevisionInfo>,
@@ -19,21 +26,20 @@ pub struct ControllerStatus {
     pub objects: Vec<ObjectStatus>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ControllerInfo {
-    pub version: &'static str,
+    pub version: String,
     pub pid: u32,
     pub started_at: f64,
     pub manifests: String,
     pub unit_dir: String,
     /// True once the first revision was loaded (valid or not) and the first pass ran.
     pub ready: bool,
-    /// `starting`, `running`, `stopping`.
-    pub phase: &'static str,
+    pub phase: ControllerPhase,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RevisionInfo {
     pub hash: String,
@@ -44,7 +50,7 @@ pub struct RevisionInfo {
     pub loaded_at: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct InvalidRevision {
     pub detected_at: f64,
@@ -53,7 +59,7 @@ pub struct InvalidRevision {
     pub errors: Vec<DiagnosticInfo>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DiagnosticInfo {
     pub file: String,
@@ -63,7 +69,7 @@ pub struct DiagnosticInfo {
     pub hint: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconcileInfo {
     pub started_at: f64,
@@ -77,15 +83,12 @@ pub struct ReconcileInfo {
 }
 
 /// One object of the running revision (or one being removed).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectStatus {
-    /// `Container`, `Volume`, `Secret`, `Image`, `Network`.
-    pub kind: String,
+    pub kind: podctl_api::Kind,
     pub name: String,
-    /// `UpToDate`, `Applied`, `Failed`, `Blocked`, `Conflict`, `Pending` (not reconciled yet),
-    /// `BackingOff` (failed; retried at `retryAt`).
-    pub status: &'static str,
+    pub status: ObjectPhase,
     /// The failure, block or conflict message.
     pub message: Option<String>,
     /// What the last pass found: `up to date`, `create`, `update (...)`, `repair (...)`, ...
@@ -99,6 +102,71 @@ pub struct ObjectStatus {
     pub failures: u32,
     pub retry_at: Option<f64>,
     pub last_reconciled_at: Option<f64>,
+}
+
+/// Where the controller is in its life.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ControllerPhase {
+    /// Before its first pass.
+    Starting,
+    Running,
+    /// Draining after SIGTERM.
+    Stopping,
+}
+
+impl fmt::Display for ControllerPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Stopping => "stopping",
+        })
+    }
+}
+
+/// An object's state as the controller reports it: its last outcome, or that it was not
+/// reconciled yet, or that it is waiting out a backoff.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjectPhase {
+    UpToDate,
+    Applied,
+    Failed,
+    Blocked,
+    Conflict,
+    /// Not reconciled yet.
+    Pending,
+    /// Failed; retried at `retryAt`.
+    BackingOff,
+}
+
+impl ObjectPhase {
+    /// The document's word, also the metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UpToDate => "UpToDate",
+            Self::Applied => "Applied",
+            Self::Failed => "Failed",
+            Self::Blocked => "Blocked",
+            Self::Conflict => "Conflict",
+            Self::Pending => "Pending",
+            Self::BackingOff => "BackingOff",
+        }
+    }
+
+    /// Something an operator should look at.
+    pub fn is_trouble(self) -> bool {
+        match self {
+            Self::Failed | Self::Blocked | Self::Conflict | Self::BackingOff => true,
+            Self::UpToDate | Self::Applied | Self::Pending => false,
+        }
+    }
+}
+
+impl fmt::Display for ObjectPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Now, in Unix seconds.
