@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{Exit, HostArgs, LockArgs, ManifestArgs, load_or_report};
-use podctl::execute::{PullProgress, Status};
+use podctl::execute::{PullProgress, Verdict};
 use podctl::lock::{self, HostLock};
 use podctl::reconcile::{Host, PassError, PassOptions, Reconciled};
 use podctl_api::printable;
@@ -71,14 +71,14 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
         let width = outcomes.iter().map(|o| printable(&o.object.to_string()).len()).max().unwrap_or(0);
         for o in &outcomes {
             let (result, detail) = match &o.status {
-                Status::UpToDate if matches!(o.change, podctl::plan::Change::Orphaned { .. }) => {
+                Verdict::UpToDate if matches!(o.change, podctl::plan::Change::Orphaned { .. }) => {
                     ("orphaned", String::new())
                 }
-                Status::UpToDate => ("unchanged", String::new()),
-                Status::Applied => ("ok", o.done.iter().map(|a| a.verb()).collect::<Vec<_>>().join(", ")),
-                Status::Failed(e) => ("FAILED", e.to_string()),
-                Status::Blocked(b) => ("BLOCKED", b.to_string()),
-                Status::Conflict(m) => ("CONFLICT", m.clone()),
+                Verdict::UpToDate => ("unchanged", String::new()),
+                Verdict::Applied => ("ok", o.done.iter().map(|a| a.verb()).collect::<Vec<_>>().join(", ")),
+                Verdict::Failed(e) => ("FAILED", e.to_string()),
+                Verdict::Blocked(b) => ("BLOCKED", b.to_string()),
+                Verdict::Conflict(m) => ("CONFLICT", m.clone()),
             };
             let change = match &o.change {
                 podctl::plan::Change::UpToDate => "-".to_string(),
@@ -110,7 +110,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             "revision {}: {}, {} changed, {} failed{} in {:.1}s",
             revision.short_hash(),
             podctl_api::plural(outcomes.len(), "object"),
-            outcomes.iter().filter(|o| matches!(o.status, Status::Applied)).count(),
+            outcomes.iter().filter(|o| matches!(o.status, Verdict::Applied)).count(),
             failed,
             if orphaned > 0 { format!(", {orphaned} orphaned (kept)") } else { String::new() },
             started.elapsed().as_secs_f64()

@@ -16,7 +16,7 @@ use super::backoff::{Backoff, Uptime};
 use super::events::{ContainerEvent, HostEvent};
 use super::pass_backoff::PassBackoff;
 use super::scheduler::{Request, Scheduler};
-use crate::execute::{Outcome, Status};
+use crate::execute::{Outcome, Verdict};
 use crate::observe::{ActiveState, Observed, UnitStatus};
 use crate::plan::Change;
 use crate::plan::guard::declares_no_container;
@@ -578,7 +578,7 @@ impl Core {
         summary.changed = report
             .outcomes
             .iter()
-            .filter(|o| matches!(o.status, Status::Applied))
+            .filter(|o| matches!(o.status, Verdict::Applied))
             .count();
         summary.pass_retry = match &report.error {
             Some(_) => {
@@ -646,7 +646,7 @@ impl Core {
             if !o.status.is_ok() {
                 summary.failed += 1;
             }
-            if matches!(o.change, Change::Repair { .. }) && matches!(o.status, Status::Applied) {
+            if matches!(o.change, Change::Repair { .. }) && matches!(o.status, Verdict::Applied) {
                 summary.repaired.push((o.object.clone(), o.change.clone()));
             }
             self.last_outcomes
@@ -747,11 +747,11 @@ impl Core {
 /// delay, so a container that exits at once is backed off instead of restarted forever.
 fn failure_of(o: &Outcome) -> Option<FailureKind> {
     match &o.status {
-        Status::Failed(e) => Some(FailureKind::Failed {
+        Verdict::Failed(e) => Some(FailureKind::Failed {
             message: e.to_string(),
             reason: e.kind().as_str(),
         }),
-        Status::Applied if o.change.repairs_a_failed_unit() => Some(FailureKind::UnitRestarted),
+        Verdict::Applied if o.change.repairs_a_failed_unit() => Some(FailureKind::UnitRestarted),
         _ => None,
     }
 }
@@ -797,17 +797,17 @@ fn deferred_objects(revision: &Revision, backoff: &Backoff, now: Instant) -> BTr
     deferred
 }
 
-fn phase_of(s: &Status) -> ObjectPhase {
+fn phase_of(s: &Verdict) -> ObjectPhase {
     match s {
-        Status::UpToDate => ObjectPhase::UpToDate,
-        Status::Applied => ObjectPhase::Applied,
-        Status::Failed(_) => ObjectPhase::Failed,
-        Status::Blocked(_) => ObjectPhase::Blocked,
-        Status::Conflict(_) => ObjectPhase::Conflict,
+        Verdict::UpToDate => ObjectPhase::UpToDate,
+        Verdict::Applied => ObjectPhase::Applied,
+        Verdict::Failed(_) => ObjectPhase::Failed,
+        Verdict::Blocked(_) => ObjectPhase::Blocked,
+        Verdict::Conflict(_) => ObjectPhase::Conflict,
     }
 }
 
-fn status_message(s: &Status) -> Option<String> {
+fn status_message(s: &Verdict) -> Option<String> {
     s.message()
 }
 

@@ -76,7 +76,7 @@ pub struct Config {
 /// Starts the endpoints: `/status` on the root-only socket, the rest on TCP too.
 async fn serve_http(
     config: &Config,
-    shared: &Arc<Shared>,
+    published: &Arc<Published>,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {
     // Bound while the host lock is held: no other controller serves this socket.
@@ -87,7 +87,7 @@ async fn serve_http(
             http::Listener::Socket(socket),
             http::Surface::StatusSocket,
             http::MAX_SOCKET_CONNECTIONS,
-            shared.clone(),
+            published.clone(),
             stop.clone(),
         ));
     }
@@ -102,20 +102,21 @@ async fn serve_http(
                 status_socket: config.status_socket.clone(),
             },
             http::MAX_TCP_CONNECTIONS,
-            shared.clone(),
+            published.clone(),
             stop.clone(),
         ));
     }
     Ok(())
 }
 
-/// State shared with the HTTP endpoints.
-struct Shared {
+/// What the controller publishes: its metrics and its `/status` document, read by the HTTP
+/// endpoints, written by the shell.
+struct Published {
     metrics: Metrics,
     status: Mutex<ControllerStatus>,
 }
 
-impl http::Endpoints for Shared {
+impl http::Endpoints for Published {
     fn metrics(&self) -> String {
         self.metrics.encode()
     }
@@ -138,7 +139,7 @@ impl http::Endpoints for Shared {
     }
 }
 
-impl Shared {
+impl Published {
     /// A controller starting: not ready, no revision yet.
     fn new(config: &Config) -> Self {
         Self {
@@ -252,19 +253,19 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         ..config.host.clone()
     };
     let host = Arc::new(Host::connect(host_config).await?);
-    let shared = Arc::new(Shared::new(&config));
+    let published = Arc::new(Published::new(&config));
     // The endpoints outlive the drain after SIGTERM (phase "stopping" is visible), and end
     // when `run` returns, however it returns.
     let http_stop = CancellationToken::new();
     let _http_guard = http_stop.clone().drop_guard();
-    serve_http(&config, &shared, &http_stop).await?;
+    serve_http(&config, &published, &http_stop).await?;
     let mut streams = Streams::open(&config, &host, &notifier, &cancel)?;
 
     let mut shell = Shell {
         core: Core::new(config.allow_empty, config.debounce, Instant::now()),
         config,
         host,
-        shared,
+        published,
         notifier,
         running: None,
     };
@@ -281,7 +282,7 @@ struct Shell {
     core: Core,
     config: Config,
     host: Arc<Host>,
-    shared: Arc<Shared>,
+    published: Arc<Published>,
     notifier: Notifier,
     running: Option<tokio::task::JoinHandle<()>>,
 }
@@ -296,16 +297,16 @@ impl Shell {
                 _ = s.sighup.recv() => {
                     info!("SIGHUP: reloading the manifests");
                     self.notifier.reloading();
-                    self.shared.metrics.event("sighup");
+                    self.published.metrics.event("sighup");
                     self.core.on_sighup(Instant::now());
                 }
                 Some(()) = s.manifest_changes.recv() => {
-                    self.shared.metrics.event("manifests");
+                    self.published.metrics.event("manifests");
                     self.core.on_load_asked(Reason::Manifests, Instant::now());
                 }
                 Some(event) = s.host_events.recv() => self.on_host_event(&event),
                 _ = s.resync.tick() => {
-                    self.shared.metrics.event("resync");
+                    self.published.metrics.event("resync");
                     self.core.on_load_asked(Reason::Resync, Instant::now());
                 }
                 _ = s.watchdog.tick() => self.notifier.watchdog(),
@@ -324,7 +325,7 @@ impl Shell {
     /// Says so, then waits for the pass in flight up to the grace period.
     async fn stop(&mut self, cancel: &CancellationToken) {
         self.notifier.stopping();
-        self.shared
+        self.published
             .update(|s| s.controller.phase = ControllerPhase::Stopping);
         cancel.cancel();
         let Some(task) = self.running.take() else {
@@ -371,7 +372,7 @@ impl Shell {
     }
 
     fn accepted(&self, new: Option<&Revision>, valid_again: bool) {
-        let metrics = &self.shared.metrics;
+        let metrics = &self.published.metrics;
         if valid_again {
             info!("the manifests are valid again");
         }
@@ -395,9 +396,9 @@ impl Shell {
                 objects: revision.len(),
                 loaded_at: unix_now(),
             };
-            self.shared.update(|s| s.revision = Some(info));
+            self.published.update(|s| s.revision = Some(info));
         }
-        self.shared.update(|s| s.invalid_revision = None);
+        self.published.update(|s| s.invalid_revision = None);
         self.publish(Publish::Objects);
     }
 
@@ -405,19 +406,20 @@ impl Shell {
     /// logged once per distinct report, shown in /status, the metrics and STATUS=.
     fn invalid(&self, why: &Invalid, first_seen: bool, keeping: &str) {
         if first_seen {
-            self.shared.metrics.invalid_revisions.inc();
+            self.published.metrics.invalid_revisions.inc();
             log_invalid(why, keeping);
         }
-        self.shared.metrics.revision_invalid.set(1);
+        self.published.metrics.revision_invalid.set(1);
         let invalid = invalid_status(why);
-        self.shared.update(|s| s.invalid_revision = Some(invalid));
+        self.published
+            .update(|s| s.invalid_revision = Some(invalid));
         self.publish(Publish::StatusLine);
     }
 
     fn on_host_event(&mut self, event: &HostEvent) {
         let effects = self.core.on_host_event(event, Instant::now());
         if effects.restarts_seen > 0 {
-            self.shared
+            self.published
                 .metrics
                 .restarts_seen
                 .inc_by(effects.restarts_seen);
@@ -426,7 +428,7 @@ impl Shell {
             self.publish(Publish::Unit(unit, view));
         }
         if let Some(source) = effects.counted {
-            self.shared.metrics.event(source);
+            self.published.metrics.event(source);
         }
         if let Some((Some(object), _)) = &effects.pass {
             tracing::debug!(%object, "host event");
@@ -456,7 +458,7 @@ impl Shell {
         let summary = self
             .core
             .on_pass_done(report, now, SystemTime::now(), unix_now());
-        let metrics = &self.shared.metrics;
+        let metrics = &self.published.metrics;
         metrics
             .reconcile_duration
             .observe(report.elapsed.as_secs_f64());
@@ -497,7 +499,7 @@ impl Shell {
             failed: summary.failed,
             error: pass_error,
         };
-        self.shared.update(|s| s.last_reconcile = Some(last));
+        self.published.update(|s| s.last_reconcile = Some(last));
         self.publish(Publish::Objects);
         self.mark_ready();
     }
@@ -505,12 +507,12 @@ impl Shell {
     fn mark_ready(&mut self) {
         let ready = self.core.mark_ready();
         if ready.first {
-            self.shared
+            self.published
                 .update(|s| s.controller.phase = ControllerPhase::Running);
             info!("ready");
         }
         if ready.has_revision {
-            self.shared.update(|s| s.controller.ready = true);
+            self.published.update(|s| s.controller.ready = true);
         }
         // Also after a reload (SIGHUP sent RELOADING=1).
         self.notifier.ready(&self.core.status_line());
@@ -523,7 +525,7 @@ impl Shell {
                 let Some(view) = self.core.objects_view(Instant::now(), unix_now()) else {
                     return;
                 };
-                let metrics = &self.shared.metrics;
+                let metrics = &self.published.metrics;
                 metrics.objects.clear();
                 for ((kind, status), n) in view.counts {
                     metrics
@@ -532,10 +534,10 @@ impl Shell {
                         .set(n);
                 }
                 metrics.backing_off.set(view.backing_off as i64);
-                self.shared.update(|s| s.objects = view.objects);
+                self.published.update(|s| s.objects = view.objects);
             }
             Publish::Unit(unit, view) => {
-                self.shared.update(|s| {
+                self.published.update(|s| {
                     if let Some(o) = s
                         .objects
                         .iter_mut()

@@ -11,7 +11,7 @@ use podctl_api::{Kind, ObjectRef, Revision};
 use super::enablement;
 use super::error::{ActionError, Blocked};
 use super::pull::Pulls;
-use super::{Outcome, Status};
+use super::{Outcome, Verdict};
 use crate::plan::{Action, Change, Step};
 
 /// The passes over desired objects: what containers use (networks last), then the
@@ -64,7 +64,7 @@ impl Batches {
 #[derive(Debug, Default)]
 pub(super) struct Gate {
     /// Containers that cannot run; their unit files are neither written nor enabled.
-    pub held: BTreeMap<ObjectRef, Status>,
+    pub held: BTreeMap<ObjectRef, Verdict>,
     pub reload_error: Option<ActionError>,
 }
 
@@ -76,7 +76,7 @@ impl Gate {
         revision: &Revision,
         outcomes: &BTreeMap<ObjectRef, Outcome>,
         batches: &Batches,
-    ) -> Option<Status> {
+    ) -> Option<Verdict> {
         if let Some(status) = self.held.get(&step.object) {
             return Some(status.clone());
         }
@@ -94,19 +94,19 @@ impl Gate {
             return Some(status);
         }
         if let Some(e) = batches.write_error(step) {
-            return Some(Status::Failed(e.clone()));
+            return Some(Verdict::Failed(e.clone()));
         }
         if let Some(e) = self.reload_error.clone().filter(|_| !step.is_noop()) {
-            return Some(Status::Failed(e));
+            return Some(Verdict::Failed(e));
         }
         batches
             .enablement_error(step)
-            .map(|e| Status::Failed(e.clone()))
+            .map(|e| Verdict::Failed(e.clone()))
     }
 
     /// A network is recreated with its containers stopped and started again: not when one
     /// of them is held back, which would leave it down.
-    fn stops_a_held_container(&self, step: &Step) -> Option<Status> {
+    fn stops_a_held_container(&self, step: &Step) -> Option<Verdict> {
         step.actions.iter().find_map(|a| {
             let Action::StopUnit { unit } = a else {
                 return None;
@@ -114,7 +114,7 @@ impl Gate {
             let (object, status) = self.held.iter().find(|(o, _)| {
                 o.kind == Kind::Container && crate::render::unit_name(&o.name) == *unit
             })?;
-            Some(Status::Blocked(Blocked::NotRecreated {
+            Some(Verdict::Blocked(Blocked::NotRecreated {
                 container: object.clone(),
                 why: status.message().unwrap_or_default(),
             }))
@@ -132,11 +132,11 @@ pub(super) fn planned_failure(
     step: &Step,
     revision: &Revision,
     failed: impl Fn(&ObjectRef) -> bool,
-) -> Option<Status> {
+) -> Option<Verdict> {
     match &step.change {
-        Change::Conflict { message } => return Some(Status::Conflict(message.clone())),
+        Change::Conflict { message } => return Some(Verdict::Conflict(message.clone())),
         Change::Error { message } => {
-            return Some(Status::Failed(ActionError::Planned(message.clone())));
+            return Some(Verdict::Failed(ActionError::Planned(message.clone())));
         }
         _ => {}
     }
@@ -145,7 +145,7 @@ pub(super) fn planned_failure(
         .dependencies(&step.object)
         .into_iter()
         .find(|d| failed(d))
-        .map(|dep| Status::Blocked(Blocked::By(dep.clone())))
+        .map(|dep| Verdict::Blocked(Blocked::By(dep.clone())))
 }
 
 /// The containers that cannot run now, in dependency order so that one held back holds
@@ -155,7 +155,7 @@ pub(super) fn held_containers(
     by_object: &BTreeMap<&ObjectRef, &Step>,
     outcomes: &BTreeMap<ObjectRef, Outcome>,
     pulls: &Pulls,
-) -> BTreeMap<ObjectRef, Status> {
+) -> BTreeMap<ObjectRef, Verdict> {
     let mut held = BTreeMap::new();
     for object in revision
         .graph()
@@ -167,7 +167,7 @@ pub(super) fn held_containers(
         };
         let pull_failure = step.actions.iter().find_map(|a| match a {
             Action::PullImage { reference, .. } => {
-                pulls.result(reference).err().map(Status::Failed)
+                pulls.result(reference).err().map(Verdict::Failed)
             }
             _ => None,
         });
@@ -283,7 +283,7 @@ pub(super) fn written_then_blocked<'a>(
         .filter(|s| {
             matches!(
                 outcomes.get(&s.object).map(|o| &o.status),
-                Some(Status::Blocked(_))
+                Some(Verdict::Blocked(_))
             ) && gate.lets_write(s)
                 && batches.write_error(s).is_none()
                 && s.actions

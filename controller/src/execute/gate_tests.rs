@@ -80,7 +80,7 @@ fn unchanged(name: &str) -> Step {
     step(container(name), Change::UpToDate, Vec::new())
 }
 
-fn outcome(object: ObjectRef, status: Status) -> (ObjectRef, Outcome) {
+fn outcome(object: ObjectRef, status: Verdict) -> (ObjectRef, Outcome) {
     let outcome = Outcome {
         object: object.clone(),
         change: Change::Create,
@@ -91,8 +91,8 @@ fn outcome(object: ObjectRef, status: Status) -> (ObjectRef, Outcome) {
     (object, outcome)
 }
 
-fn failed(message: &str) -> Status {
-    Status::Failed(ActionError::Planned(message.to_owned()))
+fn failed(message: &str) -> Verdict {
+    Verdict::Failed(ActionError::Planned(message.to_owned()))
 }
 
 fn systemd_error() -> Arc<SystemdError> {
@@ -103,8 +103,8 @@ fn by_object(steps: &[Step]) -> BTreeMap<&ObjectRef, &Step> {
     steps.iter().map(|s| (&s.object, s)).collect()
 }
 
-fn message(status: Option<&Status>) -> Option<String> {
-    status.and_then(Status::message)
+fn message(status: Option<&Verdict>) -> Option<String> {
+    status.and_then(Verdict::message)
 }
 
 #[test]
@@ -146,7 +146,7 @@ fn a_container_whose_image_was_not_pulled_should_be_held_with_that_reason() {
     );
     let status = held.get(&container("other"));
     assert!(
-        matches!(status, Some(Status::Failed(e)) if e.kind() == ErrorKind::Pull),
+        matches!(status, Some(Verdict::Failed(e)) if e.kind() == ErrorKind::Pull),
         "{status:?}"
     );
     assert_eq!(
@@ -218,7 +218,7 @@ fn a_conflict_in_the_plan_should_be_reported_as_a_conflict() {
     let why =
         Gate::default().why_not_attempted(&clash, &revision, &BTreeMap::new(), &Batches::default());
     assert!(
-        matches!(&why, Some(Status::Conflict(m)) if m == "not ours"),
+        matches!(&why, Some(Verdict::Conflict(m)) if m == "not ours"),
         "{why:?}"
     );
 }
@@ -343,12 +343,12 @@ fn a_container_blocked_after_its_unit_was_written_should_have_it_put_back() {
     let outcomes = BTreeMap::from([
         outcome(
             container("app"),
-            Status::Blocked(Blocked::By(object(Kind::Volume, "data"))),
+            Verdict::Blocked(Blocked::By(object(Kind::Volume, "data"))),
         ),
         outcome(container("web"), failed("job failed")),
         outcome(
             container("other"),
-            Status::Blocked(Blocked::By(container("app"))),
+            Verdict::Blocked(Blocked::By(container("app"))),
         ),
     ]);
     let mut batches = Batches::default();

@@ -39,7 +39,7 @@ use run::RunContext;
 
 /// How one object ended.
 #[derive(Debug, Clone)]
-pub enum Status {
+pub enum Verdict {
     /// Nothing needed doing.
     UpToDate,
     /// Every action succeeded.
@@ -52,18 +52,18 @@ pub enum Status {
     Conflict(String),
 }
 
-impl Status {
+impl Verdict {
     pub fn is_ok(&self) -> bool {
-        matches!(self, Status::UpToDate | Status::Applied)
+        matches!(self, Verdict::UpToDate | Verdict::Applied)
     }
 
     /// What went wrong, as the user reads it; `None` for an object that is fine.
     pub fn message(&self) -> Option<String> {
         match self {
-            Status::Failed(e) => Some(e.to_string()),
-            Status::Blocked(b) => Some(b.to_string()),
-            Status::Conflict(m) => Some(m.clone()),
-            Status::UpToDate | Status::Applied => None,
+            Verdict::Failed(e) => Some(e.to_string()),
+            Verdict::Blocked(b) => Some(b.to_string()),
+            Verdict::Conflict(m) => Some(m.clone()),
+            Verdict::UpToDate | Verdict::Applied => None,
         }
     }
 }
@@ -72,14 +72,14 @@ impl Status {
 pub struct Outcome {
     pub object: ObjectRef,
     pub change: Change,
-    pub status: Status,
+    pub status: Verdict,
     /// The actions carried out, in order.
     pub done: Vec<Action>,
     pub elapsed: Duration,
 }
 
 impl Outcome {
-    fn of(step: &Step, status: Status, done: Vec<Action>, elapsed: Duration) -> Self {
+    fn of(step: &Step, status: Verdict, done: Vec<Action>, elapsed: Duration) -> Self {
         Self {
             object: step.object.clone(),
             change: step.change.clone(),
@@ -146,7 +146,7 @@ impl Executor<'_> {
             info!(object = %step.object, change = %step.change, "kept");
             outcomes.insert(
                 step.object.clone(),
-                Outcome::of(step, Status::UpToDate, Vec::new(), Duration::ZERO),
+                Outcome::of(step, Verdict::UpToDate, Vec::new(), Duration::ZERO),
             );
         }
         let removed_images = self.remove_all(&removals, &mut outcomes).await;
@@ -215,7 +215,7 @@ impl Executor<'_> {
             outcomes.entry(step.object.clone()).or_insert_with(|| {
                 Outcome::of(
                     step,
-                    Status::Blocked(Blocked::Interrupted),
+                    Verdict::Blocked(Blocked::Interrupted),
                     Vec::new(),
                     Duration::ZERO,
                 )
@@ -366,7 +366,7 @@ impl Executor<'_> {
                         None => {
                             let _permit = semaphore.acquire().await;
                             if self.interrupt.is_cancelled() {
-                                (Status::Blocked(Blocked::Interrupted), Vec::new())
+                                (Verdict::Blocked(Blocked::Interrupted), Vec::new())
                             } else {
                                 self.converge(step, ctx)
                                     .instrument(info_span!("object", object = %step.object))
@@ -385,21 +385,21 @@ impl Executor<'_> {
 
     /// Runs one desired object's actions in order, up to the first that fails (files and
     /// enablement were done for the batch: those report the batch's result).
-    async fn converge(&self, step: &Step, ctx: &RunContext<'_>) -> (Status, Vec<Action>) {
+    async fn converge(&self, step: &Step, ctx: &RunContext<'_>) -> (Verdict, Vec<Action>) {
         let mut done = Vec::new();
         for action in &step.actions {
             if let Err(e) = self.run_action(action, ctx).await {
                 // The caller reports every outcome (apply's table, the controller's
                 // events and metrics); a warning here would say it twice.
                 info!(error = %e, kind = %e.kind(), "object failed");
-                return (Status::Failed(e), done);
+                return (Verdict::Failed(e), done);
             }
             done.push(action.clone());
         }
         let status = if done.is_empty() {
-            Status::UpToDate
+            Verdict::UpToDate
         } else {
-            Status::Applied
+            Verdict::Applied
         };
         (status, done)
     }
@@ -416,13 +416,13 @@ impl Executor<'_> {
         for step in steps {
             let begin = Instant::now();
             let mut done = Vec::new();
-            let mut status = Status::Applied;
+            let mut status = Verdict::Applied;
             for action in &step.actions {
                 match self.run_action(action, &ctx).await {
                     Ok(()) => done.push(action.clone()),
                     Err(e) => {
                         warn!(object = %step.object, error = %e, "removal failed");
-                        status = Status::Failed(e);
+                        status = Verdict::Failed(e);
                         break;
                     }
                 }
@@ -480,15 +480,15 @@ impl Executor<'_> {
         let mut outcomes = Vec::new();
         for (step, stop_result, mut done, begin) in stopped {
             let mut status = match stop_result {
-                Ok(()) => Status::Applied,
-                Err(e) => Status::Failed(e),
+                Ok(()) => Verdict::Applied,
+                Err(e) => Verdict::Failed(e),
             };
             if status.is_ok() {
                 for action in step.actions.iter().filter(|a| !is_stop(a)) {
                     match self.run_action(action, &ctx).await {
                         Ok(()) => done.push(action.clone()),
                         Err(e) => {
-                            status = Status::Failed(e);
+                            status = Verdict::Failed(e);
                             break;
                         }
                     }

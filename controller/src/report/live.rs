@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::controller_status::{ControllerStatus, ObjectPhase};
-use super::status::{Row, Status};
+use super::status::{Convergence, Row};
 use crate::lock::{self, Holder};
 
 /// How long `get` waits for a controller: on a host without one it must not hang.
@@ -222,8 +222,8 @@ pub fn annotate(rows: &mut [Row], status: &ControllerStatus) {
         } else {
             format!("{}; {note}", row.message)
         };
-        if row.status == Status::Converged {
-            row.status = Status::Degraded;
+        if row.status == Convergence::Converged {
+            row.status = Convergence::Degraded;
         }
     }
 }
@@ -235,12 +235,12 @@ pub fn rows(status: &ControllerStatus) -> Vec<Row> {
         .iter()
         .map(|o| {
             let row_status = match o.status {
-                ObjectPhase::UpToDate | ObjectPhase::Applied => Status::Converged,
-                ObjectPhase::Pending => Status::Pending,
+                ObjectPhase::UpToDate | ObjectPhase::Applied => Convergence::Converged,
+                ObjectPhase::Pending => Convergence::Pending,
                 ObjectPhase::BackingOff
                 | ObjectPhase::Failed
                 | ObjectPhase::Blocked
-                | ObjectPhase::Conflict => Status::Failed,
+                | ObjectPhase::Conflict => Convergence::Failed,
             };
             let active = match (&o.active_state, &o.sub_state) {
                 (Some(a), Some(s)) => format!("{a}/{s}"),
@@ -425,9 +425,9 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(
             (rows[0].status, rows[0].active.as_str()),
-            (Status::Converged, "active/running")
+            (Convergence::Converged, "active/running")
         );
-        assert_eq!(rows[1].status, Status::Failed);
+        assert_eq!(rows[1].status, Convergence::Failed);
         assert_eq!(rows[1].message, "api.service: job failed");
     }
 }

@@ -10,8 +10,9 @@ use serde::Serialize;
 use crate::observe::{ActiveState, Health, Observed, UnitStatus};
 use crate::plan::{Change, Plan, RepairReason, Step};
 
+/// How far an object is from its desired state, as `get` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Status {
+pub enum Convergence {
     /// Exists, up to date, running and healthy.
     Converged,
     /// Starting, stopping or restarting right now.
@@ -32,7 +33,7 @@ pub enum Status {
 pub struct Row {
     pub kind: Kind,
     pub name: String,
-    pub status: Status,
+    pub status: Convergence,
     /// systemd's `active/sub` state of a container's unit.
     pub active: String,
     pub health: String,
@@ -59,10 +60,10 @@ pub fn rows(
         .map(|step| {
             let mut r = row(step, revision, observed, now);
             if !step.is_noop()
-                && !matches!(r.status, Status::Failed)
+                && !matches!(r.status, Convergence::Failed)
                 && let Some(message) = plan.blocked_message(revision, &step.object)
             {
-                r.status = Status::Pending;
+                r.status = Convergence::Pending;
                 r.message = message;
             }
             r
@@ -92,7 +93,7 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
     let mut r = Row {
         kind: object.kind,
         name: object.name.to_string(),
-        status: Status::Converged,
+        status: Convergence::Converged,
         active: String::new(),
         health: String::new(),
         restarts: None,
@@ -137,8 +138,8 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
     let failed = seen
         .unit
         .is_some_and(|u| u.active_state == ActiveState::Failed);
-    if r.status == Status::Failed && stopped_by_sigterm && failed {
-        r.status = Status::Degraded;
+    if r.status == Convergence::Failed && stopped_by_sigterm && failed {
+        r.status = Convergence::Degraded;
         r.message = "stopped (exit 143 on SIGTERM, e.g. `systemctl stop`); apply starts it".into();
     }
     r
@@ -152,22 +153,22 @@ struct Seen<'a> {
     health: Option<Health>,
 }
 
-fn status_of(step: &Step, r: &Row, seen: Seen<'_>) -> (Status, String) {
+fn status_of(step: &Step, r: &Row, seen: Seen<'_>) -> (Convergence, String) {
     match &step.change {
         Change::Conflict { message } | Change::Error { message } => {
-            return (Status::Failed, message.clone());
+            return (Convergence::Failed, message.clone());
         }
-        Change::Orphaned { reason } => return (Status::Orphaned, reason.clone()),
+        Change::Orphaned { reason } => return (Convergence::Orphaned, reason.clone()),
         Change::Delete => {
             return (
-                Status::Orphaned,
+                Convergence::Orphaned,
                 "left the manifests; apply removes it".into(),
             );
         }
-        Change::Create => return (Status::Pending, "not applied yet".into()),
+        Change::Create => return (Convergence::Pending, "not applied yet".into()),
         Change::Update { fields } => {
             return (
-                Status::Pending,
+                Convergence::Pending,
                 format!("changed: {}; apply pending", fields.join(", ")),
             );
         }
@@ -179,16 +180,16 @@ fn status_of(step: &Step, r: &Row, seen: Seen<'_>) -> (Status, String) {
             Change::Repair {
                 reason: RepairReason::AlwaysPulled,
             } => (
-                Status::Converged,
+                Convergence::Converged,
                 "pulled again on every apply (pullPolicy: Always)".into(),
             ),
-            Change::Repair { reason } => (Status::Degraded, reason.to_string()),
-            _ => (Status::Converged, String::new()),
+            Change::Repair { reason } => (Convergence::Degraded, reason.to_string()),
+            _ => (Convergence::Converged, String::new()),
         };
     }
     let Some(unit) = seen.unit else {
         return (
-            Status::Degraded,
+            Convergence::Degraded,
             "unit is not loaded; apply starts it".into(),
         );
     };
@@ -196,19 +197,19 @@ fn status_of(step: &Step, r: &Row, seen: Seen<'_>) -> (Status, String) {
     let health = seen.health;
     match active {
         ActiveState::Failed => (
-            Status::Failed,
+            Convergence::Failed,
             format!("unit failed; see journalctl -u {}", r.unit),
         ),
         ActiveState::Activating | ActiveState::Deactivating | ActiveState::Reloading => (
-            Status::Progressing,
+            Convergence::Progressing,
             format!("{active} ({})", unit.sub_state),
         ),
         _ if unit.is_auto_restarting() => (
-            Status::Progressing,
+            Convergence::Progressing,
             format!("{active} ({})", unit.sub_state),
         ),
         ActiveState::Active if health == Some(Health::Unhealthy) => {
-            (Status::Degraded, "container is unhealthy".into())
+            (Convergence::Degraded, "container is unhealthy".into())
         }
         // systemd's Restart= keeps a crashing container "active": many restarts and a
         // short uptime say it is looping.
@@ -217,7 +218,7 @@ fn status_of(step: &Step, r: &Row, seen: Seen<'_>) -> (Status, String) {
                 && r.age_seconds.is_some_and(|s| s < CRASH_LOOP_UPTIME_S) =>
         {
             (
-                Status::Degraded,
+                Convergence::Degraded,
                 format!(
                     "restarting: {} restarts, up {}; see journalctl -u {}",
                     r.restarts.unwrap_or_default(),
@@ -227,14 +228,14 @@ fn status_of(step: &Step, r: &Row, seen: Seen<'_>) -> (Status, String) {
             )
         }
         ActiveState::Active => match &step.change {
-            Change::Repair { reason } => (Status::Degraded, reason.to_string()),
+            Change::Repair { reason } => (Convergence::Degraded, reason.to_string()),
             _ if health == Some(Health::Starting) => {
-                (Status::Progressing, "health check starting".into())
+                (Convergence::Progressing, "health check starting".into())
             }
-            _ => (Status::Converged, String::new()),
+            _ => (Convergence::Converged, String::new()),
         },
         _ => (
-            Status::Degraded,
+            Convergence::Degraded,
             format!("unit is {active}; apply starts it"),
         ),
     }

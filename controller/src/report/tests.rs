@@ -113,7 +113,7 @@ fn blocked_objects_say_by_what_and_always_pulled_images_are_converged() {
     let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
     let rows = rows(&plan, &rev, &observed, now, &Filter::default());
     let row = |name: &str| rows.iter().find(|r| r.name == name).expect("row");
-    assert_eq!(row("app").status, super::status::Status::Pending);
+    assert_eq!(row("app").status, super::status::Convergence::Pending);
     assert!(
         row("app")
             .message
@@ -121,9 +121,9 @@ fn blocked_objects_say_by_what_and_always_pulled_images_are_converged() {
         "{}",
         row("app").message
     );
-    assert_eq!(row("data").status, super::status::Status::Failed);
-    assert_eq!(row("db").status, super::status::Status::Converged);
-    assert_eq!(row("img").status, super::status::Status::Converged);
+    assert_eq!(row("data").status, super::status::Convergence::Failed);
+    assert_eq!(row("db").status, super::status::Convergence::Converged);
+    assert_eq!(row("img").status, super::status::Convergence::Converged);
 
     let text = plain(&render_text(&plan, &rev, "/etc/systemd/system", false));
     assert!(
@@ -175,13 +175,13 @@ fn a_unit_stopped_by_hand_is_degraded_and_a_crash_is_failed() {
     let plan = plan(&rev, &observed, &RenderContext::default());
     let rows = rows(&plan, &rev, &observed, UNIX_EPOCH, &Filter::default());
     let row = |name: &str| rows.iter().find(|r| r.name == name).expect("row");
-    assert_eq!(row("app").status, super::status::Status::Degraded);
+    assert_eq!(row("app").status, super::status::Convergence::Degraded);
     assert!(
         row("app").message.starts_with("stopped"),
         "{}",
         row("app").message
     );
-    assert_eq!(row("db").status, super::status::Status::Failed);
+    assert_eq!(row("db").status, super::status::Convergence::Failed);
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn a_container_restarting_again_and_again_is_degraded() {
     db.active_enter_timestamp_us = (1_000_000 - 20) * 1_000_000;
     let plan = plan(&rev, &observed, &RenderContext::default());
     let looping = rows(&plan, &rev, &observed, now, &Filter::default());
-    assert_eq!(looping[0].status, super::status::Status::Degraded);
+    assert_eq!(looping[0].status, super::status::Convergence::Degraded);
     assert!(
         looping[0]
             .message
@@ -207,5 +207,5 @@ fn a_container_restarting_again_and_again_is_degraded() {
     let db = observed.units.get_mut("db.service").expect("db");
     db.active_enter_timestamp_us = (1_000_000 - 3600) * 1_000_000;
     let settled = rows(&plan, &rev, &observed, now, &Filter::default());
-    assert_eq!(settled[0].status, super::status::Status::Converged);
+    assert_eq!(settled[0].status, super::status::Convergence::Converged);
 }

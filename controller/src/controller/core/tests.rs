@@ -39,7 +39,7 @@ fn container(name: &str) -> ObjectRef {
     ObjectRef::new(Kind::Container, name.parse().unwrap())
 }
 
-fn outcome(object: &ObjectRef, change: Change, status: Status) -> Outcome {
+fn outcome(object: &ObjectRef, change: Change, status: Verdict) -> Outcome {
     Outcome {
         object: object.clone(),
         change,
@@ -205,7 +205,7 @@ async fn a_failing_object_should_be_deferred_with_its_dependents_until_its_retry
     let failed = outcome(
         &db,
         Change::Create,
-        Status::Failed(ActionError::Planned("exit 1".to_owned())),
+        Verdict::Failed(ActionError::Planned("exit 1".to_owned())),
     );
     let summary = core.on_pass_done(
         &report(vec![failed], None),
@@ -258,7 +258,7 @@ async fn a_failed_unit_started_again_should_back_off_like_a_failure() {
     };
     assert!(repair.repairs_a_failed_unit());
     let summary = core.on_pass_done(
-        &report(vec![outcome(&db, repair.clone(), Status::Applied)], None),
+        &report(vec![outcome(&db, repair.clone(), Verdict::Applied)], None),
         Instant::now(),
         SystemTime::now(),
         0.0,
@@ -324,7 +324,7 @@ async fn a_new_revision_should_forget_the_backoff_of_changed_objects_only() {
         outcome(
             o,
             Change::Create,
-            Status::Failed(ActionError::Planned("x".to_owned())),
+            Verdict::Failed(ActionError::Planned("x".to_owned())),
         )
     };
     let (db, app) = (container("db"), container("app"));
