@@ -22,7 +22,7 @@ use crate::plan::Change;
 use crate::plan::guard::declares_no_container;
 use crate::reconcile::PassError;
 use crate::render::unit_name;
-use crate::report::controller_status::{ObjectPhase, ObjectStatus};
+use crate::report::controller_status::{ControllerPhase, ObjectPhase, ObjectStatus};
 
 /// Host events come in bursts (a restart is several signals): gather them briefly.
 pub(super) const EVENT_DELAY: Duration = Duration::from_millis(100);
@@ -256,7 +256,10 @@ pub(super) struct Core {
     pass_backoff: PassBackoff,
     units: HashMap<String, UnitView>,
     last_outcomes: BTreeMap<ObjectRef, (Outcome, f64)>,
-    ready_sent: bool,
+    /// Where the controller is in its life; each transition checks where it comes from.
+    phase: ControllerPhase,
+    /// A pass was started and has not reported back: at most one at a time.
+    pass_in_flight: bool,
 }
 
 impl Core {
@@ -274,14 +277,27 @@ impl Core {
             pass_backoff: PassBackoff::default(),
             units: HashMap::new(),
             last_outcomes: BTreeMap::new(),
-            ready_sent: false,
+            phase: ControllerPhase::Starting,
+            pass_in_flight: false,
         };
         core.request(Work::Load, now, Reason::Start);
         core
     }
 
-    pub fn ready_sent(&self) -> bool {
-        self.ready_sent
+    pub fn phase(&self) -> ControllerPhase {
+        self.phase
+    }
+
+    /// Starting or running → stopping (SIGTERM): no pass starts after it. `false` when it
+    /// was stopping already.
+    pub fn on_stopping(&mut self) -> bool {
+        match self.phase {
+            ControllerPhase::Starting | ControllerPhase::Running => {
+                self.phase = ControllerPhase::Stopping;
+                true
+            }
+            ControllerPhase::Stopping => false,
+        }
     }
 
     /// Asks for work; returns when it runs. A pass waits out the pass backoff whatever its
@@ -535,10 +551,21 @@ impl Core {
     /// A due pass: what it converges to and what it leaves out. `None` with nothing valid
     /// to converge to yet (invalid or unreadable manifests at start): the pass is over.
     pub fn start_pass(&mut self, reason: &Reason, now: Instant) -> Option<PassStart> {
-        let Some(revision) = self.current.clone() else {
-            self.scheduler.done(&Work::Reconcile);
-            return None;
+        // The scheduler runs one pass at a time; a second would race the first on the host.
+        debug_assert!(
+            !self.pass_in_flight,
+            "a pass started while one is in flight"
+        );
+        let revision = match (&self.current, self.phase) {
+            (Some(revision), ControllerPhase::Starting | ControllerPhase::Running) => {
+                revision.clone()
+            }
+            (None, _) | (_, ControllerPhase::Stopping) => {
+                self.scheduler.done(&Work::Reconcile);
+                return None;
+            }
         };
+        self.pass_in_flight = true;
         let deferred = deferred_objects(&revision, &self.backoff, now);
         // Only a manifest change may use the cache; every other reason is about the host.
         let cached = match reason {
@@ -564,6 +591,12 @@ impl Core {
         wall: SystemTime,
         unix: f64,
     ) -> PassSummary {
+        if !self.pass_in_flight {
+            // Only a started pass reports back; anything else is a bug in the shell.
+            tracing::error!("a pass reported back that was not started");
+            debug_assert!(false, "on_pass_done without start_pass");
+        }
+        self.pass_in_flight = false;
         self.scheduler.done(&Work::Reconcile);
         self.observed = report.observed_after.clone();
         self.cache_units(&report.units);
@@ -658,8 +691,14 @@ impl Core {
     /// Systemd hears READY=1 after the first pass, valid manifests or not (the service runs
     /// and reports); `/readyz` only once a revision is kept converged.
     pub fn mark_ready(&mut self) -> Ready {
-        let first = !self.ready_sent;
-        self.ready_sent = true;
+        // Starting → running, once; a stopping controller stays stopping.
+        let first = match self.phase {
+            ControllerPhase::Starting => {
+                self.phase = ControllerPhase::Running;
+                true
+            }
+            ControllerPhase::Running | ControllerPhase::Stopping => false,
+        };
         Ready {
             first,
             has_revision: self.current.is_some(),

@@ -10,6 +10,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::report::controller_status::ControllerPhase;
+
 type Labels = Vec<(String, String)>;
 
 /// Every metric, registered once; cheap to update from any task.
@@ -28,6 +30,7 @@ pub struct Metrics {
     pub events: Family<Labels, Counter>,
     pub backing_off: Gauge,
     pub http_rejected: Counter,
+    pub phase: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -36,104 +39,118 @@ impl Default for Metrics {
     }
 }
 
+/// Registers `metric` under `name` and hands it back: each field of [`Metrics`] is one line.
+fn register<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("podctl");
+        let r = &mut registry;
         let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
-        registry.register_with_unit(
+        r.register_with_unit(
             "reconcile_duration",
             "Duration of one reconcile pass (observe, plan, execute)",
             prometheus_client::registry::Unit::Seconds,
             reconcile_duration.clone(),
         );
-        let reconciles = Family::default();
-        registry.register(
-            "reconciles",
-            "Reconcile passes by result (ok: every object converged)",
-            reconciles.clone(),
-        );
-        let objects = Family::default();
-        registry.register(
-            "objects",
-            "Objects of the running revision by kind and status",
-            objects.clone(),
-        );
-        let revision_info = Family::default();
-        registry.register(
-            "revision_info",
-            "The revision being applied (value 1; the hash is a label)",
-            revision_info.clone(),
-        );
         let revision_applied_time = Gauge::<f64, AtomicU64>::default();
-        registry.register_with_unit(
+        r.register_with_unit(
             "revision_applied_timestamp",
             "Unix time at which the running revision was first applied",
             prometheus_client::registry::Unit::Seconds,
             revision_applied_time.clone(),
         );
-        let revision_invalid = Gauge::default();
-        registry.register(
-            "revision_invalid",
-            "1 while the manifest directory holds an invalid revision (the last good one keeps running)",
-            revision_invalid.clone(),
-        );
-        let invalid_revisions = Counter::default();
-        registry.register(
-            "invalid_revisions",
-            "Invalid revisions seen in the manifest directory",
-            invalid_revisions.clone(),
-        );
-        let object_failures = Family::default();
-        registry.register(
-            "object_failures",
-            "Objects that failed to converge in a pass, by kind",
-            object_failures.clone(),
-        );
-        let drift_repairs = Counter::default();
-        registry.register(
-            "drift_repairs",
-            "Objects repaired after drifting from their manifest (stopped, disabled, edited)",
-            drift_repairs.clone(),
-        );
-        let restarts_seen = Counter::default();
-        registry.register(
-            "restarts_seen",
-            "Automatic restarts of managed units that systemd reported (NRestarts increases)",
-            restarts_seen.clone(),
-        );
-        let events = Family::default();
-        registry.register(
-            "events",
-            "Events received, by source (manifests, systemd, podman, resync, sighup)",
-            events.clone(),
-        );
-        let backing_off = Gauge::default();
-        registry.register(
-            "objects_backing_off",
-            "Failed objects waiting out their retry backoff",
-            backing_off.clone(),
-        );
-        let http_rejected = Counter::default();
-        registry.register(
-            "http_connections_rejected",
-            "HTTP connections closed at once because the connection cap was reached",
-            http_rejected.clone(),
-        );
         Self {
-            registry,
             reconcile_duration,
-            reconciles,
-            objects,
-            revision_info,
             revision_applied_time,
-            revision_invalid,
-            invalid_revisions,
-            object_failures,
-            drift_repairs,
-            restarts_seen,
-            events,
-            backing_off,
-            http_rejected,
+            reconciles: register(
+                r,
+                "reconciles",
+                "Reconcile passes by result (ok: every object converged)",
+                Family::default(),
+            ),
+            objects: register(
+                r,
+                "objects",
+                "Objects of the running revision by kind and status",
+                Family::default(),
+            ),
+            revision_info: register(
+                r,
+                "revision_info",
+                "The revision being applied (value 1; the hash is a label)",
+                Family::default(),
+            ),
+            revision_invalid: register(
+                r,
+                "revision_invalid",
+                "1 while the manifest directory holds an invalid revision (the last good one keeps running)",
+                Gauge::default(),
+            ),
+            invalid_revisions: register(
+                r,
+                "invalid_revisions",
+                "Invalid revisions seen in the manifest directory",
+                Counter::default(),
+            ),
+            object_failures: register(
+                r,
+                "object_failures",
+                "Objects that failed to converge in a pass, by kind",
+                Family::default(),
+            ),
+            drift_repairs: register(
+                r,
+                "drift_repairs",
+                "Objects repaired after drifting from their manifest (stopped, disabled, edited)",
+                Counter::default(),
+            ),
+            restarts_seen: register(
+                r,
+                "restarts_seen",
+                "Automatic restarts of managed units that systemd reported (NRestarts increases)",
+                Counter::default(),
+            ),
+            events: register(
+                r,
+                "events",
+                "Events received, by source (manifests, systemd, podman, resync, sighup)",
+                Family::default(),
+            ),
+            backing_off: register(
+                r,
+                "objects_backing_off",
+                "Failed objects waiting out their retry backoff",
+                Gauge::default(),
+            ),
+            http_rejected: register(
+                r,
+                "http_connections_rejected",
+                "HTTP connections closed at once because the connection cap was reached",
+                Counter::default(),
+            ),
+            phase: register(
+                r,
+                "controller_phase",
+                "1 for the phase the controller is in (starting, running, stopping), 0 for the others",
+                Family::default(),
+            ),
+            registry,
+        }
+    }
+
+    /// Shows `current` as the controller's phase: 1 for it, 0 for every other.
+    pub fn set_phase(&self, current: ControllerPhase) {
+        for phase in ControllerPhase::ALL {
+            self.phase
+                .get_or_create(&labels([("phase", &phase.to_string())]))
+                .set(i64::from(phase == current));
         }
     }
 

@@ -143,7 +143,11 @@ impl Published {
     /// A controller starting: not ready, no revision yet.
     fn new(config: &Config) -> Self {
         Self {
-            metrics: Metrics::new(),
+            metrics: {
+                let metrics = Metrics::new();
+                metrics.set_phase(ControllerPhase::Starting);
+                metrics
+            },
             status: Mutex::new(ControllerStatus {
                 api_version: status::API_VERSION.to_owned(),
                 kind: status::KIND.to_owned(),
@@ -325,8 +329,9 @@ impl Shell {
     /// Says so, then waits for the pass in flight up to the grace period.
     async fn stop(&mut self, cancel: &CancellationToken) {
         self.notifier.stopping();
-        self.published
-            .update(|s| s.controller.phase = ControllerPhase::Stopping);
+        if self.core.on_stopping() {
+            self.publish(Publish::Phase);
+        }
         cancel.cancel();
         let Some(task) = self.running.take() else {
             return;
@@ -507,8 +512,7 @@ impl Shell {
     fn mark_ready(&mut self) {
         let ready = self.core.mark_ready();
         if ready.first {
-            self.published
-                .update(|s| s.controller.phase = ControllerPhase::Running);
+            self.publish(Publish::Phase);
             info!("ready");
         }
         if ready.has_revision {
@@ -550,9 +554,15 @@ impl Shell {
                 // Systemd's STATUS= line does not show units.
                 return;
             }
+            Publish::Phase => {
+                let phase = self.core.phase();
+                self.published.metrics.set_phase(phase);
+                self.published.update(|s| s.controller.phase = phase);
+                return;
+            }
             Publish::StatusLine => {}
         }
-        if self.core.ready_sent() {
+        if self.core.phase() != ControllerPhase::Starting {
             self.notifier.status(&self.core.status_line());
         }
     }
@@ -566,6 +576,8 @@ enum Publish<'a> {
     Unit(&'a str, &'a UnitView),
     /// Only the summary line (the manifests on disk became invalid).
     StatusLine,
+    /// The controller's phase (`/status` and `podctl_controller_phase`).
+    Phase,
 }
 
 fn log_invalid(why: &Invalid, keeping: &str) {

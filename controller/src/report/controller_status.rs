@@ -115,6 +115,10 @@ pub enum ControllerPhase {
     Stopping,
 }
 
+impl ControllerPhase {
+    pub const ALL: [ControllerPhase; 3] = [Self::Starting, Self::Running, Self::Stopping];
+}
+
 impl fmt::Display for ControllerPhase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -11,6 +11,7 @@ use crate::adapters::systemd::LoadState;
 use crate::execute::ActionError;
 use crate::plan::RepairReason;
 use crate::plan::guard::WipesTheHost;
+use crate::report::controller_status::ControllerPhase;
 
 const DB: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: db}\nspec:\n  image: localhost/bb:v1\n";
 const APP: &str = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: app}\nspec:\n  image: localhost/bb:v1\n  dependsOn: [db]\n";
@@ -88,6 +89,15 @@ async fn due(core: &mut Core) -> Option<Request<Work, Reason>> {
     }
 }
 
+/// The pass `report` tells of ends (one is started first unless one is in flight: only a
+/// started pass may report back).
+fn pass_done(core: &mut Core, report: &PassReport, now: Instant) -> PassSummary {
+    if !core.pass_in_flight {
+        assert!(core.start_pass(&Reason::Retry, now).is_some());
+    }
+    core.on_pass_done(report, now, SystemTime::now(), 0.0)
+}
+
 /// A core past its first load of `files` and its first (successful, empty) pass.
 async fn running(files: &[&str]) -> Core {
     let mut core = Core::new(false, Duration::from_millis(200), Instant::now());
@@ -108,7 +118,7 @@ async fn running(files: &[&str]) -> Core {
         };
         first.units.insert(unit.to_owned(), status);
     }
-    core.on_pass_done(&first, Instant::now(), SystemTime::now(), 0.0);
+    pass_done(&mut core, &first, Instant::now());
     assert!(due(&mut core).await.is_none(), "nothing else to do");
     core
 }
@@ -188,7 +198,7 @@ async fn a_unit_without_a_unit_file_should_not_count_as_drift() {
             ..UnitStatus::default()
         },
     );
-    core.on_pass_done(&r, Instant::now(), SystemTime::now(), 0.0);
+    pass_done(&mut core, &r, Instant::now());
     let removed = HostEvent::UnitRemoved {
         unit: "db.service".to_owned(),
     };
@@ -207,12 +217,7 @@ async fn a_failing_object_should_be_deferred_with_its_dependents_until_its_retry
         Change::Create,
         Verdict::Failed(ActionError::Planned("exit 1".to_owned())),
     );
-    let summary = core.on_pass_done(
-        &report(vec![failed], None),
-        Instant::now(),
-        SystemTime::now(),
-        0.0,
-    );
+    let summary = pass_done(&mut core, &report(vec![failed], None), Instant::now());
     assert_eq!(summary.failed, 1);
     assert_eq!(summary.result(), "failed");
     assert_eq!(
@@ -243,6 +248,8 @@ async fn a_failing_object_should_be_deferred_with_its_dependents_until_its_retry
     assert_eq!(db_status.status, ObjectPhase::BackingOff);
     assert_eq!(db_status.retry_at, Some(101.0));
     assert_eq!(view.backing_off, 1);
+    // That pass, with both left out, changed nothing.
+    pass_done(&mut core, &report(vec![], None), Instant::now());
 
     advance(Duration::from_secs(1)).await;
     let start = core.start_pass(&Reason::Retry, Instant::now()).unwrap();
@@ -257,11 +264,10 @@ async fn a_failed_unit_started_again_should_back_off_like_a_failure() {
         reason: RepairReason::UnitFailed,
     };
     assert!(repair.repairs_a_failed_unit());
-    let summary = core.on_pass_done(
+    let summary = pass_done(
+        &mut core,
         &report(vec![outcome(&db, repair.clone(), Verdict::Applied)], None),
         Instant::now(),
-        SystemTime::now(),
-        0.0,
     );
     assert_eq!(summary.failed, 0);
     assert_eq!(summary.changed, 1);
@@ -273,12 +279,7 @@ async fn a_failed_unit_started_again_should_back_off_like_a_failure() {
 async fn a_failed_pass_should_hold_every_request_until_its_backoff_and_sighup_lifts_it() {
     let mut core = running(&[DB]).await;
     let start = Instant::now();
-    let summary = core.on_pass_done(
-        &report(vec![], pass_failed()),
-        start,
-        SystemTime::now(),
-        0.0,
-    );
+    let summary = pass_done(&mut core, &report(vec![], pass_failed()), start);
     assert_eq!(
         summary.pass_retry,
         Some(PassRetry {
@@ -291,12 +292,7 @@ async fn a_failed_pass_should_hold_every_request_until_its_backoff_and_sighup_li
 
     advance(Duration::from_secs(1)).await;
     assert_eq!(due(&mut core).await.unwrap().reason, Reason::Retry);
-    let summary = core.on_pass_done(
-        &report(vec![], pass_failed()),
-        Instant::now(),
-        SystemTime::now(),
-        0.0,
-    );
+    let summary = pass_done(&mut core, &report(vec![], pass_failed()), Instant::now());
     assert_eq!(summary.pass_retry.unwrap().retry_in, Duration::from_secs(2));
 
     core.on_sighup(Instant::now());
@@ -328,11 +324,10 @@ async fn a_new_revision_should_forget_the_backoff_of_changed_objects_only() {
         )
     };
     let (db, app) = (container("db"), container("app"));
-    core.on_pass_done(
+    pass_done(
+        &mut core,
         &report(vec![failed(&db), failed(&app)], None),
         Instant::now(),
-        SystemTime::now(),
-        0.0,
     );
     let loaded = core.on_loaded(load_ok(&[DB, APP_V2]), Reason::Manifests, Instant::now());
     assert!(matches!(loaded, Loaded::Accepted { new: Some(_), .. }));
@@ -422,7 +417,7 @@ async fn ready_should_come_once_after_the_first_pass_and_readyz_needs_a_revision
     assert!(matches!(loaded, Loaded::Invalid { ref keeping, .. } if keeping == "no revision yet"));
     let pass = due(&mut core).await.unwrap();
     assert!(core.start_pass(&pass.reason, Instant::now()).is_none());
-    assert!(!core.ready_sent());
+    assert_eq!(core.phase(), ControllerPhase::Starting);
     assert_eq!(
         core.mark_ready(),
         Ready {
@@ -448,11 +443,35 @@ async fn only_a_manifest_change_should_plan_against_the_cached_observation() {
     let mut core = running(&[DB]).await;
     let mut r = report(vec![], None);
     r.observed_after = Some(Arc::new(Observed::default()));
-    core.on_pass_done(&r, Instant::now(), SystemTime::now(), 0.0);
+    pass_done(&mut core, &r, Instant::now());
     let start = core.start_pass(&Reason::Manifests, Instant::now()).unwrap();
     assert!(start.cached.is_some());
-    core.on_pass_done(&r, Instant::now(), SystemTime::now(), 0.0);
+    pass_done(&mut core, &r, Instant::now());
     core.on_host_event(&unit_changed("db.service", "failed"), Instant::now());
     let start = core.start_pass(&Reason::Manifests, Instant::now()).unwrap();
     assert!(start.cached.is_none(), "a host event dropped it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn phases_should_go_starting_running_stopping_and_never_back() {
+    let mut core = Core::new(false, Duration::from_millis(200), Instant::now());
+    assert!(due(&mut core).await.is_some());
+    core.on_loaded(load_ok(&[DB]), Reason::Start, Instant::now());
+    assert_eq!(core.phase(), ControllerPhase::Starting);
+    assert!(core.mark_ready().first);
+    assert_eq!(core.phase(), ControllerPhase::Running);
+
+    assert!(core.on_stopping());
+    assert_eq!(core.phase(), ControllerPhase::Stopping);
+    assert!(!core.on_stopping(), "stopping twice is one transition");
+    assert!(
+        !core.mark_ready().first,
+        "a stopping controller does not become ready"
+    );
+    assert_eq!(core.phase(), ControllerPhase::Stopping);
+    let pass = due(&mut core).await.unwrap();
+    assert!(
+        core.start_pass(&pass.reason, Instant::now()).is_none(),
+        "no pass starts once stopping"
+    );
 }
