@@ -273,13 +273,18 @@ impl ContainerChecks<'_, '_> {
                 .with_hint("name the registry in the image, e.g. `docker.io/library/nginx:1.27`; podman auto-update cannot resolve short names"),
             );
         }
-        if c.update.health_gate.is_some() && c.health_check.is_none() {
+        if c.update.health_gate.is_some_and(|g| g.timeout.is_zero()) {
             self.out.push(
                 Diagnostic::new(
-                    origin.at_key(&[Key("spec"), Key("update")], "healthGate"),
-                    "`update.healthGate` needs a `healthCheck` to judge the new version by",
+                    origin.at(&[
+                        Key("spec"),
+                        Key("update"),
+                        Key("healthGate"),
+                        Key("timeout"),
+                    ]),
+                    "`update.healthGate.timeout` is zero: no new image could ever pass the gate",
                 )
-                .with_hint("add `spec.healthCheck`, or remove `healthGate`"),
+                .with_hint("give the new container time to start, e.g. `timeout: 2m`, or leave `timeout` out for the default"),
             );
         }
     }

@@ -514,9 +514,102 @@ pub struct UpdateSpec {
     pub policy: UpdatePolicy,
     #[serde(default)]
     pub strategy: UpdateStrategy,
-    /// A new version must stay healthy this long, else it is rolled back.
+    /// How a new image is judged before it is kept: `60s` (the watch window) or
+    /// `{timeout: 2m, watch: 60s}`; the defaults of [`HealthGate`] without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_gate: Option<Duration>,
+    pub health_gate: Option<HealthGate>,
+}
+
+impl UpdateSpec {
+    /// The gate every image change of this container passes: the manifest's, or the
+    /// defaults.
+    pub fn gate(&self) -> HealthGate {
+        self.health_gate.unwrap_or_default()
+    }
+}
+
+/// The gate of a rollout: the new container must be running (and healthy, when it has a
+/// health check) within `timeout`, then stay so for `watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthGate {
+    pub timeout: Duration,
+    pub watch: Duration,
+}
+
+impl HealthGate {
+    /// Long enough for a service with podman's default health check (30s interval) to
+    /// report healthy once, with room for a slow start.
+    pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
+    /// A crash loop or a health check that flips shows within a few intervals; longer
+    /// windows are a per-service choice.
+    pub const DEFAULT_WATCH_MS: u64 = 10_000;
+}
+
+impl Default for HealthGate {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(Self::DEFAULT_TIMEOUT_MS),
+            watch: Duration::from_millis(Self::DEFAULT_WATCH_MS),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HealthGate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = HealthGate;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a duration (the watch window) or `{timeout: DURATION, watch: DURATION}`",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HealthGate, E> {
+                let watch = Duration::deserialize(de::value::StrDeserializer::<E>::new(v))?;
+                Ok(HealthGate {
+                    watch,
+                    ..HealthGate::default()
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<HealthGate, A::Error> {
+                // Through a derived struct, so that an unknown key is reported at the key.
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Long {
+                    timeout: Option<Duration>,
+                    watch: Option<Duration>,
+                }
+                let long = Long::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let default = HealthGate::default();
+                Ok(HealthGate {
+                    timeout: long.timeout.unwrap_or(default.timeout),
+                    watch: long.watch.unwrap_or(default.watch),
+                })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for HealthGate {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("HealthGate")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let duration = generator.subschema_for::<Duration>();
+        json_schema!({
+            "description": "The watch window (`60s`), or `{timeout, watch}`: running (and healthy, with a health check) within `timeout` (default 2m), then so for `watch` (default 10s).",
+            "oneOf": [
+                duration,
+                {"type": "object", "properties": {"timeout": duration, "watch": duration}, "additionalProperties": false}
+            ]
+        })
+    }
 }
 
 /// podman auto-update's policies (`io.containers.autoupdate`).

@@ -6,6 +6,7 @@ mod controller;
 mod diff;
 mod get;
 mod graph;
+mod history;
 mod validate;
 
 use std::path::PathBuf;
@@ -199,6 +200,13 @@ pub enum Command {
         podctl get containers -o wide\n  \
         podctl get container myapp -o yaml")]
     Get(get::GetArgs),
+    /// Show a container's rollouts: pinned image, rollback target, results and reasons
+    #[command(
+        after_help = "Exit status: 0 shown, 2 no record (never applied) or unreadable.\n\nExamples:\n  \
+        podctl history web\n  \
+        podctl history web -o json | jq '.history[-1]'"
+    )]
+    History(history::HistoryArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
         podctl completions bash > /etc/bash_completion.d/podctl\n  \
@@ -217,6 +225,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Controller(args) => controller::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Get(args) => get::run(&args),
+        Command::History(args) => history::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }

@@ -12,6 +12,7 @@ mod enablement;
 mod error;
 mod gate;
 mod pull;
+mod rollout;
 mod run;
 
 pub use enablement::Enablement;
@@ -160,7 +161,14 @@ impl Executor<'_> {
         };
         failpoint::hit("pulled");
         self.record_pulls(&desired, &batches, &removed_images);
-        // Running containers whose Image object got a new ID from an `Always` pull.
+        // Containers whose image is known only now: pinned to the pulled ID, their restart
+        // followed by a rollout. Then running containers whose Image object got a new ID
+        // from an `Always` pull and have no rollout (no record, nothing to pin).
+        let pinned = gate::pinned_after_pull(&desired, &batches.pulls);
+        let desired: Vec<&Step> = desired
+            .iter()
+            .map(|s| pinned.get(&s.object).unwrap_or(*s))
+            .collect();
         let restarts = gate::image_restarts(&desired, &batches.pulls, revision);
         let by_object: BTreeMap<&ObjectRef, &Step> = desired
             .iter()

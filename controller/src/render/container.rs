@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::quote::{exec_word, path_value, value};
 use super::{HASH_KEY, MANAGED_MARKER, RenderContext, labels};
+use crate::rollout::{IMAGE_PLACEHOLDER, with_image};
 
 /// Stand-in for the hash while the text that the hash covers is rendered.
 const HASH_PLACEHOLDER: &str = "@@PODCTL_HASH@@";
@@ -34,6 +35,9 @@ pub struct UnitFile {
     pub name: String,
     pub content: String,
     pub hash: String,
+    /// `content` with [`IMAGE_PLACEHOLDER`] as the image word of `podman run`: what a
+    /// rollout pins (or a rollback puts back) another image ID into.
+    pub template: String,
 }
 
 /// `NAME.service`, the Quadlet convention.
@@ -67,8 +71,10 @@ pub fn container_unit(
     let image = image_reference(spec, revision)?;
     let name = unit_name(object.name());
     let template = render(object.name(), spec, image, ctx);
+    // The hash covers the manifest's reference, not the pinned ID: the definition is the
+    // same whichever image a rollout pins, and a rollback does not change it.
     let hash = {
-        let digest = Sha256::digest(template.as_bytes());
+        let digest = Sha256::digest(with_image(&template, &image.to_string()).as_bytes());
         digest
             .iter()
             .take(10)
@@ -77,10 +83,16 @@ pub fn container_unit(
                 s
             })
     };
+    let template = template.replace(HASH_PLACEHOLDER, &hash);
+    let pinned = ctx.image_pins.get(object.name().as_str());
     Some(UnitFile {
         name,
-        content: template.replace(HASH_PLACEHOLDER, &hash),
+        content: with_image(
+            &template,
+            &pinned.map_or_else(|| image.to_string(), Clone::clone),
+        ),
         hash,
+        template,
     })
 }
 
@@ -110,16 +122,17 @@ pub fn podman_run_args(name: &Name, spec: &ContainerSpec, image: &ImageReference
     podman_run_args_with_hash(
         name,
         spec,
-        image,
+        &image.to_string(),
         HASH_PLACEHOLDER,
         &RenderContext::default(),
     )
 }
 
+/// `image` is the image word: the reference, or the placeholder a pinned ID replaces.
 fn podman_run_args_with_hash(
     name: &Name,
     spec: &ContainerSpec,
-    image: &ImageReference,
+    image: &str,
     hash: &str,
     ctx: &RenderContext,
 ) -> Vec<String> {
@@ -150,7 +163,7 @@ fn podman_run_args_with_hash(
     resource_args(&mut a, spec);
     security_args(&mut a, spec);
     logging_and_entrypoint_args(&mut a, spec);
-    a.push(image.to_string());
+    a.push(image.to_owned());
     a.extend(spec.args.iter().cloned());
     a
 }
@@ -360,7 +373,7 @@ fn render(
     line(MANAGED_MARKER);
     unit_section(&mut line, name, spec, image);
     line("");
-    service_section(&mut line, name, spec, image, ctx);
+    service_section(&mut line, name, spec, ctx);
     line("");
     line("[Install]");
     if !spec.wanted_by.is_empty() {
@@ -411,7 +424,6 @@ fn service_section(
     line: &mut impl FnMut(&str),
     name: &Name,
     spec: &ContainerSpec,
-    image: &ImageReference,
     ctx: &RenderContext,
 ) {
     let podman = ctx.podman.display().to_string();
@@ -429,7 +441,7 @@ fn service_section(
     line("ExecStartPre=/bin/rm -f %t/%n.ctr-id");
     let run: Vec<String> = std::iter::once(exec_word(&podman))
         .chain(
-            podman_run_args_with_hash(name, spec, image, HASH_PLACEHOLDER, ctx)
+            podman_run_args_with_hash(name, spec, IMAGE_PLACEHOLDER, HASH_PLACEHOLDER, ctx)
                 .iter()
                 .map(|w| {
                     if w == CIDFILE_ARG {
