@@ -7,9 +7,9 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::document::Declared;
 use crate::graph::find_cycles;
 use crate::kinds::{
-    ContainerSpec, ImageSource, Kind, NetworkMode, NetworkSpec, Object, ObjectRef, Origin,
-    PODMAN_LABEL_PREFIX, RESERVED_LABEL_PREFIX, RESERVED_NETWORK_NAMES, SecretSpec, Spec,
-    UpdatePolicy,
+    ContainerSpec, Dependency, DependencyCondition, ImageSource, Kind, NetworkMode, NetworkSpec,
+    Object, ObjectRef, Origin, PODMAN_LABEL_PREFIX, RESERVED_LABEL_PREFIX, RESERVED_NETWORK_NAMES,
+    SecretSpec, Spec, UpdatePolicy,
 };
 use crate::name::Name;
 use crate::values::PortMapping;
@@ -424,12 +424,38 @@ impl ContainerChecks<'_, '_> {
         }
     }
 
+    /// `condition: healthy` needs a dependency with a `healthCheck` to wait for.
+    fn healthy_dependency(&mut self, dependency: &Dependency, here: &[crate::yaml::PathStep<'_>]) {
+        if dependency.condition != DependencyCondition::Healthy {
+            return;
+        }
+        let has_check = self
+            .index
+            .get(&ObjectRef::new(Kind::Container, dependency.name.clone()))
+            .and_then(|o| o.as_container())
+            .map(|c| c.health_check.is_some());
+        if has_check == Some(false) {
+            self.out.push(
+                Diagnostic::new(
+                    self.object.origin.at(here),
+                    format!(
+                        "`condition: healthy` waits for the health check of `{}`, which has none",
+                        dependency.name
+                    ),
+                )
+                .with_hint("add `spec.healthCheck` to that container, or use `condition: started`"),
+            );
+        }
+    }
+
     /// `dependsOn`: declared containers, no self-dependency, no repeats.
     fn dependencies(&mut self) {
         let (object, c, origin) = (self.object, self.spec, &self.object.origin);
         let mut seen_deps: HashMap<&Name, usize> = HashMap::new();
-        for (i, dep) in c.depends_on.iter().enumerate() {
+        for (i, dependency) in c.depends_on.iter().enumerate() {
+            let dep = &dependency.name;
             let here = [Key("spec"), Key("dependsOn"), Index(i)];
+            self.healthy_dependency(dependency, &here);
             if dep == object.name() {
                 self.out.push(
                     Diagnostic::new(
@@ -718,7 +744,7 @@ fn check_cycles(objects: &[Object], index: &HashMap<ObjectRef, &Object>, out: &m
         };
         let position = object
             .as_container()
-            .and_then(|c| c.depends_on.iter().position(|d| *d == second.name))
+            .and_then(|c| c.depends_on.iter().position(|d| d.name == second.name))
             .unwrap_or(0);
         out.push(
             Diagnostic::new(

@@ -628,7 +628,7 @@ spec: {}
             "app.yaml:6:12: label `io.podctl.owner` uses the prefix `io.podctl.` that podctl reserves: it sets these labels itself",
             "app.yaml:8:5: `security.systemd` (protectSystem, protectHome, readWritePaths) only works with `network: host` or `network: none`",
             "app.yaml:10:13: `update.policy: registry` needs a fully qualified image reference",
-            "app.yaml:11:26: `update.healthGate.timeout` is zero: no new image could ever pass the gate",
+            "app.yaml:11:27: `update.healthGate.timeout` is zero: no new image could ever pass the gate",
             "app.yaml:15:18: `host` is a reserved network name",
         ]
     );
@@ -990,5 +990,30 @@ fn paths_with_control_characters_or_not_normalised_are_refused() {
     assert!(
         errors[3].contains("contains a control character"),
         "{errors:?}"
+    );
+}
+
+#[test]
+fn a_healthy_dependency_needs_a_health_check() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: db}
+spec:
+  image: localhost/bb:v1
+---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: app}
+spec:
+  image: localhost/bb:v1
+  dependsOn: [{name: db, condition: healthy}]
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        ["app.yaml:12:15: `condition: healthy` waits for the health check of `db`, which has none"]
     );
 }

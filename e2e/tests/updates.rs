@@ -230,3 +230,150 @@ async fn a_version_that_crashes_in_the_watch_window_should_be_rolled_back() -> R
     host.prune_all().await?;
     result
 }
+
+#[tokio::test]
+async fn rollback_should_restore_the_previous_image_and_hold_it() -> Result<()> {
+    let Some(host) =
+        TestHost::require("rollback_should_restore_the_previous_image_and_hold_it").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("rollback");
+    let result = async {
+        let (v1, v2) = (
+            image_id(&host, "localhost/web:v1").await?,
+            image_id(&host, "localhost/web:v2").await?,
+        );
+        let dir = host.write_manifests(&[("web.yaml", &web(&name, "v1", ""))])?;
+        // Nothing rolled out before the first image: nothing to roll back to.
+        let none = host
+            .podctl_logged(&["rollback", &name, "-f", &dir.path_str()])
+            .await?;
+        ensure!(
+            none.status.code() == Some(2),
+            "rollback without a record must refuse"
+        );
+        ensure!(apply(&host, &dir).await?.success());
+        let dir = host.write_manifests(&[("web.yaml", &web(&name, "v2", ""))])?;
+        ensure!(apply(&host, &dir).await?.success());
+        ensure!(running_image(&host, &name).await? == v2);
+
+        let out = host
+            .podctl_logged(&["rollback", &name, "-f", &dir.path_str()])
+            .await?;
+        ensure!(out.success(), "rollback failed");
+        ensure!(running_image(&host, &name).await? == v1, "not back on v1");
+        ensure!(
+            unit_text(&host, &name)?.contains(&format!("\t{v1}")),
+            "unit not pinned to v1"
+        );
+        serves(&host, &name, "v1").await?;
+        // The manifest still says v2: no apply rolls forward to it by itself.
+        let id = host.container_id(&name).await?;
+        ensure!(apply(&host, &dir).await?.success());
+        ensure!(
+            host.container_id(&name).await? == id,
+            "rolled forward again"
+        );
+        let h = history(&host, &name).await?;
+        ensure!(
+            h.contains("rollback") && h.contains(&format!("failed localhost/web:v2@{}", &v2[..12])),
+            "{h}"
+        );
+        Ok(())
+    }
+    .await;
+    host.prune_all().await?;
+    result
+}
+
+/// The podman health log's first passing check of `name`, in µs since the epoch.
+async fn first_healthy_us(host: &TestHost, name: &str) -> Result<u64> {
+    let v = host.podman_json(["container", "inspect", name]).await?;
+    let state = &v[0]["State"];
+    // podman 4.3 calls it Healthcheck, later versions Health.
+    let health = if state["Health"].is_object() {
+        &state["Health"]
+    } else {
+        &state["Healthcheck"]
+    };
+    let end = health["Log"]
+        .as_array()
+        .context("no health log")?
+        .iter()
+        .find(|e| e["ExitCode"].as_i64() == Some(0))
+        .and_then(|e| e["End"].as_str())
+        .context("no passing health check in the log")?
+        .to_owned();
+    let out = host.exec_ok(["date", "-d", &end, "+%s%6N"]).await?;
+    Ok(out.stdout.trim().parse()?)
+}
+
+#[tokio::test]
+async fn a_dependent_should_start_only_after_its_dependency_is_healthy() -> Result<()> {
+    let Some(host) =
+        TestHost::require("a_dependent_should_start_only_after_its_dependency_is_healthy").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let db = host.unique_name("db");
+    let app = host.unique_name("app");
+    // The dependency turns healthy 3 s after it started (its unit is active at once).
+    let db_manifest = format!(
+        "apiVersion: podctl.io/v1
+kind: Container
+metadata: {{name: {db}}}
+spec:
+  image: localhost/web:v1
+  network: none
+  stopTimeout: 2s
+  args: [sh, -c, \"sleep 3; touch /tmp/ready; exec web-serve\"]
+  healthCheck:
+    command: [test, -f, /tmp/ready]
+    interval: 1s
+    timeout: 1s
+    retries: 1
+"
+    );
+    let app_manifest = format!(
+        "apiVersion: podctl.io/v1
+kind: Container
+metadata: {{name: {app}}}
+spec:
+  image: localhost/web:v1
+  network: none
+  stopTimeout: 2s
+  dependsOn: [{{name: {db}, condition: healthy}}]
+"
+    );
+    let result = async {
+        let dir =
+            host.write_manifests(&[("db.yaml", &db_manifest), ("app.yaml", &app_manifest)])?;
+        ensure!(apply(&host, &dir).await?.success());
+        let systemd = host.systemd().await?;
+        let db_active = systemd
+            .unit(&format!("{db}.service"))
+            .await?
+            .active_enter_timestamp;
+        let app_active = systemd
+            .unit(&format!("{app}.service"))
+            .await?
+            .active_enter_timestamp;
+        let healthy = first_healthy_us(&host, &db).await?;
+        eprintln!("db active {db_active}, db healthy {healthy}, app active {app_active}");
+        ensure!(
+            healthy >= db_active + 2_000_000,
+            "db was healthy too early for the test to mean anything"
+        );
+        ensure!(
+            app_active >= healthy,
+            "app active at {app_active}, before db was healthy at {healthy}"
+        );
+        Ok(())
+    }
+    .await;
+    host.prune_all().await?;
+    result
+}

@@ -45,9 +45,10 @@ pub struct ContainerSpec {
     pub volumes: Vec<VolumeMount>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretMount>,
-    /// Containers that must run first: `Requires=` and `After=` on their units.
+    /// Containers that must run first: `Requires=` and `After=` on their units; a name, or
+    /// `{name, condition: healthy}` to wait until the dependency's health check passes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<Name>,
+    pub depends_on: Vec<Dependency>,
     /// Host units to start after (`After=` only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<UnitName>,
@@ -106,9 +107,98 @@ impl ContainerSpec {
             refs.push(ObjectRef::new(Kind::Secret, s.secret.clone()));
         }
         for d in &self.depends_on {
-            refs.push(ObjectRef::new(Kind::Container, d.clone()));
+            refs.push(ObjectRef::new(Kind::Container, d.name.clone()));
         }
         refs
+    }
+}
+
+/// One `dependsOn` entry: `db`, or `{name: db, condition: healthy}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub name: Name,
+    pub condition: DependencyCondition,
+}
+
+/// What a dependent waits for before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DependencyCondition {
+    /// Its unit is active (the container started): systemd's `After=`.
+    #[default]
+    Started,
+    /// Its health check passed (it must have a `healthCheck`).
+    Healthy,
+}
+
+impl<'de> Deserialize<'de> for Dependency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Dependency;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Container name or `{name: NAME, condition: started|healthy}`")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Dependency, E> {
+                let name = Name::deserialize(de::value::StrDeserializer::<E>::new(v))?;
+                Ok(Dependency {
+                    name,
+                    condition: DependencyCondition::Started,
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Dependency, A::Error> {
+                // Through a derived struct, so that an unknown key is reported at the key.
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Long {
+                    name: Name,
+                    #[serde(default)]
+                    condition: DependencyCondition,
+                }
+                let long = Long::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Dependency {
+                    name: long.name,
+                    condition: long.condition,
+                })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl Serialize for Dependency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.condition {
+            DependencyCondition::Started => serializer.collect_str(&self.name),
+            DependencyCondition::Healthy => {
+                use serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("name", &self.name)?;
+                map.serialize_entry("condition", &self.condition)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl JsonSchema for Dependency {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Dependency")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let name = generator.subschema_for::<Name>();
+        let condition = generator.subschema_for::<DependencyCondition>();
+        json_schema!({
+            "description": "A Container name (it must be started first), or `{name, condition}`; `condition: healthy` waits until its health check passes.",
+            "oneOf": [
+                name,
+                {"type": "object", "properties": {"name": name, "condition": condition}, "required": ["name"], "additionalProperties": false}
+            ]
+        })
     }
 }
 

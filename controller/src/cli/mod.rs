@@ -7,6 +7,7 @@ mod diff;
 mod get;
 mod graph;
 mod history;
+mod rollback;
 mod validate;
 
 use std::path::PathBuf;
@@ -207,6 +208,17 @@ pub enum Command {
         podctl history web -o json | jq '.history[-1]'"
     )]
     History(history::HistoryArgs),
+    /// Put a container back on the image before its current one, through its health gate
+    #[command(
+        after_help = "Exit status: 0 rolled back, 1 the previous image failed its gate (the current\n\
+        one runs again), 2 nothing to roll back to, or an error.\n\n\
+        The image left is marked failed: no apply or controller pass rolls forward to it by\n\
+        itself; a new image in the manifest (or under the tag) is rolled out as usual.\n\n\
+        Examples:\n  \
+        podctl rollback web\n  \
+        podctl history web"
+    )]
+    Rollback(rollback::RollbackArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
         podctl completions bash > /etc/bash_completion.d/podctl\n  \
@@ -226,6 +238,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Diff(args) => diff::run(&args),
         Command::Get(args) => get::run(&args),
         Command::History(args) => history::run(&args),
+        Command::Rollback(args) => rollback::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }

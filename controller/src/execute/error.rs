@@ -169,23 +169,30 @@ pub enum ActionError {
     )]
     GateInterrupted { unit: String },
     /// The new image failed its gate; the previous one runs again.
-    #[error("{unit}: {to} {reason}; rolled back to {from}")]
-    RolledBack {
-        unit: String,
-        from: ImagePin,
-        to: ImagePin,
-        reason: FailReason,
-    },
+    #[error("{0}; rolled back to {from}", from = .0.from)]
+    RolledBack(Box<GateFailure>),
     /// The new image failed its gate, and putting the previous one back failed too.
-    #[error("{unit}: {to} {reason}; rolling back to {from} failed: {source}")]
+    #[error("{failure}; rolling back to {from} failed: {source}", from = .failure.from)]
     RollbackFailed {
-        unit: String,
-        from: ImagePin,
-        to: ImagePin,
-        reason: FailReason,
+        failure: Box<GateFailure>,
         #[source]
         source: Arc<ActionError>,
     },
+}
+
+/// A new image that failed its gate: which unit, from and to which image, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateFailure {
+    pub unit: String,
+    pub from: ImagePin,
+    pub to: ImagePin,
+    pub reason: FailReason,
+}
+
+impl fmt::Display for GateFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} {}", self.unit, self.to, self.reason)
+    }
 }
 
 impl ActionError {

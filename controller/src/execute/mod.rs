@@ -16,7 +16,7 @@ mod rollout;
 mod run;
 
 pub use enablement::Enablement;
-pub use error::{ActionError, Blocked, ErrorKind, PodmanWork};
+pub use error::{ActionError, Blocked, ErrorKind, GateFailure, PodmanWork};
 pub use pull::{ATTEMPTS as PULL_ATTEMPTS, ProgressSink, PullProgress};
 
 use std::collections::BTreeMap;
@@ -66,6 +66,20 @@ impl Verdict {
             Verdict::Conflict(m) => Some(m.clone()),
             Verdict::UpToDate | Verdict::Applied => None,
         }
+    }
+}
+
+/// How the rollout of `outcome`'s object ended in this execution, if it had one.
+pub fn rollout_result(outcome: &Outcome) -> Option<crate::rollout::RolloutResult> {
+    use crate::rollout::RolloutResult;
+    match &outcome.status {
+        Verdict::Failed(ActionError::RolledBack(_)) => Some(RolloutResult::RolledBack),
+        Verdict::Failed(ActionError::RollbackFailed { .. }) => Some(RolloutResult::RollbackFailed),
+        _ => outcome.done.iter().find_map(|a| match a {
+            Action::Rollout(r) if r.is_gated() => Some(RolloutResult::Succeeded),
+            Action::Rollout(_) => Some(RolloutResult::Pinned),
+            _ => None,
+        }),
     }
 }
 

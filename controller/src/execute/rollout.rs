@@ -11,12 +11,13 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::Executor;
-use super::error::ActionError;
+use super::error::{ActionError, GateFailure};
 use crate::adapters::systemd::{ActiveState, JobOutcome};
 use crate::observe::{rollouts, write_unit_file};
 use crate::rollout::gate::{Gate, Probe, Verdict};
 use crate::rollout::{
-    Entry, FailReason, ImagePin, Rollout, RolloutRecord, RolloutResult, same_id, with_image,
+    Entry, FailReason, ImagePin, Rollout, RolloutRecord, RolloutResult, Trigger, same_id,
+    with_image,
 };
 
 impl Executor<'_> {
@@ -45,30 +46,23 @@ impl Executor<'_> {
             GateEnd::Failed(reason) => reason,
         };
         warn!(%object, %from, to = %r.to, %reason, "rollout failed its gate: rolling back");
+        let failure = Box::new(GateFailure {
+            unit: r.unit.clone(),
+            from: from.clone(),
+            to: r.to.clone(),
+            reason: reason.clone(),
+        });
         match self.roll_back(r, from).await {
             Ok(()) => {
                 self.record(r, RolloutResult::RolledBack, Some(reason.clone()), began);
                 warn!(%object, %from, to = %r.to, %reason, "rolled back");
-                Err(ActionError::RolledBack {
-                    unit: r.unit.clone(),
-                    from: from.clone(),
-                    to: r.to.clone(),
-                    reason,
-                })
+                Err(ActionError::RolledBack(failure))
             }
             Err(e) => {
-                self.record(
-                    r,
-                    RolloutResult::RollbackFailed,
-                    Some(reason.clone()),
-                    began,
-                );
+                self.record(r, RolloutResult::RollbackFailed, Some(reason), began);
                 warn!(%object, %from, to = %r.to, error = %e, "rollback failed");
                 Err(ActionError::RollbackFailed {
-                    unit: r.unit.clone(),
-                    from: from.clone(),
-                    to: r.to.clone(),
-                    reason,
+                    failure,
                     source: Arc::new(e),
                 })
             }
@@ -165,7 +159,13 @@ impl Executor<'_> {
             reason,
             duration_ms: u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
-        record.finish(entry);
+        // `podctl rollback` that passed: the image it left is marked failed, so that no
+        // pass rolls forward to it again by itself.
+        if r.trigger == Trigger::Rollback && result == RolloutResult::Succeeded {
+            record.rolled_back_by_hand(entry);
+        } else {
+            record.finish(entry);
+        }
         if let Err(e) = rollouts::write(&self.state_dir, &record) {
             warn!(container = %r.container, error = %e, kind = e.kind(), "cannot write the rollout record");
         }

@@ -86,9 +86,9 @@ pub fn image_object_name(reference: &str) -> Option<Name> {
 pub(super) fn removals(revision: &Revision, observed: &Observed) -> Vec<Step> {
     let desired = desired_references(revision);
     // A container's current image and its rollback target stay, whatever names them.
-    let kept: BTreeSet<&str> = observed
-        .rollouts
-        .values()
+    let kept: BTreeSet<&str> = revision
+        .of_kind(Kind::Container)
+        .filter_map(|o| observed.rollouts.get(o.name().as_str()))
         .flat_map(|r| r.kept_ids())
         .collect();
     let is_kept = |reference: &str| {

@@ -53,6 +53,9 @@ pub enum RepairReason {
     NetworkRecreated(Name),
     /// An Image that is present and pulled again on every apply.
     AlwaysPulled,
+    /// The unit runs its image by reference (written before podctl pinned images); the
+    /// container already runs the image it is pinned to, so only the file changes.
+    ImageNotPinned,
 }
 
 impl RepairReason {
@@ -101,6 +104,9 @@ impl fmt::Display for RepairReason {
             Self::RestartedWith(with) => write!(f, "restarted with {with}"),
             Self::NetworkRecreated(network) => write!(f, "network {network} is recreated"),
             Self::AlwaysPulled => f.write_str("pullPolicy Always"),
+            Self::ImageNotPinned => {
+                f.write_str("unit runs its image by reference; pinned to the image ID it runs")
+            }
         }
     }
 }

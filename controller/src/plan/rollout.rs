@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use podctl_api::{ContainerSpec, Kind, ObjectRef, Revision};
+use podctl_api::{ContainerSpec, ImageSource, Kind, ObjectRef, PullPolicy, Revision, UpdatePolicy};
 
 use super::{Action, Change, RepairReason, Step, image_candidates};
-use crate::observe::Observed;
+use crate::observe::{ContainerState, Observed};
 use crate::ownership::owns;
 use crate::render::container::image_reference;
 use crate::render::{self, unit_name};
@@ -23,6 +23,8 @@ pub struct RolloutBasis {
     pub failed: Option<ImagePin>,
     pub gate: GateSpec,
     pub dependents: Vec<String>,
+    /// See [`follows_tag`].
+    pub follow_tag: bool,
     /// The unit's text on disk, if podctl's.
     pub on_disk: Option<String>,
 }
@@ -42,20 +44,35 @@ pub(super) fn decisions(revision: &Revision, observed: &Observed) -> BTreeMap<St
             let running = observed
                 .containers
                 .get(name)
-                .filter(|c| {
-                    owns(&c.labels, Kind::Container)
-                        && c.state == crate::observe::ContainerState::Running
-                })
+                .filter(|c| owns(&c.labels, Kind::Container) && c.state == ContainerState::Running)
                 .filter(|c| !c.image_id.is_empty())
                 .map(|c| ImagePin {
                     reference: c.image.clone(),
                     image_id: c.image_id.clone(),
                 });
-            let decision =
-                rollout::decide(&reference, resolved, observed.rollouts.get(name), running);
+            let decision = rollout::decide(
+                &reference,
+                resolved,
+                observed.rollouts.get(name),
+                running,
+                follows_tag(spec, revision),
+            );
             Some((name.to_owned(), decision))
         })
         .collect()
+}
+
+/// Whether a new image under the same reference is rolled out: `update.policy` asks
+/// for it, or the container's Image is pulled on every apply (`pullPolicy: Always`).
+pub fn follows_tag(spec: &ContainerSpec, revision: &Revision) -> bool {
+    let always = match &spec.image {
+        ImageSource::Reference(_) => false,
+        ImageSource::Object(name) => revision
+            .get(&ObjectRef::new(Kind::Image, name.clone()))
+            .and_then(|o| o.as_image())
+            .is_some_and(|i| i.pull_policy == PullPolicy::Always),
+    };
+    always || spec.update.policy != UpdatePolicy::None
 }
 
 /// The gate of `spec`'s rollouts.
@@ -106,9 +123,30 @@ pub(super) fn attach(
         failed: record.and_then(|r| r.failed.clone()),
         gate: gate_spec(spec),
         dependents: dependents(&step.object, revision),
+        follow_tag: follows_tag(spec, revision),
         on_disk: step.unit_before.clone(),
     };
+    if adopt(
+        step,
+        decision,
+        unit,
+        (&basis.reference, basis.gate),
+        observed,
+    ) {
+        step.rollout = Some(Box::new(basis));
+        return;
+    }
     if let Decision::Roll { from, to, trigger } = decision {
+        // Only the pin differs (the tag names another image now): the plan saw an edited
+        // file, since the definition hash covers the reference.
+        if let Some(from) = from
+            && step.unit_before.as_deref()
+                == Some(rollout::with_image(&unit.template, &from.image_id).as_str())
+        {
+            step.change = Change::Update {
+                fields: vec!["image (new ID)".into()],
+            };
+        }
         let starts = step
             .actions
             .iter()
@@ -127,6 +165,68 @@ pub(super) fn attach(
         }
     }
     step.rollout = Some(Box::new(basis));
+}
+
+/// A unit written before images were pinned (its image word is the reference) whose
+/// container already runs the image it is now pinned to: the file is rewritten pinned,
+/// without a restart, and the pin recorded. Returns whether `step` was such a unit.
+fn adopt(
+    step: &mut Step,
+    decision: &Decision,
+    unit: &render::UnitFile,
+    (reference, gate): (&str, GateSpec),
+    observed: &Observed,
+) -> bool {
+    let pin = match decision {
+        Decision::Pinned(pin)
+        | Decision::Roll {
+            from: None,
+            to: pin,
+            ..
+        } => pin,
+        Decision::Roll { .. } | Decision::AfterPull { .. } | Decision::Held { .. } => {
+            return false;
+        }
+    };
+    let unpinned = rollout::with_image(&unit.template, reference);
+    let runs_pin = observed
+        .containers
+        .get(step.object.name.as_str())
+        .filter(|c| owns(&c.labels, Kind::Container) && c.state == ContainerState::Running)
+        .is_some_and(|c| c.image_id.is_empty() || rollout::same_id(&c.image_id, &pin.image_id));
+    if step.unit_before.as_deref() != Some(unpinned.as_str())
+        || unpinned == unit.content
+        || !runs_pin
+    {
+        return false;
+    }
+    step.actions
+        .retain(|a| !matches!(a, Action::RestartUnit { .. }));
+    // The hash covers the reference, not the pin: the plan saw an edited file.
+    if matches!(
+        step.change,
+        Change::Update { .. }
+            | Change::Repair {
+                reason: RepairReason::UnitFileEdited
+            }
+    ) {
+        step.change = Change::Repair {
+            reason: RepairReason::ImageNotPinned,
+        };
+    }
+    if !observed.rollouts.contains_key(step.object.name.as_str()) {
+        step.actions.push(Action::Rollout(Box::new(Rollout {
+            container: step.object.name.to_string(),
+            unit: unit.name.clone(),
+            from: None,
+            to: pin.clone(),
+            trigger: rollout::Trigger::FirstPin,
+            gate,
+            template: unit.template.clone(),
+            dependents: Vec::new(),
+        })));
+    }
+    true
 }
 
 /// Why a running container must restart: it runs another image than its pin.
@@ -158,7 +258,13 @@ impl RolloutBasis {
             failed: self.failed.clone(),
             ..crate::rollout::RolloutRecord::new(step.object.name.as_str())
         };
-        let decision = rollout::decide(&self.reference, Some(id), Some(&record), None);
+        let decision = rollout::decide(
+            &self.reference,
+            Some(id),
+            Some(&record),
+            None,
+            self.follow_tag,
+        );
         let content = rollout::with_image(&self.template, decision.image_word()?);
         let unit = unit_name(&step.object.name);
         let mut out = step.clone();
@@ -216,4 +322,70 @@ impl RolloutBasis {
         }
         (out != *step).then_some(out)
     }
+}
+
+/// Why `podctl rollback` cannot roll a container back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RollbackRefused {
+    #[error("container/{0} has no rollout record yet: there is nothing to roll back to")]
+    NoRecord(String),
+    #[error("container/{0} has no previous image to roll back to (only one was rolled out)")]
+    NoPrevious(String),
+    #[error("container/{0} cannot be rolled back now: {1}")]
+    NotPlanned(String, String),
+}
+
+impl RollbackRefused {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::NoRecord(_) | Self::NoPrevious(_) => {
+                "see `podctl history NAME`; to run another image, change the manifest"
+            }
+            Self::NotPlanned(..) => "run `podctl diff` to see what blocks it, and fix that first",
+        }
+    }
+}
+
+/// The step of `podctl rollback`: the container's unit pinned to its record's previous
+/// image, restarted, and judged by its gate like any rollout (a failure puts the current
+/// image back). `planned` is the container's step of a plan of the current revision.
+pub fn rollback_step(
+    planned: &Step,
+    record: Option<&crate::rollout::RolloutRecord>,
+) -> Result<Step, RollbackRefused> {
+    let name = planned.object.name.to_string();
+    let record = record.ok_or_else(|| RollbackRefused::NoRecord(name.clone()))?;
+    let (Some(current), Some(previous)) = (&record.current, &record.previous) else {
+        return Err(RollbackRefused::NoPrevious(name));
+    };
+    if let Change::Conflict { message } | Change::Error { message } = &planned.change {
+        return Err(RollbackRefused::NotPlanned(name, message.clone()));
+    }
+    let basis = planned.rollout.as_ref().ok_or_else(|| {
+        RollbackRefused::NotPlanned(name.clone(), "its image is not known".into())
+    })?;
+    let unit = unit_name(&planned.object.name);
+    Ok(Step {
+        change: Change::Update {
+            fields: vec!["image (rollback)".into()],
+        },
+        actions: vec![
+            Action::WriteUnit {
+                unit: unit.clone(),
+                content: rollout::with_image(&basis.template, &previous.image_id),
+            },
+            Action::RestartUnit { unit: unit.clone() },
+            Action::Rollout(Box::new(Rollout {
+                container: name,
+                unit,
+                from: Some(current.clone()),
+                to: previous.clone(),
+                trigger: rollout::Trigger::Rollback,
+                gate: basis.gate,
+                template: basis.template.clone(),
+                dependents: basis.dependents.clone(),
+            })),
+        ],
+        ..planned.clone()
+    })
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use podctl_api::values::{Duration, ImageReference};
 use podctl_api::{
-    ContainerSpec, HealthFailureAction, ImageSource, Kind, Name, NetworkMode, Object, Revision,
-    UpdatePolicy,
+    ContainerSpec, DependencyCondition, HealthFailureAction, ImageSource, Kind, Name, NetworkMode,
+    Object, Revision,
 };
 use sha2::{Digest, Sha256};
 
@@ -180,11 +180,8 @@ fn label_args(
     for (k, v) in crate::ownership::mark(Kind::Container, name.as_str(), hash) {
         label(k, &v);
     }
-    match spec.update.policy {
-        UpdatePolicy::None => {}
-        UpdatePolicy::Registry => label(labels::AUTOUPDATE, "registry"),
-        UpdatePolicy::Local => label(labels::AUTOUPDATE, "local"),
-    }
+    // No `io.containers.autoupdate`: podctl rolls images out itself (docs/updates.md), and
+    // `podman auto-update` would fight the unit's pin by image ID.
     // One label per secret, even when it is mounted as a file and set as env too.
     let used: std::collections::BTreeSet<&str> =
         spec.secrets.iter().map(|s| s.secret.as_str()).collect();
@@ -398,7 +395,7 @@ fn unit_section(
     line(&format!("{HASH_KEY}={HASH_PLACEHOLDER}"));
     line("Wants=network-online.target");
     line("RequiresMountsFor=%t/containers");
-    let mut requires: Vec<String> = spec.depends_on.iter().map(unit_name).collect();
+    let mut requires: Vec<String> = spec.depends_on.iter().map(|d| unit_name(&d.name)).collect();
     requires.extend(spec.requires.iter().map(ToString::to_string));
     let mut after: Vec<String> = vec!["network-online.target".to_string()];
     after.extend(requires.iter().cloned());
@@ -439,6 +436,20 @@ fn service_section(
     line(&format!("TimeoutStopSec={}", stop + STOP_MARGIN_SECS));
     // A restart after a crash finds the old cidfile; podman refuses to overwrite it.
     line("ExecStartPre=/bin/rm -f %t/%n.ctr-id");
+    // `condition: healthy`: systemd's After= waits only for the dependency to be active.
+    // podman 4.3 has no `--sdnotify=healthy`, so the dependent waits here, within its
+    // start timeout, until the dependency's health check passes.
+    for dep in spec
+        .depends_on
+        .iter()
+        .filter(|d| d.condition == DependencyCondition::Healthy)
+    {
+        let script = format!(
+            "until {} healthcheck run {} >/dev/null 2>&1; do sleep 1; done",
+            podman, dep.name
+        );
+        line(&format!("ExecStartPre=/bin/sh -c {}", exec_word(&script)));
+    }
     let run: Vec<String> = std::iter::once(exec_word(&podman))
         .chain(
             podman_run_args_with_hash(name, spec, IMAGE_PLACEHOLDER, HASH_PLACEHOLDER, ctx)
@@ -587,6 +598,23 @@ mod tests {
             "{}",
             unit.content
         );
+    }
+
+    #[test]
+    fn a_healthy_dependency_is_waited_for_before_the_start() {
+        let db = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: db}\nspec:\n  image: localhost/bb:v1\n  healthCheck: {command: [\"true\"]}\n";
+        let app = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: app}\nspec:\n  image: localhost/bb:v1\n  dependsOn: [{name: db, condition: healthy}]\n";
+        let revision = crate::plan::tests::revision(&[("d.yaml", db), ("a.yaml", app)]);
+        let unit = unit_of(&revision, "app");
+        assert!(
+            unit.content.contains(
+                "ExecStartPre=/bin/sh -c \"until /usr/bin/podman healthcheck run db >/dev/null 2>&1; do sleep 1; done\"\n"
+            ),
+            "{}",
+            unit.content
+        );
+        assert!(unit.content.contains("Requires=db.service\n"));
+        assert!(!unit_of(&revision, "db").content.contains("healthcheck run"));
     }
 
     #[test]

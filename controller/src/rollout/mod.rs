@@ -145,12 +145,15 @@ impl Decision {
 
 /// Decides what `container` runs. `resolved` is the ID `reference` names in local storage
 /// (`None`: not there, a pull comes first); `running` the image the container runs now,
-/// if podctl's container of that name runs.
+/// if podctl's container of that name runs. `follow_tag`: a new image under the same
+/// reference is rolled out (`update.policy` registry or local, or an Image pulled
+/// `Always`); otherwise the pin holds until the manifest names another reference.
 pub fn decide(
     reference: &str,
     resolved: Option<&str>,
     record: Option<&RolloutRecord>,
     running: Option<ImagePin>,
+    follow_tag: bool,
 ) -> Decision {
     // What runs is the rollback target: the recorded pin, or (before any record, e.g. a
     // unit from an older podctl) the image the running container was made from.
@@ -179,6 +182,7 @@ pub fn decide(
             reference: reference.to_owned(),
             image_id: current.image_id,
         }),
+        Some(current) if !follow_tag && current.reference == reference => Decision::Pinned(current),
         Some(current) => match record.and_then(|r| r.failed.clone()) {
             Some(failed) if same_id(&failed.image_id, id) => Decision::Held { current, failed },
             _ => Decision::Roll {
@@ -218,7 +222,7 @@ mod tests {
     fn same_image_should_stay_pinned() {
         let r = record(pin("web:v1", "aaa"), None);
         assert_eq!(
-            decide("web:v1", Some("aaa"), Some(&r), None),
+            decide("web:v1", Some("aaa"), Some(&r), None, true),
             Decision::Pinned(pin("web:v1", "aaa"))
         );
     }
@@ -227,7 +231,7 @@ mod tests {
     fn new_reference_should_roll_from_the_pinned_image() {
         let r = record(pin("web:v1", "aaa"), None);
         assert_eq!(
-            decide("web:v2", Some("bbb"), Some(&r), None),
+            decide("web:v2", Some("bbb"), Some(&r), None, true),
             Decision::Roll {
                 from: Some(pin("web:v1", "aaa")),
                 to: pin("web:v2", "bbb"),
@@ -240,7 +244,7 @@ mod tests {
     fn moved_tag_should_roll_as_image_changed() {
         let r = record(pin("web:v1", "aaa"), None);
         assert!(matches!(
-            decide("web:v1", Some("ccc"), Some(&r), None),
+            decide("web:v1", Some("ccc"), Some(&r), None, true),
             Decision::Roll {
                 trigger: Trigger::ImageChanged,
                 ..
@@ -252,7 +256,7 @@ mod tests {
     fn failed_image_should_be_held_until_the_image_changes() {
         let r = record(pin("web:v2", "bbb"), Some(pin("web:broken", "fff")));
         assert_eq!(
-            decide("web:broken", Some("fff"), Some(&r), None),
+            decide("web:broken", Some("fff"), Some(&r), None, true),
             Decision::Held {
                 current: pin("web:v2", "bbb"),
                 failed: pin("web:broken", "fff")
@@ -260,7 +264,7 @@ mod tests {
         );
         // A new image under the same tag is tried again.
         assert!(matches!(
-            decide("web:broken", Some("ggg"), Some(&r), None),
+            decide("web:broken", Some("ggg"), Some(&r), None, true),
             Decision::Roll { .. }
         ));
     }
@@ -268,7 +272,13 @@ mod tests {
     #[test]
     fn without_a_record_the_running_image_is_the_rollback_target() {
         assert_eq!(
-            decide("web:v2", Some("bbb"), None, Some(pin("web:v1", "aaa"))),
+            decide(
+                "web:v2",
+                Some("bbb"),
+                None,
+                Some(pin("web:v1", "aaa")),
+                true
+            ),
             Decision::Roll {
                 from: Some(pin("web:v1", "aaa")),
                 to: pin("web:v2", "bbb"),
@@ -276,7 +286,7 @@ mod tests {
             }
         );
         assert_eq!(
-            decide("web:v1", Some("aaa"), None, None),
+            decide("web:v1", Some("aaa"), None, None, true),
             Decision::Roll {
                 from: None,
                 to: pin("web:v1", "aaa"),
@@ -289,11 +299,20 @@ mod tests {
     fn absent_image_should_be_pinned_after_the_pull() {
         let r = record(pin("web:v1", "aaa"), None);
         assert_eq!(
-            decide("reg/web:v2", None, Some(&r), None),
+            decide("reg/web:v2", None, Some(&r), None, true),
             Decision::AfterPull {
                 from: Some(pin("web:v1", "aaa")),
                 trigger: Trigger::Manifest
             }
+        );
+    }
+
+    #[test]
+    fn moved_tag_should_stay_pinned_without_an_update_policy() {
+        let r = record(pin("web:v1", "aaa"), None);
+        assert_eq!(
+            decide("web:v1", Some("ccc"), Some(&r), None, false),
+            Decision::Pinned(pin("web:v1", "aaa"))
         );
     }
 
