@@ -49,6 +49,7 @@ where
 }
 
 impl Metrics {
+    /// Every metric registered: a list, one entry per metric (long, not complex).
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("podctl");
         let r = &mut registry;
