@@ -122,9 +122,22 @@ impl HostArgs {
             concurrency: self.concurrency.unwrap_or(cpus).max(1),
             state_dir: self.state_dir.clone(),
             podman: self.podman.clone(),
+            unit_podman: podman_on_path(),
             pull_attempts: podctl::execute::PULL_ATTEMPTS,
         }
     }
+}
+
+/// The absolute path of `podman` for `Exec*=` lines: systemd needs one, and the binary
+/// found on PATH is the one the operator uses. `PODCTL_PODMAN` (a wrapper for podctl's own
+/// calls) deliberately does not change what the units run.
+fn podman_on_path() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("podman"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/podman"))
 }
 
 /// The host lock: `apply` and the controller take it, so one podctl at a time changes the host.
