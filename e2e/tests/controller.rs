@@ -1018,3 +1018,91 @@ async fn controller_should_keep_reconciling_under_a_flood_of_idle_connections() 
     result.with_context(|| format!("flood log:\n{log}\ncontroller journal:\n{journal}"))?;
     cleaned
 }
+
+/// `systemctl show -P PROPERTY UNIT`, as a number (`None` for `[not set]`, `infinity`).
+async fn unit_number(host: &TestHost, unit: &str, property: &str) -> Result<Option<f64>> {
+    let out = host
+        .exec_ok(["systemctl", "show", "-P", property, unit])
+        .await?;
+    Ok(out.stdout.trim().parse().ok())
+}
+
+/// The container metrics are systemd's own numbers: the service's state and restarts, and
+/// the CPU, memory and tasks of the scope podman runs the container in, with the limits of
+/// the manifest; a restart shows in the next scrape.
+#[tokio::test]
+async fn container_metrics_should_be_systemds_numbers_for_the_container() -> Result<()> {
+    let Some(host) =
+        TestHost::require("container_metrics_should_be_systemds_numbers_for_the_container").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("ctl-res");
+    let unit = format!("{name}.service");
+    let manifest = format!(
+        "{}  resources: {{memoryMax: 64M, cpuQuota: 50%}}\n",
+        container(&name, 18095)
+    );
+    let dir = host.write_manifests(&[("a.yaml", &manifest)])?;
+    let result = async {
+        start_controller(&host, &dir, "").await?;
+        let labels = [("container", name.as_str()), ("unit", unit.as_str())];
+        ensure!(metric(&host, "podctl_container_up", &labels).await? == 1.0);
+        ensure!(metric(&host, "podctl_container_restarts_total", &labels).await? == 0.0);
+        ensure!(
+            metric(&host, "podctl_container_memory_limit_bytes", &labels).await?
+                == 64.0 * 1024.0 * 1024.0
+        );
+        ensure!(metric(&host, "podctl_container_cpu_quota_cores", &labels).await? == 0.5);
+
+        let id = host.container_id(&name).await?;
+        let scope = format!("libpod-{id}.scope");
+        let cpu = metric(&host, "podctl_container_cpu_seconds_total", &labels).await?;
+        let memory = metric(&host, "podctl_container_memory_bytes", &labels).await?;
+        let tasks = metric(&host, "podctl_container_tasks", &labels).await?;
+        // Read after the scrape: CPU only grows; memory and tasks of an idle server hold.
+        let cpu_after = unit_number(&host, &scope, "CPUUsageNSec")
+            .await?
+            .unwrap_or(0.0)
+            / 1e9;
+        let memory_now = unit_number(&host, &scope, "MemoryCurrent")
+            .await?
+            .unwrap_or(0.0);
+        let tasks_now = unit_number(&host, &scope, "TasksCurrent")
+            .await?
+            .unwrap_or(0.0);
+        ensure!(
+            cpu > 0.0 && cpu <= cpu_after,
+            "cpu {cpu} s, systemd {cpu_after} s"
+        );
+        ensure!(
+            memory > 0.0 && (memory - memory_now).abs() <= memory_now * 0.5,
+            "memory {memory}, systemd {memory_now}"
+        );
+        ensure!(
+            tasks >= 1.0 && tasks == tasks_now,
+            "tasks {tasks}, systemd {tasks_now}"
+        );
+
+        // Killed: systemd restarts it, and the scrape says so.
+        host.exec_ok(["podman", "kill", &name]).await?;
+        wait_until(TIMEOUT, "the restart in /metrics", || async {
+            let restarts = metric(&host, "podctl_container_restarts_total", &labels).await?;
+            let up = metric(&host, "podctl_container_up", &labels).await?;
+            Ok((restarts == 1.0 && up == 1.0).then_some(()))
+        })
+        .await?;
+        let systemd_restarts = unit_number(&host, &unit, "NRestarts").await?;
+        ensure!(
+            systemd_restarts == Some(1.0),
+            "NRestarts {systemd_restarts:?}"
+        );
+        Ok(())
+    }
+    .await;
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(&host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
