@@ -1,5 +1,6 @@
 //! The command line: global options, the subcommands, and exit codes.
 
+mod alerts;
 mod apply;
 mod completions;
 mod controller;
@@ -212,6 +213,13 @@ pub enum Command {
         podctl get containers -o wide\n  \
         podctl get container myapp -o yaml")]
     Get(get::GetArgs),
+    /// Print Prometheus alert rules for podctl's metrics, with the manifests' thresholds
+    #[command(after_help = "Exit status: 0 printed, 2 invalid revision.\n\n\
+        Check them with `promtool check rules`; docs/monitoring.md says how to load them.\n\n\
+        Examples:\n  \
+        podctl alerts -f /etc/podctl/manifests > /etc/prometheus/rules/podctl.yml\n  \
+        podctl alerts --defaults")]
+    Alerts(alerts::AlertsArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
         podctl completions bash > /etc/bash_completion.d/podctl\n  \
@@ -230,6 +238,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Controller(args) => controller::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Get(args) => get::run(&args),
+        Command::Alerts(args) => alerts::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }
