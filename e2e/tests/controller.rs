@@ -1187,7 +1187,13 @@ async fn alerts_should_reach_a_webhook_through_prometheus_and_alertmanager() -> 
     let crashing = format!(
         "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/bb:v1\n  args: [sh, -c, 'sleep 1; exit 3']\n  network: none\n  restart: {{policy: always, delay: 5s, burst: 1000, interval: 10s}}\n  stopTimeout: 2s\n"
     );
-    let dir = host.write_manifests(&[("a.yaml", &crashing)])?;
+    // Holds ~25 MB of its 64 MiB limit, above its own 30% threshold, below the default 90%
+    // (a loop, not a last `sleep`: the shell would exec that and drop the variable).
+    let hog = format!("{name}-hog");
+    let hog_manifest = format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {hog}}}\nspec:\n  image: localhost/bb:v1\n  args: [sh, -c, 'a=$(head -c 25000000 /dev/zero | tr \"\\\\0\" x); while sleep 1000; do :; done']\n  network: none\n  resources: {{memoryMax: 64M}}\n  monitoring: {{memoryHighPercent: 30}}\n  stopTimeout: 2s\n"
+    );
+    let dir = host.write_manifests(&[("a.yaml", &crashing), ("hog.yaml", &hog_manifest)])?;
     let work = format!("/tmp/{name}");
     let (prom, am) = (format!("{name}-prometheus"), format!("{name}-alertmanager"));
     let result = async {
@@ -1205,6 +1211,7 @@ async fn alerts_should_reach_a_webhook_through_prometheus_and_alertmanager() -> 
         // Seconds instead of minutes: the rules' logic, not their patience, is under test.
         let rules = rules
             .replace("for: 1m", "for: 2s")
+            .replace("for: 5m", "for: 2s")
             .replace("[10m]", "[1m]");
         host.write_file(format!("{work}/rules.yml"), &rules)?;
         host.write_file(
@@ -1246,6 +1253,14 @@ async fn alerts_should_reach_a_webhook_through_prometheus_and_alertmanager() -> 
         ensure!(
             down["annotations"]["summary"] == format!("Container {name} is down"),
             "{down}"
+        );
+
+        let memory = notification(&host, &hook, "firing", "HighMemory", &hog).await?;
+        ensure!(
+            memory["annotations"]["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("Memory above 30% of memoryMax")),
+            "{memory}"
         );
 
         // Fixed: it stays up, and the notification says so.
