@@ -27,9 +27,10 @@ pub struct HostConfig {
     pub concurrency: usize,
     /// podctl's records on this host (pulled images, the secret hash key).
     pub state_dir: PathBuf,
-    /// The podman podctl itself calls (`PODCTL_PODMAN`: a wrapper, as the tests use); the
-    /// units always run the `podman` found on PATH.
+    /// The podman podctl itself calls (`PODCTL_PODMAN`: a wrapper, as the tests use).
     pub podman: PathBuf,
+    /// The absolute path of the podman the units run (`Exec*=` lines need one).
+    pub unit_podman: PathBuf,
     /// Tries of a pull that fails on the network within one execution. The controller makes
     /// it 1: its own backoff retries, and a pass must not wait on a registry that is down.
     pub pull_attempts: u32,
@@ -112,7 +113,7 @@ impl Host {
             .context("cannot reach systemd on the D-Bus system bus (is this a systemd host, and are you root?)")?;
         let podman = Podman::with_program(&config.podman);
         let render = RenderContext {
-            podman: podman_path(),
+            podman: config.unit_podman.clone(),
             ..RenderContext::default()
         };
         let secret_key =
@@ -275,16 +276,4 @@ impl Host {
         .execute(plan, revision)
         .await
     }
-}
-
-/// The absolute path of `podman` for `Exec*=` lines: systemd needs one, and the binary
-/// found on PATH is the one the operator uses. `PODCTL_PODMAN` (a wrapper for podctl's own
-/// calls) deliberately does not change what the units run.
-fn podman_path() -> PathBuf {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join("podman"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/podman"))
 }

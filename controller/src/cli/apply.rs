@@ -7,8 +7,9 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{Exit, HostArgs, LockArgs, ManifestArgs, load_or_report};
-use podctl::execute::{PullProgress, Verdict};
+use podctl::execute::{Outcome, PullProgress, Verdict};
 use podctl::lock::{self, HostLock};
+use podctl::plan::{Change, Plan};
 use podctl::reconcile::{Host, PassError, PassOptions, Reconciled};
 use podctl_api::printable;
 
@@ -66,74 +67,124 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
             }
             Err(PassError::Observe(e)) => return Err(e.into()),
         };
-        let mut out = std::io::stdout().lock();
-        // Objects and messages (podman's and systemd's words) are printed escaped.
-        let width = outcomes.iter().map(|o| printable(&o.object.to_string()).len()).max().unwrap_or(0);
-        for o in &outcomes {
-            let (result, detail) = match &o.status {
-                Verdict::UpToDate if matches!(o.change, podctl::plan::Change::Orphaned { .. }) => {
-                    ("orphaned", String::new())
-                }
-                Verdict::UpToDate => ("unchanged", String::new()),
-                Verdict::Applied => ("ok", o.done.iter().map(|a| a.verb()).collect::<Vec<_>>().join(", ")),
-                Verdict::Failed(e) => ("FAILED", e.to_string()),
-                Verdict::Blocked(b) => ("BLOCKED", b.to_string()),
-                Verdict::Conflict(m) => ("CONFLICT", m.clone()),
-            };
-            let change = match &o.change {
-                podctl::plan::Change::UpToDate => "-".to_string(),
-                // The status carries the message; say it once.
-                podctl::plan::Change::Conflict { .. } => "conflict".to_string(),
-                podctl::plan::Change::Error { .. } => "error".to_string(),
-                c => c.to_string(),
-            };
-            writeln!(
-                out,
-                "{:width$}  {:9}  {:>6.1}s  {}",
-                printable(&o.object.to_string()),
-                result,
-                o.elapsed.as_secs_f64(),
-                match (change.as_str(), detail.is_empty()) {
-                    (_, true) => printable(&change).into_owned(),
-                    ("-", false) => printable(&detail).into_owned(),
-                    (_, false) => printable(&format!("{change}: {detail}")).into_owned(),
-                },
-            )?;
-        }
-        let failed = outcomes.iter().filter(|o| !o.status.is_ok()).count();
-        let orphaned = outcomes
-            .iter()
-            .filter(|o| matches!(o.change, podctl::plan::Change::Orphaned { .. }))
-            .count();
-        writeln!(
-            out,
-            "revision {}: {}, {} changed, {} failed{} in {:.1}s",
-            revision.short_hash(),
-            podctl_api::plural(outcomes.len(), "object"),
-            outcomes.iter().filter(|o| matches!(o.status, Verdict::Applied)).count(),
-            failed,
-            if orphaned > 0 { format!(", {orphaned} orphaned (kept)") } else { String::new() },
-            started.elapsed().as_secs_f64()
-        )?;
-        // Drift podctl does not repair: the operator's drop-ins stay, and are said once more.
-        let overridden: Vec<_> = plan.steps.iter().filter(|s| !s.drop_ins.is_empty()).collect();
-        for step in &overridden {
-            for drop_in in &step.drop_ins {
-                eprintln!(
-                    "warning: {}: drop-in {} overrides its unit; podctl never removes it: move the setting into the manifest or delete the file",
-                    printable(&step.object.to_string()),
-                    printable(&drop_in.display().to_string())
-                );
-            }
-        }
+        let failed = print_outcomes(&outcomes, &revision, started)?;
+        let overridden = warn_drop_ins(&plan);
         Ok(if host.interrupt.is_cancelled() {
             Exit::Interrupted
-        } else if failed > 0 || !overridden.is_empty() {
+        } else if failed > 0 || overridden > 0 {
             Exit::Changes
         } else {
             Exit::Ok
         })
     })
+}
+
+/// One line per object and the summary line, on stdout; how many objects are not ok.
+fn print_outcomes(
+    outcomes: &[Outcome],
+    revision: &podctl_api::Revision,
+    started: Instant,
+) -> std::io::Result<usize> {
+    let mut out = std::io::stdout().lock();
+    // Objects and messages (podman's and systemd's words) are printed escaped.
+    let width = outcomes
+        .iter()
+        .map(|o| printable(&o.object.to_string()).len())
+        .max()
+        .unwrap_or(0);
+    for o in outcomes {
+        writeln!(
+            out,
+            "{:width$}  {:9}  {:>6.1}s  {}",
+            printable(&o.object.to_string()),
+            result_word(o),
+            o.elapsed.as_secs_f64(),
+            printable(&outcome_detail(o)),
+        )?;
+    }
+    let failed = outcomes.iter().filter(|o| !o.status.is_ok()).count();
+    let orphaned = outcomes
+        .iter()
+        .filter(|o| matches!(o.change, Change::Orphaned { .. }))
+        .count();
+    writeln!(
+        out,
+        "revision {}: {}, {} changed, {} failed{} in {:.1}s",
+        revision.short_hash(),
+        podctl_api::plural(outcomes.len(), "object"),
+        outcomes
+            .iter()
+            .filter(|o| matches!(o.status, Verdict::Applied))
+            .count(),
+        failed,
+        if orphaned > 0 {
+            format!(", {orphaned} orphaned (kept)")
+        } else {
+            String::new()
+        },
+        started.elapsed().as_secs_f64()
+    )?;
+    Ok(failed)
+}
+
+/// The result column: how the object ended.
+fn result_word(o: &Outcome) -> &'static str {
+    match &o.status {
+        Verdict::UpToDate if matches!(o.change, Change::Orphaned { .. }) => "orphaned",
+        Verdict::UpToDate => "unchanged",
+        Verdict::Applied => "ok",
+        Verdict::Failed(_) => "FAILED",
+        Verdict::Blocked(_) => "BLOCKED",
+        Verdict::Conflict(_) => "CONFLICT",
+    }
+}
+
+/// The last column: the change, and what was done or what went wrong.
+fn outcome_detail(o: &Outcome) -> String {
+    let detail = match &o.status {
+        Verdict::UpToDate => String::new(),
+        Verdict::Applied => o
+            .done
+            .iter()
+            .map(|a| a.verb())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Verdict::Failed(e) => e.to_string(),
+        Verdict::Blocked(b) => b.to_string(),
+        Verdict::Conflict(m) => m.clone(),
+    };
+    let change = match &o.change {
+        Change::UpToDate => "-".to_string(),
+        // The status carries the message; say it once.
+        Change::Conflict { .. } => "conflict".to_string(),
+        Change::Error { .. } => "error".to_string(),
+        c => c.to_string(),
+    };
+    match (change.as_str(), detail.is_empty()) {
+        (_, true) => change,
+        ("-", false) => detail,
+        (_, false) => format!("{change}: {detail}"),
+    }
+}
+
+/// Drift podctl does not repair: the operator's drop-ins stay, and are said once more, on
+/// stderr. How many units have one.
+fn warn_drop_ins(plan: &Plan) -> usize {
+    let overridden: Vec<_> = plan
+        .steps
+        .iter()
+        .filter(|s| !s.drop_ins.is_empty())
+        .collect();
+    for step in &overridden {
+        for drop_in in &step.drop_ins {
+            eprintln!(
+                "warning: {}: drop-in {} overrides its unit; podctl never removes it: move the setting into the manifest or delete the file",
+                printable(&step.object.to_string()),
+                printable(&drop_in.display().to_string())
+            );
+        }
+    }
+    overridden.len()
 }
 
 /// Ctrl-C (or SIGTERM) stops the apply at its next safe point: the systemd jobs and podman

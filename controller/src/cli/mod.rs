@@ -1,5 +1,6 @@
 //! The command line: global options, the subcommands, and exit codes.
 
+mod alerts;
 mod apply;
 mod completions;
 mod controller;
@@ -124,9 +125,22 @@ impl HostArgs {
             concurrency: self.concurrency.unwrap_or(cpus).max(1),
             state_dir: self.state_dir.clone(),
             podman: self.podman.clone(),
+            unit_podman: podman_on_path(),
             pull_attempts: podctl::execute::PULL_ATTEMPTS,
         }
     }
+}
+
+/// The absolute path of `podman` for `Exec*=` lines: systemd needs one, and the binary
+/// found on PATH is the one the operator uses. `PODCTL_PODMAN` (a wrapper for podctl's own
+/// calls) deliberately does not change what the units run.
+fn podman_on_path() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("podman"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/podman"))
 }
 
 /// The host lock: `apply` and the controller take it, so one podctl at a time changes the host.
@@ -219,6 +233,13 @@ pub enum Command {
         podctl history web"
     )]
     Rollback(rollback::RollbackArgs),
+    /// Print Prometheus alert rules for podctl's metrics, with the manifests' thresholds
+    #[command(after_help = "Exit status: 0 printed, 2 invalid revision.\n\n\
+        Check them with `promtool check rules`; docs/monitoring.md says how to load them.\n\n\
+        Examples:\n  \
+        podctl alerts -f /etc/podctl/manifests > /etc/prometheus/rules/podctl.yml\n  \
+        podctl alerts --defaults")]
+    Alerts(alerts::AlertsArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
         podctl completions bash > /etc/bash_completion.d/podctl\n  \
@@ -239,6 +260,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Get(args) => get::run(&args),
         Command::History(args) => history::run(&args),
         Command::Rollback(args) => rollback::run(&args),
+        Command::Alerts(args) => alerts::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }

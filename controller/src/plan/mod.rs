@@ -626,6 +626,10 @@ fn stale_reason(
     newer_image
 }
 
+/// A container's step: conflict, pull, unit file, enablement, start or restart, and the
+/// change that names why. Over 80 lines because it is the order of those decisions, read top
+/// to bottom; each decision is its own function (`image_pull`, `enablement`,
+/// `start_or_restart`, `unit_change`).
 fn plan_container(
     object: &ObjectRef,
     unit: &render::UnitFile,

@@ -11,7 +11,8 @@ use crate::observe::Observed;
 use crate::ownership::{mark_labels, owns};
 use crate::render::{labels, unit_name};
 
-/// The network's step, and the containers it stops (which must be started again).
+/// The network's step, and the containers it stops (which must be started again). Its cases
+/// in order (absent, foreign, up to date, blocked by foreign users, recreated), each a return.
 pub(super) fn plan(
     object: &ObjectRef,
     spec: &NetworkSpec,
@@ -60,15 +61,7 @@ pub(super) fn plan(
         .filter(|o| o.kind == Kind::Container)
         .cloned()
         .collect();
-    // podman refuses to remove a network a container is attached to: one that this
-    // revision does not stop would fail the removal after its own containers were stopped.
-    let others: Vec<&str> = observed
-        .containers
-        .values()
-        .filter(|c| c.networks.iter().any(|n| n == name))
-        .filter(|c| !containers.iter().any(|o| o.name.as_str() == c.name))
-        .map(|c| c.name.as_str())
-        .collect();
+    let others = foreign_users(name, &containers, observed);
     if !others.is_empty() {
         let step = Step::new(
             object.clone(),
@@ -102,6 +95,19 @@ pub(super) fn plan(
         actions,
     );
     (step, containers)
+}
+
+/// The containers on network `name` that this revision does not stop (`stopped`): podman
+/// refuses to remove a network a container is attached to, so with any of them the removal
+/// would fail after the revision's own containers were stopped.
+fn foreign_users<'a>(name: &str, stopped: &[ObjectRef], observed: &'a Observed) -> Vec<&'a str> {
+    observed
+        .containers
+        .values()
+        .filter(|c| c.networks.iter().any(|n| n == name))
+        .filter(|c| !stopped.iter().any(|o| o.name.as_str() == c.name))
+        .map(|c| c.name.as_str())
+        .collect()
 }
 
 /// Which fields differ, as far as `podman network ls` shows them.

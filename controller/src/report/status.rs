@@ -172,6 +172,9 @@ struct Seen<'a> {
     health: Option<Health>,
 }
 
+/// An object's column and message from its planned change and what was seen of it. Long on
+/// purpose: one match over change and unit state, so every combination is decided in one
+/// place and the compiler checks the changes are all covered.
 fn status_of(step: &Step, r: &Row, seen: Seen<'_>) -> (Convergence, String) {
     match &step.change {
         Change::Conflict { message } | Change::Error { message } => {
