@@ -151,7 +151,19 @@ pub(super) fn attach(
             .actions
             .iter()
             .any(|a| matches!(a, Action::StartUnit { .. } | Action::RestartUnit { .. }));
-        if starts {
+        // An interrupted rollout left the new image running, unjudged: judged now.
+        let runs_to = from.is_some()
+            && observed
+                .containers
+                .get(step.object.name.as_str())
+                .filter(|c| owns(&c.labels, Kind::Container) && c.state == ContainerState::Running)
+                .is_some_and(|c| rollout::same_id(&c.image_id, &to.image_id));
+        if !starts && runs_to && step.change == Change::UpToDate {
+            step.change = Change::Repair {
+                reason: RepairReason::RolloutUnjudged,
+            };
+        }
+        if starts || runs_to {
             step.actions.push(Action::Rollout(Box::new(Rollout {
                 container: step.object.name.to_string(),
                 unit: unit.name.clone(),

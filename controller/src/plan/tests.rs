@@ -522,3 +522,36 @@ fn rollback_step_pins_the_previous_image() {
         matches!(&back.actions[0], Action::WriteUnit { content, .. } if content.contains("\taaa\n"))
     );
 }
+
+/// A rollout interrupted in its gate: the unit is pinned to the new image and runs it, the
+/// record still names the old one. The next plan judges it, without a restart.
+#[test]
+fn an_interrupted_rollout_is_judged_by_the_next_plan() {
+    use crate::rollout::{ImagePin, RolloutRecord};
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = Observed {
+        unit_dir: PathBuf::from("/etc/systemd/system"),
+        ..Observed::default()
+    };
+    observed
+        .image_ids
+        .insert("localhost/bb:v1".into(), "new".into());
+    let observed = with_containers_converged(observed, &rev, &RenderContext::default());
+    let mut observed = observed;
+    let mut record = RolloutRecord::new("db");
+    record.current = Some(ImagePin {
+        reference: "localhost/bb:v0".into(),
+        image_id: "old".into(),
+    });
+    observed.rollouts.insert("db".into(), record);
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let db = plan.step(&container("db")).expect("db");
+    let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
+    assert_eq!(verbs, ["rollout"], "{db:#?}");
+    assert_eq!(
+        db.change,
+        Change::Repair {
+            reason: RepairReason::RolloutUnjudged
+        }
+    );
+}
