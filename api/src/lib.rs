@@ -3,6 +3,7 @@
 //! `FILE:LINE:COL`, and the revision's dependency graph. Pure: no I/O beyond reading files.
 
 pub mod diagnostic;
+mod backup_checks;
 mod document;
 pub mod graph;
 pub mod kinds;
