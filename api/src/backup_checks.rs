@@ -109,5 +109,7 @@ pub(crate) fn backup_before_unsupported(origin: &Origin) -> Diagnostic {
         origin.at_key(&[Key("spec"), Key("update")], "backupBefore"),
         "`update.backupBefore` is not supported yet: updates do not take snapshots",
     )
-    .with_hint("remove `backupBefore`, and run `podctl backup run VOLUME -f DIR` before an update by hand")
+    .with_hint(
+        "remove `backupBefore`, and run `podctl backup run VOLUME -f DIR` before an update by hand",
+    )
 }

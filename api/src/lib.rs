@@ -2,8 +2,8 @@
 //! reads a manifest directory as one revision and reports every problem as
 //! `FILE:LINE:COL`, and the revision's dependency graph. Pure: no I/O beyond reading files.
 
-pub mod diagnostic;
 mod backup_checks;
+pub mod diagnostic;
 mod document;
 pub mod graph;
 pub mod kinds;

@@ -4,7 +4,8 @@ use schemars::generate::SchemaSettings;
 use schemars::{Schema, json_schema};
 
 use crate::kinds::{
-    API_VERSION, BackupRepositorySpec, ContainerSpec, ImageSpec, Kind, NetworkSpec, ObjectMeta, SecretSpec, VolumeSpec,
+    API_VERSION, BackupRepositorySpec, ContainerSpec, ImageSpec, Kind, NetworkSpec, ObjectMeta,
+    SecretSpec, VolumeSpec,
 };
 
 /// One schema for any manifest document: a `oneOf` over the kinds, told apart by `kind`.

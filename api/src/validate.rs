@@ -287,7 +287,8 @@ impl ContainerChecks<'_, '_> {
             );
         }
         if c.update.backup_before {
-            self.out.push(crate::backup_checks::backup_before_unsupported(origin));
+            self.out
+                .push(crate::backup_checks::backup_before_unsupported(origin));
         }
     }
 
