@@ -37,11 +37,18 @@ impl Setup {
         let secret = format!("{}-pw", self.volume);
         let repo = format!("{}-repo", self.volume);
         [
-            doc("Secret", &secret, &format!("  source: {{file: {}}}\n", self.password_file)),
+            doc(
+                "Secret",
+                &secret,
+                &format!("  source: {{file: {}}}\n", self.password_file),
+            ),
             doc(
                 "BackupRepository",
                 &repo,
-                &format!("  repository: {}\n  passwordSecret: {secret}\n", self.repository),
+                &format!(
+                    "  repository: {}\n  passwordSecret: {secret}\n",
+                    self.repository
+                ),
             ),
             doc(
                 "Volume",
@@ -133,17 +140,26 @@ async fn restore_should_bring_back_exactly_the_files_of_the_snapshot() -> Result
         "echo changed > a.txt; rm deleted-after; rm -r sub/deeper; echo new > late.txt",
     )
     .await?;
-    ensure!(checksums(&host, v).await? != before, "the changes did not change the volume");
+    ensure!(
+        checksums(&host, v).await? != before,
+        "the changes did not change the volume"
+    );
     ok(&host, &["restore", v, "-f", &path]).await?;
     let after = checksums(&host, v).await?;
-    ensure!(after == before, "restored volume differs:\nbefore {before:?}\nafter  {after:?}");
+    ensure!(
+        after == before,
+        "restored volume differs:\nbefore {before:?}\nafter  {after:?}"
+    );
     ensure!(!after.contains_key("./late.txt") && after.contains_key("./deleted-after"));
     ensure!(!after.contains_key("./gone-before"));
 
     // --into: a new volume with the same content; the original is not touched.
     let copy = format!("{v}-copy");
     ok(&host, &["restore", v, "-f", &path, "--into", &copy]).await?;
-    ensure!(checksums(&host, &copy).await? == before, "--into copy differs");
+    ensure!(
+        checksums(&host, &copy).await? == before,
+        "--into copy differs"
+    );
     let again = podctl(&host, &["restore", v, "-f", &path, "--into", &copy]).await?;
     ensure!(
         !again.success() && again.stderr.contains("exists already"),
@@ -176,7 +192,10 @@ fn consumer(name: &str, volume: &str) -> Result<String> {
 }
 
 async fn unit_active(host: &TestHost, unit: &str) -> Result<bool> {
-    Ok(host.exec(["systemctl", "is-active", "--quiet", unit]).await?.success())
+    Ok(host
+        .exec(["systemctl", "is-active", "--quiet", unit])
+        .await?
+        .success())
 }
 
 #[tokio::test]
@@ -198,10 +217,14 @@ async fn stop_consistency_should_back_up_the_volume_with_its_consumer_stopped() 
     let path = dir.path_str();
     ok(&host, &["apply", "-f", &path]).await?;
     let v = &setup.volume;
-    podctl_e2e::wait_until(std::time::Duration::from_secs(30), "consumer running", || async {
-        let state = in_volume(&host, v, "cat state 2>/dev/null || true").await?;
-        Ok((state.stdout.trim() == "running").then_some(()))
-    })
+    podctl_e2e::wait_until(
+        std::time::Duration::from_secs(30),
+        "consumer running",
+        || async {
+            let state = in_volume(&host, v, "cat state 2>/dev/null || true").await?;
+            Ok((state.stdout.trim() == "running").then_some(()))
+        },
+    )
     .await?;
     let first = host.container_id(&app).await?;
 
@@ -214,23 +237,45 @@ async fn stop_consistency_should_back_up_the_volume_with_its_consumer_stopped() 
         "restore under a running consumer must be refused and name --stop"
     );
     ensure!(in_volume(&host, v, "cat keep.txt").await?.stdout.trim() == "precious");
-    ensure!(unit_active(&host, &unit).await?, "the refused restore stopped the consumer");
+    ensure!(
+        unit_active(&host, &unit).await?,
+        "the refused restore stopped the consumer"
+    );
 
     // The snapshot holds `stopped`: the export ran after the consumer had stopped.
     let restored = format!("{v}-check");
     ok(&host, &["restore", v, "-f", &path, "--into", &restored]).await?;
     let state = in_volume(&host, &restored, "cat state").await?;
     host.exec(["podman", "volume", "rm", &restored]).await?;
-    ensure!(state.stdout.trim() == "stopped", "snapshot state: {}", state.stdout);
+    ensure!(
+        state.stdout.trim() == "stopped",
+        "snapshot state: {}",
+        state.stdout
+    );
     // ... and it runs again afterwards, as a new container.
-    ensure!(unit_active(&host, &unit).await?, "{}", host.journal(&unit).await?);
-    ensure!(host.container_id(&app).await? != first, "the consumer was not restarted");
+    ensure!(
+        unit_active(&host, &unit).await?,
+        "{}",
+        host.journal(&unit).await?
+    );
+    ensure!(
+        host.container_id(&app).await? != first,
+        "the consumer was not restarted"
+    );
 
     // --stop: stopped, restored exactly (keep.txt is gone), started again.
     ok(&host, &["restore", v, "-f", &path, "--stop"]).await?;
-    ensure!(unit_active(&host, &unit).await?, "{}", host.journal(&unit).await?);
+    ensure!(
+        unit_active(&host, &unit).await?,
+        "{}",
+        host.journal(&unit).await?
+    );
     let files = in_volume(&host, v, "ls").await?;
-    ensure!(!files.stdout.contains("keep.txt"), "restore merged: {}", files.stdout);
+    ensure!(
+        !files.stdout.contains("keep.txt"),
+        "restore merged: {}",
+        files.stdout
+    );
     Ok(())
 }
 
@@ -258,7 +303,8 @@ async fn retention_should_thin_back_dated_snapshots_as_the_policy_says() -> Resu
         "RESTIC_REPOSITORY={} RESTIC_PASSWORD_FILE={} restic",
         setup.repository, setup.password_file
     );
-    let mut script = format!("set -e; {restic} init >/dev/null; h=$(cat /proc/sys/kernel/hostname)\n");
+    let mut script =
+        format!("set -e; {restic} init >/dev/null; h=$(cat /proc/sys/kernel/hostname)\n");
     for days in [10, 9, 8, 3, 2, 1] {
         script.push_str(&format!(
             "echo {days} | {restic} backup -q --stdin --stdin-filename {v}.tar --host \"$h\" --tag podctl-volume={v} --time \"$(date -d '-{days} days' '+%Y-%m-%d %H:%M:%S')\"\n"
@@ -267,7 +313,9 @@ async fn retention_should_thin_back_dated_snapshots_as_the_policy_says() -> Resu
     host.sh(&script).await?.ok()?;
     ok(&host, &["backup", "run", v, "-f", &path]).await?;
     let dates = host
-        .sh(&format!("{restic} snapshots --json | grep -o '\"time\":\"[0-9-]*' | cut -d'\"' -f4"))
+        .sh(&format!(
+            "{restic} snapshots --json | grep -o '\"time\":\"[0-9-]*' | cut -d'\"' -f4"
+        ))
         .await?
         .ok()?;
     let mut got: Vec<&str> = dates.stdout.lines().collect();
@@ -278,7 +326,10 @@ async fn retention_should_thin_back_dated_snapshots_as_the_policy_says() -> Resu
         .ok()?;
     let expect: Vec<&str> = expect.stdout.lines().collect();
     // keepLast 2: today's and yesterday's; keepDaily 3: today, -1 and -2 days.
-    ensure!(got == expect, "snapshots left: {got:?}, expected {expect:?}");
+    ensure!(
+        got == expect,
+        "snapshots left: {got:?}, expected {expect:?}"
+    );
     Ok(())
 }
 
@@ -291,7 +342,8 @@ async fn backup_should_fail_clearly_and_lose_nothing_on_a_wrong_password() -> Re
     };
     let _turn = host.apply_turn().await?;
     let setup = Setup::new(&host, "wrongpw")?;
-    let dir = host.write_manifests(&[("b.yaml", &setup.manifests("    consistency: none\n", ""))])?;
+    let dir =
+        host.write_manifests(&[("b.yaml", &setup.manifests("    consistency: none\n", ""))])?;
     let path = dir.path_str();
     ok(&host, &["apply", "-f", &path]).await?;
     let v = &setup.volume;
@@ -304,23 +356,41 @@ async fn backup_should_fail_clearly_and_lose_nothing_on_a_wrong_password() -> Re
         vec!["restore", v, "-f", &path],
     ] {
         let out = podctl(&host, &args).await?;
-        ensure!(!out.success(), "podctl {} succeeded with a wrong password", args.join(" "));
-        ensure!(out.stderr.contains("wrong password"), "unclear error: {}", out.stderr);
-        ensure!(!out.stderr.contains("not-the-password-9x"), "the password was printed");
+        ensure!(
+            !out.success(),
+            "podctl {} succeeded with a wrong password",
+            args.join(" ")
+        );
+        ensure!(
+            out.stderr.contains("wrong password"),
+            "unclear error: {}",
+            out.stderr
+        );
+        ensure!(
+            !out.stderr.contains("not-the-password-9x"),
+            "the password was printed"
+        );
     }
     ensure!(in_volume(&host, v, "cat f").await?.stdout.trim() == "data");
     host.write_file(&setup.password_file, PASSWORD)?;
     let list = ok(&host, &["backup", "list", v, "-f", &path]).await?;
-    ensure!(list.stdout.lines().count() == 2, "the snapshot is gone: {}", list.stdout);
+    ensure!(
+        list.stdout.lines().count() == 2,
+        "the snapshot is gone: {}",
+        list.stdout
+    );
 
     // A repository that cannot be created (its parent is a file): an error, exit non-zero.
-    host.write_file(&format!("/srv/{v}-file"), "x")?;
-    let broken = setup.manifests("    consistency: none\n", "").replace(
-        &setup.repository,
-        &format!("/srv/{v}-file/restic"),
-    );
+    host.write_file(format!("/srv/{v}-file"), "x")?;
+    let broken = setup
+        .manifests("    consistency: none\n", "")
+        .replace(&setup.repository, &format!("/srv/{v}-file/restic"));
     let dir = host.write_manifests(&[("b.yaml", &broken)])?;
     let out = podctl(&host, &["backup", "run", v, "-f", &dir.path_str()]).await?;
-    ensure!(!out.success() && out.stderr.contains("restic"), "{}", out.stderr);
+    ensure!(
+        !out.success() && out.stderr.contains("restic"),
+        "{}",
+        out.stderr
+    );
     Ok(())
 }

@@ -174,7 +174,11 @@ impl Restic {
         stdout
             .lines()
             .filter_map(|l| serde_json::from_str::<BackupLine>(l).ok())
-            .find_map(|l| (l.message_type == "summary").then_some(l.snapshot_id).flatten())
+            .find_map(|l| {
+                (l.message_type == "summary")
+                    .then_some(l.snapshot_id)
+                    .flatten()
+            })
             .ok_or_else(|| ResticError::Parse {
                 argv: self.argv(&args),
                 message: "no summary with a snapshot_id".to_owned(),

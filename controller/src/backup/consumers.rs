@@ -74,7 +74,7 @@ pub async fn stop(
         .await
         .map_err(|source| BackupError::Systemd {
             unit: "container units".to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     let restart: Vec<String> = all
         .iter()
@@ -89,7 +89,13 @@ pub async fn stop(
     // Dependents first: the reverse of the dependency order.
     for unit in stopped.consumers.iter().rev() {
         tracing::info!(unit = %unit, "stopping a consumer of the volume");
-        job(systemd.stop(unit).await, unit)?;
+        if let Err(e) = job(systemd.stop(unit).await, unit) {
+            // Half-stopped is worse than not stopped: bring back what was running.
+            if let Err(again) = start_again(systemd, &stopped).await {
+                tracing::error!(error = %again, "cannot start the consumers again");
+            }
+            return Err(e);
+        }
     }
     Ok(stopped)
 }
@@ -119,7 +125,7 @@ fn job(
         }),
         Err(source) => Err(BackupError::Systemd {
             unit: unit.to_owned(),
-            source,
+            source: Box::new(source),
         }),
     }
 }

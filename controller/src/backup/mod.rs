@@ -77,8 +77,9 @@ pub enum BackupError {
     #[error("systemd: {unit}")]
     Systemd {
         unit: String,
+        // Boxed: systemd's error is large and every result of this module carries the enum.
         #[source]
-        source: SystemdError,
+        source: Box<SystemdError>,
     },
     #[error("systemd: the job for {unit} ended {outcome}")]
     Job { unit: String, outcome: JobOutcome },
@@ -97,10 +98,16 @@ pub enum BackupError {
         snapshot: Option<String>,
     },
     #[error("the archive of snapshot {snapshot} is {got} bytes, its tag says {want}: not restored")]
-    SizeMismatch { snapshot: String, got: u64, want: u64 },
+    SizeMismatch {
+        snapshot: String,
+        got: u64,
+        want: u64,
+    },
     #[error("volume `{0}` (--into) exists already: restore into a new name, or without --into")]
     IntoExists(String),
-    #[error("volume `{volume}` uses driver `{driver}`: podctl can only empty `local` volumes for an exact restore")]
+    #[error(
+        "volume `{volume}` uses driver `{driver}`: podctl can only empty `local` volumes for an exact restore"
+    )]
     Driver { volume: String, driver: String },
 }
 
@@ -368,4 +375,3 @@ pub async fn list(target: &Target, config: &BackupConfig) -> Result<Vec<Snapshot
             source,
         })
 }
-

@@ -44,7 +44,11 @@ pub async fn restore(
     let destination = options.into.clone().unwrap_or(target.volume.clone());
     let consumers = match &options.into {
         Some(into) => {
-            if podman.volume_exists(into).await.map_err(podman_error("inspect the volume"))? {
+            if podman
+                .volume_exists(into)
+                .await
+                .map_err(podman_error("inspect the volume"))?
+            {
                 return Err(BackupError::IntoExists(into.clone()));
             }
             Vec::new()
@@ -66,12 +70,11 @@ pub async fn restore(
             what: "list snapshots",
             source,
         })?;
-    let snapshot = pick(&snapshots, options.snapshot.as_deref()).ok_or_else(|| {
-        BackupError::NoSnapshot {
+    let snapshot =
+        pick(&snapshots, options.snapshot.as_deref()).ok_or_else(|| BackupError::NoSnapshot {
             volume: target.volume.clone(),
             snapshot: options.snapshot.clone(),
-        }
-    })?;
+        })?;
     let work = private_dir(&config.work_dir, "archive directory")?;
     let archive = work.path().join(target.filename());
     opened
@@ -169,7 +172,10 @@ async fn empty_volume(podman: &Podman, volume: &str) -> Result<(), BackupError> 
     };
     for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
         let path = entry.map_err(io(&dir))?.path();
-        let removed = match std::fs::symlink_metadata(&path).map_err(io(&path))?.is_dir() {
+        let removed = match std::fs::symlink_metadata(&path)
+            .map_err(io(&path))?
+            .is_dir()
+        {
             true => std::fs::remove_dir_all(&path),
             false => std::fs::remove_file(&path),
         };

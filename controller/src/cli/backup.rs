@@ -71,7 +71,12 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct WorkArgs {
     /// The private directory for the repository password file (a tmpfs).
-    #[arg(long, value_name = "DIR", env = "PODCTL_RUNTIME_DIR", default_value = "/run/podctl")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PODCTL_RUNTIME_DIR",
+        default_value = "/run/podctl"
+    )]
     pub runtime_dir: PathBuf,
 }
 
@@ -149,10 +154,15 @@ fn list(args: &ListArgs) -> anyhow::Result<Exit> {
             .map(|o| o.name().to_string())
             .collect(),
     };
-    let config = args.work.config(std::path::Path::new(podctl::reconcile::DEFAULT_STATE_DIR));
+    let config = args
+        .work
+        .config(std::path::Path::new(podctl::reconcile::DEFAULT_STATE_DIR));
     let now = std::time::SystemTime::now();
     runtime()?.block_on(async {
-        println!("{:<24} {:<10} {:<25} {:>10} {:>14}  HOST", "VOLUME", "SNAPSHOT", "TIME", "AGE", "SIZE");
+        println!(
+            "{:<24} {:<10} {:<25} {:>10} {:>14}  HOST",
+            "VOLUME", "SNAPSHOT", "TIME", "AGE", "SIZE"
+        );
         for volume in volumes {
             let target = Target::resolve(&revision, &volume)?;
             for s in backup::list(&target, &config).await? {
@@ -200,8 +210,15 @@ pub fn restore(args: &RestoreArgs) -> anyhow::Result<Exit> {
     };
     runtime()?.block_on(async {
         let host = Host::connect(args.host.config()).await?;
-        let r = backup::restore(&host.podman, &host.systemd, &revision, &target, &config, &options)
-            .await?;
+        let r = backup::restore(
+            &host.podman,
+            &host.systemd,
+            &revision,
+            &target,
+            &config,
+            &options,
+        )
+        .await?;
         println!(
             "volume/{} restored from snapshot {} ({} bytes in {:.1}s{})",
             r.volume,

@@ -299,9 +299,12 @@ impl Podman {
     /// `podman volume export --output PATH NAME`: the volume's content as a tar file.
     pub async fn export_volume(&self, name: &str, path: &Path) -> Result<()> {
         let out = path.to_string_lossy().into_owned();
-        self.run(&strings(&["volume", "export", "--output", &out, name]), None)
-            .await
-            .map(drop)
+        self.run(
+            &strings(&["volume", "export", "--output", &out, name]),
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     /// `podman volume import NAME PATH`: unpacks a tar file into the volume, over what it
@@ -326,7 +329,9 @@ impl Podman {
 
     /// `podman volume exists NAME`.
     pub async fn volume_exists(&self, name: &str) -> Result<bool> {
-        let (_, output) = self.output(&strings(&["volume", "exists", name]), None).await?;
+        let (_, output) = self
+            .output(&strings(&["volume", "exists", name]), None)
+            .await?;
         Ok(output.status.success())
     }
 
