@@ -119,6 +119,7 @@ const PODMAN_MIN_MEMORY: u64 = 6 * 1024 * 1024;
 /// Values that parse but that podman or the kernel refuse at start.
 fn check_container_values(object: &Object, c: &ContainerSpec, out: &mut Diagnostics) {
     let origin = &object.origin;
+    check_monitoring(object, c, out);
     for (field, value) in [
         ("memoryMax", c.resources.memory_max),
         ("memoryReservation", c.resources.memory_reservation),
@@ -201,6 +202,45 @@ struct ContainerChecks<'a, 'o> {
     index: &'a HashMap<ObjectRef, &'a Object>,
     declared: &'a Declarations<'a>,
     out: &'o mut Diagnostics,
+}
+
+/// Thresholds are percentages of a limit, and a threshold without that limit would never fire.
+fn check_monitoring(object: &Object, c: &ContainerSpec, out: &mut Diagnostics) {
+    let origin = &object.origin;
+    for (field, value, limit, has_limit) in [
+        (
+            "memoryHighPercent",
+            c.monitoring.memory_high_percent,
+            "memoryMax",
+            c.resources.memory_max.is_some(),
+        ),
+        (
+            "cpuHighPercent",
+            c.monitoring.cpu_high_percent,
+            "cpuQuota",
+            c.resources.cpu_quota.is_some(),
+        ),
+    ] {
+        let Some(percent) = value else { continue };
+        let at = origin.at(&[Key("spec"), Key("monitoring"), Key(field)]);
+        if !(1..=100).contains(&percent) {
+            out.push(
+                Diagnostic::new(
+                    at,
+                    format!("{field} {percent} is not a percentage from 1 to 100"),
+                )
+                .with_hint("e.g. `80`: the alert fires above 80% of the limit"),
+            );
+        } else if !has_limit {
+            out.push(
+                Diagnostic::new(
+                    at,
+                    format!("{field} needs `resources.{limit}`: it is a share of that limit"),
+                )
+                .with_hint(format!("set `resources.{limit}`, or remove `{field}`")),
+            );
+        }
+    }
 }
 
 fn check_container(

@@ -992,3 +992,28 @@ fn paths_with_control_characters_or_not_normalised_are_refused() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn monitoring_thresholds_are_percentages_of_a_limit_that_is_set() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: web}
+spec:
+  image: nginx
+  resources: {cpuQuota: 50%}
+  monitoring:
+    memoryHighPercent: 80
+    cpuHighPercent: 0
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        [
+            "app.yaml:8:24: memoryHighPercent needs `resources.memoryMax`: it is a share of that limit",
+            "app.yaml:9:21: cpuHighPercent 0 is not a percentage from 1 to 100",
+        ]
+    );
+}

@@ -72,6 +72,9 @@ pub struct ContainerSpec {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub update: UpdateSpec,
+    /// Alert thresholds of this container in the rules `podctl alerts` prints.
+    #[serde(default, skip_serializing_if = "Monitoring::is_default")]
+    pub monitoring: Monitoring,
     /// Start at boot (through `wantedBy`).
     #[serde(default = "default_true")]
     pub enabled: bool,
@@ -477,6 +480,25 @@ pub enum ProtectHome {
 }
 
 bool_or_word!(ProtectHome { "read-only" => ReadOnly, "tmpfs" => Tmpfs });
+
+/// Per-container alert thresholds, in percent of the container's limit; the defaults of the
+/// shipped rules (90) where unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Monitoring {
+    /// HighMemory fires above this share of `resources.memoryMax` (1 to 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_high_percent: Option<u8>,
+    /// HighCPU fires above this share of `resources.cpuQuota` (1 to 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_high_percent: Option<u8>,
+}
+
+impl Monitoring {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

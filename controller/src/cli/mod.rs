@@ -1,5 +1,6 @@
 //! The command line: global options, the subcommands, and exit codes.
 
+mod alerts;
 mod apply;
 mod backup;
 mod completions;
@@ -236,6 +237,13 @@ pub enum Command {
         podctl restore data --into data-check"
     )]
     Restore(backup::RestoreArgs),
+    /// Print Prometheus alert rules for podctl's metrics, with the manifests' thresholds
+    #[command(after_help = "Exit status: 0 printed, 2 invalid revision.\n\n\
+        Check them with `promtool check rules`; docs/monitoring.md says how to load them.\n\n\
+        Examples:\n  \
+        podctl alerts -f /etc/podctl/manifests > /etc/prometheus/rules/podctl.yml\n  \
+        podctl alerts --defaults")]
+    Alerts(alerts::AlertsArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
         podctl completions bash > /etc/bash_completion.d/podctl\n  \
@@ -256,6 +264,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Get(args) => get::run(&args),
         Command::Backup(args) => backup::run(&args),
         Command::Restore(args) => backup::restore(&args),
+        Command::Alerts(args) => alerts::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }

@@ -37,7 +37,8 @@ const MAX_HEAD: usize = 16 * 1024;
 
 /// What the endpoints serve; implemented by the controller's shared state.
 pub trait Endpoints: Send + Sync + 'static {
-    fn metrics(&self) -> String;
+    /// The metrics text; async because container metrics are read from systemd on a scrape.
+    fn metrics(&self) -> futures_util::future::BoxFuture<'_, String>;
     fn status_json(&self) -> String;
     fn ready(&self) -> bool;
     /// A connection was closed at once because the cap was reached.
@@ -60,7 +61,12 @@ pub enum Surface {
 }
 
 /// Routes one request line to its response.
-pub fn route(method: &str, path: &str, endpoints: &dyn Endpoints, surface: &Surface) -> Response {
+pub async fn route(
+    method: &str,
+    path: &str,
+    endpoints: &dyn Endpoints,
+    surface: &Surface,
+) -> Response {
     let path = path.split('?').next().unwrap_or(path);
     let text = |code, body: &str| Response {
         code,
@@ -74,7 +80,7 @@ pub fn route(method: &str, path: &str, endpoints: &dyn Endpoints, surface: &Surf
         ("/metrics", _) => Response {
             code: 200,
             content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            body: endpoints.metrics(),
+            body: endpoints.metrics().await,
         },
         ("/healthz", _) => text(200, "ok\n"),
         ("/readyz", _) if endpoints.ready() => text(200, "ready\n"),
@@ -295,7 +301,7 @@ async fn handle(
     let mut parts = head.lines().next().unwrap_or("").split_whitespace();
     let response = match (parts.next(), parts.next()) {
         (Some(method), Some(path)) if head.len() <= MAX_HEAD => {
-            let mut r = route(method, path, endpoints, surface);
+            let mut r = route(method, path, endpoints, surface).await;
             if method == "HEAD" {
                 r.body.clear();
             }
@@ -347,8 +353,8 @@ mod tests {
 
     struct Fake(bool);
     impl Endpoints for Fake {
-        fn metrics(&self) -> String {
-            "podctl_x 1\n# EOF\n".to_owned()
+        fn metrics(&self) -> futures_util::future::BoxFuture<'_, String> {
+            Box::pin(async { "podctl_x 1\n# EOF\n".to_owned() })
         }
         fn status_json(&self) -> String {
             "{}".to_owned()
@@ -365,27 +371,29 @@ mod tests {
         }
     }
 
-    #[test]
-    fn route_should_serve_each_endpoint() {
+    #[tokio::test]
+    async fn route_should_serve_each_endpoint() {
         for surface in [tcp(), Surface::StatusSocket] {
             let get = |path| route("GET", path, &Fake(true), &surface);
-            assert_eq!(get("/metrics").body, "podctl_x 1\n# EOF\n");
-            assert_eq!(get("/healthz").code, 200);
-            assert_eq!(get("/readyz?verbose").code, 200);
-            assert_eq!(get("/nope").code, 404);
-            assert_eq!(route("GET", "/readyz", &Fake(false), &surface).code, 503);
-            assert_eq!(route("POST", "/status", &Fake(true), &surface).code, 405);
+            assert_eq!(get("/metrics").await.body, "podctl_x 1\n# EOF\n");
+            assert_eq!(get("/healthz").await.code, 200);
+            assert_eq!(get("/readyz?verbose").await.code, 200);
+            assert_eq!(get("/nope").await.code, 404);
+            let not_ready = route("GET", "/readyz", &Fake(false), &surface).await;
+            assert_eq!(not_ready.code, 503);
+            let post = route("POST", "/status", &Fake(true), &surface).await;
+            assert_eq!(post.code, 405);
         }
-        let status = route("GET", "/status", &Fake(true), &Surface::StatusSocket);
+        let status = route("GET", "/status", &Fake(true), &Surface::StatusSocket).await;
         assert_eq!(
             (status.code, status.content_type),
             (200, "application/json")
         );
     }
 
-    #[test]
-    fn route_should_say_where_status_went_instead_of_serving_it_on_tcp() {
-        let r = route("GET", "/status", &Fake(true), &tcp());
+    #[tokio::test]
+    async fn route_should_say_where_status_went_instead_of_serving_it_on_tcp() {
+        let r = route("GET", "/status", &Fake(true), &tcp()).await;
         assert_eq!(r.code, 404);
         assert!(
             r.body
@@ -401,7 +409,8 @@ mod tests {
             &Surface::Tcp {
                 status_socket: None,
             },
-        );
+        )
+        .await;
         assert!(off.body.contains("--status-socket off"), "{}", off.body);
     }
 

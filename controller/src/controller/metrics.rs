@@ -10,6 +10,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use std::sync::Arc;
+
+use super::container_metrics::ContainerMetrics;
 use crate::report::controller_status::ControllerPhase;
 
 type Labels = Vec<(String, String)>;
@@ -31,6 +34,8 @@ pub struct Metrics {
     pub backing_off: Gauge,
     pub http_rejected: Counter,
     pub phase: Family<Labels, Gauge>,
+    /// `podctl_container_*`, refreshed on each scrape.
+    pub containers: Arc<ContainerMetrics>,
 }
 
 impl Default for Metrics {
@@ -67,7 +72,10 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             revision_applied_time.clone(),
         );
+        let containers = Arc::new(ContainerMetrics::default());
+        r.register_collector(Box::new(containers.clone()));
         Self {
+            containers,
             reconcile_duration,
             revision_applied_time,
             reconciles: register(

@@ -13,6 +13,7 @@
 //! what depends on it) is left out of passes until its retry time.
 
 pub mod backoff;
+pub mod container_metrics;
 mod core;
 pub mod events;
 pub mod http;
@@ -24,12 +25,12 @@ pub mod scheduler;
 pub mod watch;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use podctl_api::Revision;
+use podctl_api::{Kind, Revision};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -39,9 +40,11 @@ use tracing::{Instrument as _, error, info, info_span, warn};
 use self::core::{Core, Invalid, Loaded, PassReport, PassStart, Reason, UnitView, Work};
 use crate::lock;
 use crate::reconcile::{Host, HostConfig, PassError, PassOptions};
+use crate::render::unit_name;
 use crate::report::controller_status::{
     self as status, ControllerPhase, ControllerStatus, unix_now,
 };
+use container_metrics::ContainerSample;
 use events::HostEvent;
 use metrics::{Metrics, labels};
 use notify::Notifier;
@@ -114,11 +117,65 @@ async fn serve_http(
 struct Published {
     metrics: Metrics,
     status: Mutex<ControllerStatus>,
+    /// Read on a scrape for the container metrics.
+    host: Arc<Host>,
+    /// The running revision's containers and their units: (manifest name, unit).
+    containers: Mutex<Vec<(String, String)>>,
 }
 
+impl Published {
+    /// Reads the running containers' units and turns them into `podctl_container_*`. A
+    /// systemd that does not answer leaves the samples as they were, and says so.
+    async fn sample_containers(&self) {
+        let containers = self
+            .containers
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default();
+        let scopes: Vec<Option<String>> = containers
+            .iter()
+            .map(|(_, unit)| container_metrics::scope_of(Path::new(RUN_DIR), unit))
+            .collect();
+        // One call for the services and the scopes that exist.
+        let names: Vec<String> = containers
+            .iter()
+            .map(|(_, u)| u.clone())
+            .chain(scopes.iter().flatten().cloned())
+            .collect();
+        let states = match self.host.systemd.unit_states(&names).await {
+            Ok(states) => states,
+            Err(e) => {
+                warn!(error = %e, "cannot read the container units for /metrics");
+                return;
+            }
+        };
+        let (services, mut scope_states) = states.split_at(containers.len());
+        let samples = containers
+            .iter()
+            .zip(services)
+            .zip(&scopes)
+            .map(|(((name, _), service), scope)| {
+                let state = scope.as_ref().and_then(|_| {
+                    let (first, rest) = scope_states.split_first()?;
+                    scope_states = rest;
+                    Some(first)
+                });
+                ContainerSample::of(name, service, state)
+            })
+            .collect();
+        self.metrics.containers.set(samples);
+    }
+}
+
+/// systemd's `%t` for system services: where the units' cidfiles are.
+const RUN_DIR: &str = "/run";
+
 impl http::Endpoints for Published {
-    fn metrics(&self) -> String {
-        self.metrics.encode()
+    fn metrics(&self) -> futures_util::future::BoxFuture<'_, String> {
+        Box::pin(async {
+            self.sample_containers().await;
+            self.metrics.encode()
+        })
     }
 
     fn status_json(&self) -> String {
@@ -141,8 +198,10 @@ impl http::Endpoints for Published {
 
 impl Published {
     /// A controller starting: not ready, no revision yet.
-    fn new(config: &Config) -> Self {
+    fn new(config: &Config, host: Arc<Host>) -> Self {
         Self {
+            host,
+            containers: Mutex::new(Vec::new()),
             metrics: {
                 let metrics = Metrics::new();
                 metrics.set_phase(ControllerPhase::Starting);
@@ -257,7 +316,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         ..config.host.clone()
     };
     let host = Arc::new(Host::connect(host_config).await?);
-    let published = Arc::new(Published::new(&config));
+    let published = Arc::new(Published::new(&config, host.clone()));
     // The endpoints outlive the drain after SIGTERM (phase "stopping" is visible), and end
     // when `run` returns, however it returns.
     let http_stop = CancellationToken::new();
@@ -402,6 +461,13 @@ impl Shell {
                 loaded_at: unix_now(),
             };
             self.published.update(|s| s.revision = Some(info));
+            let containers = revision
+                .of_kind(Kind::Container)
+                .map(|o| (o.name().to_string(), unit_name(o.name())))
+                .collect();
+            if let Ok(mut c) = self.published.containers.lock() {
+                *c = containers;
+            }
         }
         self.published.update(|s| s.invalid_revision = None);
         self.publish(Publish::Objects);

@@ -1,6 +1,7 @@
 //! What podctl shows people and programs: the plan as a diff (text or JSON) and the state
 //! of objects as a table. Pure functions of plans and observations, golden-tested.
 
+pub mod alerts;
 pub mod controller_status;
 pub mod diff;
 pub mod live;

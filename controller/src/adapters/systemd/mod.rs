@@ -298,7 +298,7 @@ impl fmt::Display for UnitFileState {
 }
 
 /// What systemd reports about one unit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnitState {
     /// The name as asked for (an alias stays the alias).
     pub name: String,
@@ -321,6 +321,42 @@ pub struct UnitState {
     pub need_daemon_reload: bool,
     /// Drop-in files systemd merged into the unit (`*.d/*.conf`), in the order it read them.
     pub drop_in_paths: Vec<PathBuf>,
+    /// What the service uses, from the same `GetAll` (no extra call): the container metrics.
+    pub resources: UnitResources,
+}
+
+/// A service's resource use and limits as systemd accounts them; `None` where systemd has
+/// no number (accounting off, no limit, never ran).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnitResources {
+    pub memory_bytes: Option<u64>,
+    /// `MemoryMax=`.
+    pub memory_max_bytes: Option<u64>,
+    pub cpu_usage_nsec: Option<u64>,
+    /// `CPUQuota=` in µs of CPU time per second.
+    pub cpu_quota_usec_per_sec: Option<u64>,
+    pub tasks: Option<u64>,
+    /// When the main process last started (CLOCK_REALTIME µs).
+    pub main_started_us: Option<u64>,
+    /// How the main process last exited (exit code, or signal number).
+    pub main_exit_status: Option<i32>,
+}
+
+impl UnitResources {
+    fn of(props: &HashMap<String, OwnedValue>) -> Self {
+        // systemd says "unknown" or "infinity" with u64::MAX, and "never" with 0 for times.
+        let known = |key| Some(prop_u64(props, key)).filter(|v| *v != u64::MAX);
+        Self {
+            memory_bytes: known("MemoryCurrent"),
+            memory_max_bytes: known("MemoryMax"),
+            cpu_usage_nsec: known("CPUUsageNSec"),
+            cpu_quota_usec_per_sec: known("CPUQuotaPerSecUSec"),
+            tasks: known("TasksCurrent"),
+            main_started_us: Some(prop_u64(props, "ExecMainStartTimestamp")).filter(|t| *t != 0),
+            main_exit_status: prop_i32(props, "ExecMainStatus")
+                .filter(|_| prop_u64(props, "ExecMainExitTimestamp") != 0),
+        }
+    }
 }
 
 /// How a job ended: the `result` of its `JobRemoved` signal.
@@ -613,6 +649,7 @@ impl Systemd {
             unit_file_state: UnitFileState::Absent,
             need_daemon_reload: false,
             drop_in_paths: Vec::new(),
+            resources: UnitResources::default(),
         };
         if state.load_state == LoadState::NotFound {
             return Ok(state);
@@ -650,6 +687,8 @@ impl Systemd {
                 state.exec_main_status = prop_i32(&props, "ExecMainStatus");
             }
         }
+        // Scopes have them too: a container's own (`libpod-ID.scope`) is where it runs.
+        state.resources = UnitResources::of(&props);
         Ok(state)
     }
 
