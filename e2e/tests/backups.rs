@@ -1,6 +1,7 @@
 //! Volume backups with restic on the real test host: `podctl backup run`, `backup list` and
 //! `restore` against a real repository (a directory under /srv inside the sandbox). These
-//! tests apply (and so prune): they take turns with every other applying test.
+//! tests apply (and so prune): they take turns with every other applying test, and apply with
+//! `--allow-empty` since their revisions may hold no container while another test's remain.
 
 use std::collections::BTreeMap;
 
@@ -120,7 +121,7 @@ async fn restore_should_bring_back_exactly_the_files_of_the_snapshot() -> Result
     let dir: ManifestDir =
         host.write_manifests(&[("b.yaml", &setup.manifests("    consistency: none\n", ""))])?;
     let path = dir.path_str();
-    ok(&host, &["apply", "-f", &path]).await?;
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
     let v = &setup.volume;
     in_volume(
         &host,
@@ -215,7 +216,7 @@ async fn stop_consistency_should_back_up_the_volume_with_its_consumer_stopped() 
         &setup.manifests("    consistency: stop\n", &consumer(&app, &setup.volume)?),
     )])?;
     let path = dir.path_str();
-    ok(&host, &["apply", "-f", &path]).await?;
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
     let v = &setup.volume;
     podctl_e2e::wait_until(
         std::time::Duration::from_secs(30),
@@ -296,7 +297,7 @@ async fn retention_should_thin_back_dated_snapshots_as_the_policy_says() -> Resu
         ),
     )])?;
     let path = dir.path_str();
-    ok(&host, &["apply", "-f", &path]).await?;
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
     let v = &setup.volume;
     // Six snapshots 10, 9, 8, 3, 2 and 1 days old, tagged as podctl tags them.
     let restic = format!(
@@ -345,7 +346,7 @@ async fn backup_should_fail_clearly_and_lose_nothing_on_a_wrong_password() -> Re
     let dir =
         host.write_manifests(&[("b.yaml", &setup.manifests("    consistency: none\n", ""))])?;
     let path = dir.path_str();
-    ok(&host, &["apply", "-f", &path]).await?;
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
     let v = &setup.volume;
     in_volume(&host, v, "echo data > f").await?;
     ok(&host, &["backup", "run", v, "-f", &path]).await?;
