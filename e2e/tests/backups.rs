@@ -54,7 +54,11 @@ impl Setup {
             doc(
                 "Volume",
                 &self.volume,
-                &format!("  backup:\n    repository: {repo}\n{backup_extra}"),
+                // Delete: the cleanup prune removes it; a retained one would stay orphaned and
+                // show in other tests' diffs.
+                &format!(
+                    "  reclaimPolicy: Delete\n  backup:\n    repository: {repo}\n{backup_extra}"
+                ),
             ),
         ]
         .join("---\n")
@@ -172,7 +176,7 @@ async fn restore_should_bring_back_exactly_the_files_of_the_snapshot() -> Result
         "backup list does not show the snapshot"
     );
     host.exec(["podman", "volume", "rm", &copy]).await?;
-    Ok(())
+    host.prune_all().await
 }
 
 /// A busybox container on `volume` that writes `running` to /data/state when it starts and
@@ -277,7 +281,7 @@ async fn stop_consistency_should_back_up_the_volume_with_its_consumer_stopped() 
         "restore merged: {}",
         files.stdout
     );
-    Ok(())
+    host.prune_all().await
 }
 
 #[tokio::test]
@@ -331,7 +335,7 @@ async fn retention_should_thin_back_dated_snapshots_as_the_policy_says() -> Resu
         got == expect,
         "snapshots left: {got:?}, expected {expect:?}"
     );
-    Ok(())
+    host.prune_all().await
 }
 
 #[tokio::test]
@@ -393,5 +397,5 @@ async fn backup_should_fail_clearly_and_lose_nothing_on_a_wrong_password() -> Re
         "{}",
         out.stderr
     );
-    Ok(())
+    host.prune_all().await
 }
