@@ -79,6 +79,14 @@ async fn clean_up(host: &TestHost) -> Result<()> {
     host.prune_all().await
 }
 
+/// Cleans up after a controller test, then reports its result with the controller's journal.
+async fn finish(host: &TestHost, result: Result<()>) -> Result<()> {
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
+
 async fn http_get(host: &TestHost, path: &str) -> Result<String> {
     let out = host
         .exec_ok([
@@ -322,10 +330,7 @@ async fn controller_should_apply_new_manifests_reject_broken_ones_and_repair_dri
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 #[tokio::test]
@@ -415,10 +420,7 @@ async fn controller_should_refuse_a_second_instance_and_serve_parsable_metrics()
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 #[tokio::test]
@@ -503,10 +505,7 @@ async fn sigterm_during_an_apply_should_leave_no_partial_unit_file() -> Result<(
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 /// Issue 12, defect 7: a container that exits 0.3 s after it started is `active` for a moment
@@ -586,10 +585,7 @@ async fn controller_should_start_a_crash_looping_container_less_and_less_often()
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 /// Issue 14, item 5: an object's failure is counted with its reason, the kind of the error
@@ -751,10 +747,7 @@ async fn apply_should_refuse_a_host_a_controller_manages_and_touch_nothing() -> 
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 /// A fake controller: serves `/status` over TCP on 127.0.0.1:PORT and over a unix socket at
@@ -1101,10 +1094,7 @@ async fn container_metrics_should_be_systemds_numbers_for_the_container() -> Res
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 /// A webhook receiver for Alertmanager inside the test host (its own network namespace):
@@ -1187,7 +1177,13 @@ async fn alerts_should_reach_a_webhook_through_prometheus_and_alertmanager() -> 
     let crashing = format!(
         "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/bb:v1\n  args: [sh, -c, 'sleep 1; exit 3']\n  network: none\n  restart: {{policy: always, delay: 5s, burst: 1000, interval: 10s}}\n  stopTimeout: 2s\n"
     );
-    let dir = host.write_manifests(&[("a.yaml", &crashing)])?;
+    // Holds ~25 MB of its 64 MiB limit, above its own 30% threshold, below the default 90%
+    // (a loop, not a last `sleep`: the shell would exec that and drop the variable).
+    let hog = format!("{name}-hog");
+    let hog_manifest = format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {hog}}}\nspec:\n  image: localhost/bb:v1\n  args: [sh, -c, 'a=$(head -c 25000000 /dev/zero | tr \"\\\\0\" x); while sleep 1000; do :; done']\n  network: none\n  resources: {{memoryMax: 64M}}\n  monitoring: {{memoryHighPercent: 30}}\n  stopTimeout: 2s\n"
+    );
+    let dir = host.write_manifests(&[("a.yaml", &crashing), ("hog.yaml", &hog_manifest)])?;
     let work = format!("/tmp/{name}");
     let (prom, am) = (format!("{name}-prometheus"), format!("{name}-alertmanager"));
     let result = async {
@@ -1205,6 +1201,7 @@ async fn alerts_should_reach_a_webhook_through_prometheus_and_alertmanager() -> 
         // Seconds instead of minutes: the rules' logic, not their patience, is under test.
         let rules = rules
             .replace("for: 1m", "for: 2s")
+            .replace("for: 5m", "for: 2s")
             .replace("[10m]", "[1m]");
         host.write_file(format!("{work}/rules.yml"), &rules)?;
         host.write_file(
@@ -1246,6 +1243,14 @@ async fn alerts_should_reach_a_webhook_through_prometheus_and_alertmanager() -> 
         ensure!(
             down["annotations"]["summary"] == format!("Container {name} is down"),
             "{down}"
+        );
+
+        let memory = notification(&host, &hook, "firing", "HighMemory", &hog).await?;
+        ensure!(
+            memory["annotations"]["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("Memory above 30% of memoryMax")),
+            "{memory}"
         );
 
         // Fixed: it stays up, and the notification says so.

@@ -212,3 +212,74 @@ mod tests {
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }
+
+#[cfg(test)]
+mod dashboard_tests {
+    use super::*;
+    use crate::adapters::systemd::{ActiveState, UnitResources, UnitState};
+    use crate::controller::container_metrics::ContainerSample;
+
+    /// Every sample name `/metrics` can carry, with one container whose numbers are all known.
+    fn exported_names() -> std::collections::BTreeSet<String> {
+        let m = Metrics::new();
+        m.set_phase(ControllerPhase::Running);
+        m.objects
+            .get_or_create(&labels([("kind", "Container"), ("status", "UpToDate")]))
+            .set(1);
+        let unit = UnitState {
+            name: "web.service".to_owned(),
+            active_state: ActiveState::Active,
+            n_restarts: Some(0),
+            resources: UnitResources {
+                memory_bytes: Some(1),
+                memory_max_bytes: Some(2),
+                cpu_usage_nsec: Some(3),
+                cpu_quota_usec_per_sec: Some(4),
+                tasks: Some(5),
+                main_started_us: Some(6),
+                main_exit_status: Some(0),
+            },
+            ..UnitState::default()
+        };
+        m.containers
+            .set(vec![ContainerSample::of("web", &unit, None)]);
+        m.encode()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split(['{', ' ']).next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The shipped Grafana dashboard is JSON and asks only for metrics podctl exports.
+    #[test]
+    fn dashboard_should_reference_only_exported_metrics() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist/grafana-podctl.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        let dashboard: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        let exported = exported_names();
+        let mut queries = Vec::new();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                queries.push(target["expr"].as_str().unwrap().to_owned());
+            }
+        }
+        for variable in dashboard["templating"]["list"].as_array().unwrap() {
+            if let Some(q) = variable["query"].as_str() {
+                queries.push(q.to_owned());
+            }
+        }
+        assert!(queries.len() >= 8, "{queries:?}");
+        for query in &queries {
+            let names = query
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("podctl_"));
+            for name in names {
+                assert!(
+                    exported.contains(name),
+                    "{path}: `{name}` in `{query}` is not a metric podctl exports ({exported:?})"
+                );
+            }
+        }
+    }
+}
