@@ -539,6 +539,10 @@ pub struct UpdateSpec {
     /// A new version must stay healthy this long, else it is rolled back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_gate: Option<Duration>,
+    /// Snapshot the container's backed-up volumes before a new image starts. Reserved: the
+    /// hook into updates is not built yet, so `true` is rejected by validation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backup_before: bool,
 }
 
 /// podman auto-update's policies (`io.containers.autoupdate`).
