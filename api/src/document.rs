@@ -78,6 +78,7 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
         Kind::Secret => typed(&document, file, out, Spec::Secret),
         Kind::Image => typed(&document, file, out, Spec::Image),
         Kind::Network => typed(&document, file, out, Spec::Network),
+        Kind::BackupRepository => typed(&document, file, out, Spec::BackupRepository),
     };
     let origin = Origin {
         file: file.clone(),

@@ -2,6 +2,7 @@
 //! reads a manifest directory as one revision and reports every problem as
 //! `FILE:LINE:COL`, and the revision's dependency graph. Pure: no I/O beyond reading files.
 
+mod backup_checks;
 pub mod diagnostic;
 mod document;
 pub mod graph;

@@ -4,7 +4,8 @@ use schemars::generate::SchemaSettings;
 use schemars::{Schema, json_schema};
 
 use crate::kinds::{
-    API_VERSION, ContainerSpec, ImageSpec, Kind, NetworkSpec, ObjectMeta, SecretSpec, VolumeSpec,
+    API_VERSION, BackupRepositorySpec, ContainerSpec, ImageSpec, Kind, NetworkSpec, ObjectMeta,
+    SecretSpec, VolumeSpec,
 };
 
 /// One schema for any manifest document: a `oneOf` over the kinds, told apart by `kind`.
@@ -17,6 +18,10 @@ pub fn manifest_schema() -> Schema {
         (Kind::Secret, generator.subschema_for::<SecretSpec>()),
         (Kind::Image, generator.subschema_for::<ImageSpec>()),
         (Kind::Network, generator.subschema_for::<NetworkSpec>()),
+        (
+            Kind::BackupRepository,
+            generator.subschema_for::<BackupRepositorySpec>(),
+        ),
     ];
     let variants: Vec<Schema> = specs
         .into_iter()

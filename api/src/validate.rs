@@ -16,7 +16,7 @@ use crate::values::PortMapping;
 use crate::yaml::PathStep::{Index, Key};
 
 /// The origin of every declared object, valid or not, by identity.
-type Declarations<'a> = HashMap<ObjectRef, &'a Origin>;
+pub(crate) type Declarations<'a> = HashMap<ObjectRef, &'a Origin>;
 
 pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagnostics) {
     let declared = check_duplicates(objects, invalid, out);
@@ -30,7 +30,11 @@ pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagn
             }
             Spec::Secret(s) => check_secret(object, s, out),
             Spec::Network(n) => check_network(object, n, out),
-            Spec::Volume(_) | Spec::Image(_) => {}
+            Spec::Volume(v) => crate::backup_checks::check_volume(object, v, &declared, out),
+            Spec::BackupRepository(r) => {
+                crate::backup_checks::check_repository(object, r, &declared, out);
+            }
+            Spec::Image(_) => {}
         }
     }
     check_host_ports(objects, out);
@@ -74,7 +78,7 @@ fn check_labels(object: &Object, out: &mut Diagnostics) {
         Spec::Container(c) => Some(&c.labels),
         Spec::Volume(v) => Some(&v.labels),
         Spec::Network(n) => Some(&n.labels),
-        Spec::Secret(_) | Spec::Image(_) => None,
+        Spec::Secret(_) | Spec::Image(_) | Spec::BackupRepository(_) => None,
     };
     for key in spec_labels.into_iter().flat_map(BTreeMap::keys) {
         let at = || object.origin.at_key(&[Key("spec"), Key("labels")], key);
@@ -326,6 +330,10 @@ impl ContainerChecks<'_, '_> {
                 )
                 .with_hint("give the new container time to start, e.g. `timeout: 2m`, or leave `timeout` out for the default"),
             );
+        }
+        if c.update.backup_before {
+            self.out
+                .push(crate::backup_checks::backup_before_unsupported(origin));
         }
     }
 
@@ -797,7 +805,7 @@ fn check_cycles(objects: &[Object], index: &HashMap<ObjectRef, &Object>, out: &m
 }
 
 /// ", did you mean `x`?" when a defined object of that kind has a close name.
-fn suggestion(index: &Declarations<'_>, kind: Kind, name: &Name) -> String {
+pub(crate) fn suggestion(index: &Declarations<'_>, kind: Kind, name: &Name) -> String {
     let names: Vec<&str> = index
         .keys()
         .filter(|r| r.kind == kind)

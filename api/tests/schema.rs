@@ -43,7 +43,17 @@ fn schema_is_one_of_per_kind_with_const_kind_and_closed_objects() {
                 .expect("const kind")
         })
         .collect();
-    assert_eq!(kinds, ["Container", "Volume", "Secret", "Image", "Network"]);
+    assert_eq!(
+        kinds,
+        [
+            "Container",
+            "Volume",
+            "Secret",
+            "Image",
+            "Network",
+            "BackupRepository"
+        ]
+    );
     for v in variants {
         assert_eq!(v["additionalProperties"], false);
         assert_eq!(v["properties"]["apiVersion"]["const"], "podctl.io/v1");

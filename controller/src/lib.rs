@@ -1,6 +1,7 @@
 //! podctl's controller: render desired state, observe the host, plan, execute.
 
 pub mod adapters;
+pub mod backup;
 pub mod controller;
 pub mod execute;
 pub mod failpoint;

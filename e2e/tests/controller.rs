@@ -79,6 +79,14 @@ async fn clean_up(host: &TestHost) -> Result<()> {
     host.prune_all().await
 }
 
+/// Cleans up after a controller test, then reports its result with the controller's journal.
+async fn finish(host: &TestHost, result: Result<()>) -> Result<()> {
+    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
+    let cleaned = clean_up(host).await;
+    result.with_context(|| format!("controller journal:\n{journal}"))?;
+    cleaned
+}
+
 async fn http_get(host: &TestHost, path: &str) -> Result<String> {
     let out = host
         .exec_ok([
@@ -322,10 +330,7 @@ async fn controller_should_apply_new_manifests_reject_broken_ones_and_repair_dri
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 #[tokio::test]
@@ -415,10 +420,7 @@ async fn controller_should_refuse_a_second_instance_and_serve_parsable_metrics()
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 #[tokio::test]
@@ -503,10 +505,7 @@ async fn sigterm_during_an_apply_should_leave_no_partial_unit_file() -> Result<(
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 /// Issue 12, defect 7: a container that exits 0.3 s after it started is `active` for a moment
@@ -586,10 +585,7 @@ async fn controller_should_start_a_crash_looping_container_less_and_less_often()
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 /// Issue 14, item 5: an object's failure is counted with its reason, the kind of the error
@@ -751,10 +747,7 @@ async fn apply_should_refuse_a_host_a_controller_manages_and_touch_nothing() -> 
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 /// A fake controller: serves `/status` over TCP on 127.0.0.1:PORT and over a unix socket at
@@ -1101,10 +1094,7 @@ async fn container_metrics_should_be_systemds_numbers_for_the_container() -> Res
         Ok(())
     }
     .await;
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(&host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
+    finish(&host, result).await
 }
 
 /// A webhook receiver for Alertmanager inside the test host (its own network namespace):

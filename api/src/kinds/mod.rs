@@ -1,5 +1,6 @@
 //! The manifest kinds of `podctl.io/v1` and what every object shares (metadata, identity).
 
+mod backup;
 mod container;
 mod image;
 mod network;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use backup::*;
 pub use container::*;
 pub use image::*;
 pub use network::*;
@@ -37,15 +39,19 @@ pub enum Kind {
     Image,
     Network,
     Container,
+    /// Last so that adding it changed no existing order; the graph orders it before the
+    /// volumes that use it.
+    BackupRepository,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Volume,
         Kind::Secret,
         Kind::Image,
         Kind::Network,
         Kind::Container,
+        Kind::BackupRepository,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +61,7 @@ impl Kind {
             Kind::Image => "Image",
             Kind::Network => "Network",
             Kind::Container => "Container",
+            Kind::BackupRepository => "BackupRepository",
         }
     }
 
@@ -66,13 +73,17 @@ impl Kind {
             Kind::Image => "image",
             Kind::Network => "network",
             Kind::Container => "container",
+            Kind::BackupRepository => "backuprepository",
         }
     }
 
     /// Parses `Container`, `container` or `containers`, as `podctl get KIND` takes it.
     pub fn parse_loose(s: &str) -> Option<Kind> {
         let lower = s.to_ascii_lowercase();
-        let singular = lower.strip_suffix('s').unwrap_or(&lower);
+        let singular = match lower.strip_suffix("ies") {
+            Some(stem) => format!("{stem}y"),
+            None => lower.strip_suffix('s').unwrap_or(&lower).to_string(),
+        };
         Kind::ALL.into_iter().find(|k| k.lowercase() == singular)
     }
 
@@ -126,6 +137,7 @@ pub enum Spec {
     Image(ImageSpec),
     Network(NetworkSpec),
     Container(Box<ContainerSpec>),
+    BackupRepository(BackupRepositorySpec),
 }
 
 impl Spec {
@@ -136,6 +148,7 @@ impl Spec {
             Spec::Image(_) => Kind::Image,
             Spec::Network(_) => Kind::Network,
             Spec::Container(_) => Kind::Container,
+            Spec::BackupRepository(_) => Kind::BackupRepository,
         }
     }
 }
@@ -224,11 +237,27 @@ impl Object {
         }
     }
 
-    /// The objects this one needs before it can run, as declared.
+    pub fn as_backup_repository(&self) -> Option<&BackupRepositorySpec> {
+        match &self.spec {
+            Spec::BackupRepository(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The objects this one needs before it can run, as declared: a volume its backup
+    /// repository, a repository its password secret.
     pub fn dependencies(&self) -> Vec<ObjectRef> {
         match &self.spec {
             Spec::Container(c) => c.references(),
-            _ => Vec::new(),
+            Spec::Volume(v) => v
+                .backup
+                .iter()
+                .map(|b| ObjectRef::new(Kind::BackupRepository, b.repository.clone()))
+                .collect(),
+            Spec::BackupRepository(r) => {
+                vec![ObjectRef::new(Kind::Secret, r.password_secret.clone())]
+            }
+            Spec::Secret(_) | Spec::Image(_) | Spec::Network(_) => Vec::new(),
         }
     }
 }

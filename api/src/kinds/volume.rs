@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::VolumeBackup;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VolumeSpec {
@@ -20,6 +22,9 @@ pub struct VolumeSpec {
     /// What happens to the data when the manifest is removed.
     #[serde(default)]
     pub reclaim_policy: ReclaimPolicy,
+    /// Snapshots of the volume's content with restic (`podctl backup run`, `podctl restore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<VolumeBackup>,
 }
 
 fn default_driver() -> String {

@@ -4,4 +4,5 @@
 //! which podman command failed and why. Policy (what to create, in which order) lives above.
 
 pub mod podman;
+pub mod restic;
 pub mod systemd;

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod apply;
+mod backup;
 mod completions;
 mod controller;
 mod diff;
@@ -233,6 +234,29 @@ pub enum Command {
         podctl history web"
     )]
     Rollback(rollback::RollbackArgs),
+    /// Back volumes up with restic now, or list their snapshots
+    #[command(
+        after_help = "Exit status: 0 done, 2 error (nothing is reported as backed up unless it is).\n\n\
+        The volume's manifest names a BackupRepository (`backup: {repository: NAME}`); the\n\
+        repository is initialised when missing. The password is read from the repository's\n\
+        Secret and never printed.\n\nExamples:\n  \
+        podctl backup run data -f /etc/podctl/manifests\n  \
+        podctl backup list\n  \
+        podctl backup list data"
+    )]
+    Backup(backup::BackupArgs),
+    /// Restore a volume from a snapshot, exactly (the volume is emptied first)
+    #[command(
+        after_help = "Exit status: 0 restored, 2 error (the volume is left as it was when the\n\
+        snapshot cannot be read).\n\n\
+        Refuses while a running container uses the volume, unless --stop: then those\n\
+        containers are stopped, the volume restored, and they are started again in\n\
+        dependency order.\n\nExamples:\n  \
+        podctl restore data\n  \
+        podctl restore data --snapshot 4f2a9c1e --stop\n  \
+        podctl restore data --into data-check"
+    )]
+    Restore(backup::RestoreArgs),
     /// Print Prometheus alert rules for podctl's metrics, with the manifests' thresholds
     #[command(after_help = "Exit status: 0 printed, 2 invalid revision.\n\n\
         Check them with `promtool check rules`; docs/monitoring.md says how to load them.\n\n\
@@ -260,6 +284,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Get(args) => get::run(&args),
         Command::History(args) => history::run(&args),
         Command::Rollback(args) => rollback::run(&args),
+        Command::Backup(args) => backup::run(&args),
+        Command::Restore(args) => backup::restore(&args),
         Command::Alerts(args) => alerts::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),

@@ -670,9 +670,11 @@ impl Core {
                     Kind::Container => {
                         Uptime::of_unit(report.units.get(&unit_name(&o.object.name)), wall)
                     }
-                    Kind::Volume | Kind::Secret | Kind::Image | Kind::Network => {
-                        Uptime::NotApplicable
-                    }
+                    Kind::Volume
+                    | Kind::Secret
+                    | Kind::Image
+                    | Kind::Network
+                    | Kind::BackupRepository => Uptime::NotApplicable,
                 };
                 self.backoff.succeeded(&o.object, uptime);
             }

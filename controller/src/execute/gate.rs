@@ -26,7 +26,10 @@ pub(super) enum Phase {
 impl Phase {
     pub fn includes(self, kind: Kind) -> bool {
         match self {
-            Phase::Resources => matches!(kind, Kind::Volume | Kind::Secret | Kind::Image),
+            Phase::Resources => matches!(
+                kind,
+                Kind::Volume | Kind::Secret | Kind::Image | Kind::BackupRepository
+            ),
             Phase::Networks => kind == Kind::Network,
             Phase::Containers => kind == Kind::Container,
         }

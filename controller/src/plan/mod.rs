@@ -440,6 +440,12 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
                 steps.push(step);
                 continue;
             }
+            // Nothing on the host to converge: the repository is opened (and initialised
+            // when missing) by `podctl backup run`, which needs its password only then.
+            podctl_api::Spec::BackupRepository(_) => {
+                steps.push(Step::new(object_ref.clone(), Change::UpToDate, Vec::new()));
+                continue;
+            }
             podctl_api::Spec::Container(c) => c,
         };
         let Some(unit) = container_unit(object, revision, ctx) else {

@@ -296,6 +296,63 @@ impl Podman {
             .map(drop)
     }
 
+    /// `podman volume export --output PATH NAME`: the volume's content as a tar file.
+    pub async fn export_volume(&self, name: &str, path: &Path) -> Result<()> {
+        let out = path.to_string_lossy().into_owned();
+        self.run(
+            &strings(&["volume", "export", "--output", &out, name]),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `podman volume import NAME PATH`: unpacks a tar file into the volume, over what it
+    /// holds (podman merges: empty the volume first for an exact restore).
+    pub async fn import_volume(&self, name: &str, path: &Path) -> Result<()> {
+        let from = path.to_string_lossy().into_owned();
+        self.run(&strings(&["volume", "import", name, &from]), None)
+            .await
+            .map(drop)
+    }
+
+    /// Where a `local` volume's data lives on the host.
+    pub async fn volume_mountpoint(&self, name: &str) -> Result<PathBuf> {
+        let out = self
+            .run(
+                &strings(&["volume", "inspect", "--format", "{{.Mountpoint}}", name]),
+                None,
+            )
+            .await?;
+        Ok(PathBuf::from(out.trim_end_matches('\n')))
+    }
+
+    /// `podman volume exists NAME`.
+    pub async fn volume_exists(&self, name: &str) -> Result<bool> {
+        let (_, output) = self
+            .output(&strings(&["volume", "exists", name]), None)
+            .await?;
+        Ok(output.status.success())
+    }
+
+    /// The volume's driver (`local`, ...).
+    pub async fn volume_driver(&self, name: &str) -> Result<String> {
+        let out = self
+            .run(
+                &strings(&["volume", "inspect", "--format", "{{.Driver}}", name]),
+                None,
+            )
+            .await?;
+        Ok(out.trim().to_owned())
+    }
+
+    /// The containers (running or not) that mount the volume `name`.
+    pub async fn containers_using(&self, name: &str) -> Result<Vec<Container>> {
+        let filter = format!("volume={name}");
+        self.query(&["ps", "--all", "--filter", &filter, "--format", "json"])
+            .await
+    }
+
     /// `podman secret create NAME -` with the value on stdin; returns the secret's ID.
     /// podman 4.3 has no `--replace`: to change a value, remove and create.
     pub async fn create_secret(&self, name: &str, value: &[u8], labels: &Labels) -> Result<String> {

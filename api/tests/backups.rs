@@ -1,0 +1,111 @@
+//! Diagnostics of backups: a Volume's `backup` and `BackupRepository` point at FILE:LINE:COL
+//! and say what to do; a valid set loads with the graph edges volume -> repository -> secret.
+
+mod common;
+
+use common::Fixture;
+use podctl_api::{Kind, Name, ObjectRef};
+
+const GOOD: &str = "apiVersion: podctl.io/v1
+kind: Secret
+metadata: {name: restic-password}
+spec: {source: {file: /etc/podctl/restic}}
+---
+apiVersion: podctl.io/v1
+kind: BackupRepository
+metadata: {name: main}
+spec: {repository: /srv/backups/restic, passwordSecret: restic-password}
+---
+apiVersion: podctl.io/v1
+kind: Volume
+metadata: {name: data}
+spec:
+  backup:
+    repository: main
+    retention: {keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 6}
+    consistency: stop
+";
+
+fn obj(kind: Kind, name: &str) -> ObjectRef {
+    ObjectRef::new(kind, name.parse::<Name>().expect("name"))
+}
+
+#[test]
+fn backup_manifests_should_load_with_edges_volume_repository_secret() {
+    let fx = Fixture::new(&[("b.yaml", GOOD)]);
+    let revision = fx.load().expect("valid");
+    let graph = revision.graph();
+    assert_eq!(
+        graph.dependencies(&obj(Kind::Volume, "data")),
+        [&obj(Kind::BackupRepository, "main")]
+    );
+    assert_eq!(
+        graph.dependencies(&obj(Kind::BackupRepository, "main")),
+        [&obj(Kind::Secret, "restic-password")]
+    );
+}
+
+#[test]
+fn backup_references_schedule_and_empty_retention_should_be_reported_at_their_place() {
+    let text = GOOD
+        .replace(
+            "passwordSecret: restic-password",
+            "passwordSecret: restic-pasword",
+        )
+        .replace(
+            "    repository: main\n",
+            "    repository: mian\n    schedule: daily\n",
+        )
+        .replace(
+            "{keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 6}",
+            "{keepLast: 0}",
+        );
+    let fx = Fixture::new(&[("b.yaml", &text)]);
+    assert_eq!(
+        fx.errors(),
+        [
+            "b.yaml:9:57: secret `restic-pasword` is not defined in this revision",
+            "b.yaml:16:17: backuprepository `mian` is not defined in this revision",
+            "b.yaml:17:5: `backup.schedule` is not supported yet: podctl does not render backup timers",
+            "b.yaml:18:5: `backup.retention` sets no `keep*` rule above 0",
+        ]
+    );
+    let hints = fx.hints();
+    assert!(
+        hints[0]
+            .as_deref()
+            .is_some_and(|h| h.contains("did you mean `restic-password`"))
+    );
+    assert!(
+        hints[1]
+            .as_deref()
+            .is_some_and(|h| h.contains("did you mean `main`"))
+    );
+    assert!(
+        hints[2]
+            .as_deref()
+            .is_some_and(|h| h.contains("podctl backup run data"))
+    );
+}
+
+#[test]
+fn unknown_consistency_and_backup_before_should_be_rejected() {
+    let text = GOOD.replace("consistency: stop", "consistency: pause")
+        + "---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: app}
+spec:
+  image: docker.io/library/busybox:1
+  update: {backupBefore: true}
+";
+    let fx = Fixture::new(&[("b.yaml", &text)]);
+    let errors = fx.errors();
+    assert!(errors.iter().any(|e| e == "b.yaml:18:18: spec.backup.consistency: unknown value `pause`; expected one of `stop`, `none`"), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("b.yaml:25:12: `update.backupBefore` is not supported yet")),
+        "{errors:?}"
+    );
+}
