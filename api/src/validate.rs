@@ -7,9 +7,9 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::document::Declared;
 use crate::graph::find_cycles;
 use crate::kinds::{
-    ContainerSpec, ImageSource, Kind, NetworkMode, NetworkSpec, Object, ObjectRef, Origin,
-    PODMAN_LABEL_PREFIX, RESERVED_LABEL_PREFIX, RESERVED_NETWORK_NAMES, SecretSpec, Spec,
-    UpdatePolicy,
+    ContainerSpec, Dependency, DependencyCondition, ImageSource, Kind, NetworkMode, NetworkSpec,
+    Object, ObjectRef, Origin, PODMAN_LABEL_PREFIX, RESERVED_LABEL_PREFIX, RESERVED_NETWORK_NAMES,
+    SecretSpec, Spec, UpdatePolicy,
 };
 use crate::name::Name;
 use crate::values::PortMapping;
@@ -317,13 +317,18 @@ impl ContainerChecks<'_, '_> {
                 .with_hint("name the registry in the image, e.g. `docker.io/library/nginx:1.27`; podman auto-update cannot resolve short names"),
             );
         }
-        if c.update.health_gate.is_some() && c.health_check.is_none() {
+        if c.update.health_gate.is_some_and(|g| g.timeout.is_zero()) {
             self.out.push(
                 Diagnostic::new(
-                    origin.at_key(&[Key("spec"), Key("update")], "healthGate"),
-                    "`update.healthGate` needs a `healthCheck` to judge the new version by",
+                    origin.at(&[
+                        Key("spec"),
+                        Key("update"),
+                        Key("healthGate"),
+                        Key("timeout"),
+                    ]),
+                    "`update.healthGate.timeout` is zero: no new image could ever pass the gate",
                 )
-                .with_hint("add `spec.healthCheck`, or remove `healthGate`"),
+                .with_hint("give the new container time to start, e.g. `timeout: 2m`, or leave `timeout` out for the default"),
             );
         }
         if c.update.backup_before {
@@ -467,12 +472,38 @@ impl ContainerChecks<'_, '_> {
         }
     }
 
+    /// `condition: healthy` needs a dependency with a `healthCheck` to wait for.
+    fn healthy_dependency(&mut self, dependency: &Dependency, here: &[crate::yaml::PathStep<'_>]) {
+        if dependency.condition != DependencyCondition::Healthy {
+            return;
+        }
+        let has_check = self
+            .index
+            .get(&ObjectRef::new(Kind::Container, dependency.name.clone()))
+            .and_then(|o| o.as_container())
+            .map(|c| c.health_check.is_some());
+        if has_check == Some(false) {
+            self.out.push(
+                Diagnostic::new(
+                    self.object.origin.at(here),
+                    format!(
+                        "`condition: healthy` waits for the health check of `{}`, which has none",
+                        dependency.name
+                    ),
+                )
+                .with_hint("add `spec.healthCheck` to that container, or use `condition: started`"),
+            );
+        }
+    }
+
     /// `dependsOn`: declared containers, no self-dependency, no repeats.
     fn dependencies(&mut self) {
         let (object, c, origin) = (self.object, self.spec, &self.object.origin);
         let mut seen_deps: HashMap<&Name, usize> = HashMap::new();
-        for (i, dep) in c.depends_on.iter().enumerate() {
+        for (i, dependency) in c.depends_on.iter().enumerate() {
+            let dep = &dependency.name;
             let here = [Key("spec"), Key("dependsOn"), Index(i)];
+            self.healthy_dependency(dependency, &here);
             if dep == object.name() {
                 self.out.push(
                     Diagnostic::new(
@@ -761,7 +792,7 @@ fn check_cycles(objects: &[Object], index: &HashMap<ObjectRef, &Object>, out: &m
         };
         let position = object
             .as_container()
-            .and_then(|c| c.depends_on.iter().position(|d| *d == second.name))
+            .and_then(|c| c.depends_on.iter().position(|d| d.name == second.name))
             .unwrap_or(0);
         out.push(
             Diagnostic::new(

@@ -614,7 +614,7 @@ spec:
     systemd: {protectSystem: strict}
   update:
     policy: registry
-    healthGate: 60s
+    healthGate: {timeout: 0s, watch: 5s}
 ---
 apiVersion: podctl.io/v1
 kind: Network
@@ -628,7 +628,7 @@ spec: {}
             "app.yaml:6:12: label `io.podctl.owner` uses the prefix `io.podctl.` that podctl reserves: it sets these labels itself",
             "app.yaml:8:5: `security.systemd` (protectSystem, protectHome, readWritePaths) only works with `network: host` or `network: none`",
             "app.yaml:10:13: `update.policy: registry` needs a fully qualified image reference",
-            "app.yaml:11:5: `update.healthGate` needs a `healthCheck` to judge the new version by",
+            "app.yaml:11:27: `update.healthGate.timeout` is zero: no new image could ever pass the gate",
             "app.yaml:15:18: `host` is a reserved network name",
         ]
     );
@@ -1015,5 +1015,30 @@ spec:
             "app.yaml:8:24: memoryHighPercent needs `resources.memoryMax`: it is a share of that limit",
             "app.yaml:9:21: cpuHighPercent 0 is not a percentage from 1 to 100",
         ]
+    );
+}
+
+#[test]
+fn a_healthy_dependency_needs_a_health_check() {
+    let fx = only(
+        "app.yaml",
+        "\
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: db}
+spec:
+  image: localhost/bb:v1
+---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: app}
+spec:
+  image: localhost/bb:v1
+  dependsOn: [{name: db, condition: healthy}]
+",
+    );
+    assert_eq!(
+        fx.errors(),
+        ["app.yaml:12:15: `condition: healthy` waits for the health check of `db`, which has none"]
     );
 }

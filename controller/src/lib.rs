@@ -12,3 +12,4 @@ pub mod plan;
 pub mod reconcile;
 pub mod render;
 pub mod report;
+pub mod rollout;

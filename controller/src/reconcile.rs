@@ -177,6 +177,10 @@ impl Host {
             secrets: secrets.into_iter().map(observe::secret_status).collect(),
             networks: networks.into_iter().map(observe::network_status).collect(),
             secret_hashes: self.secret_hashes(revision),
+            rollouts: observe::rollouts::read_all(
+                &self.config.state_dir,
+                revision.of_kind(Kind::Container).map(|o| o.name().as_str()),
+            ),
             unit_dir: self.config.unit_dir.clone(),
             unit_files,
             units: units.into_iter().map(observe::unit_status).collect(),

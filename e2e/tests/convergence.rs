@@ -378,12 +378,16 @@ async fn an_always_image_moved_behind_podctl_restarts_its_container() -> Result<
         );
         let id = host.container_id(&app).await?;
         // An admin moves the tag (here and in the registry): podctl's own pull then finds
-        // nothing new, yet the container runs the old image.
+        // nothing new, yet the container runs the old image. With `pullPolicy: Always` the
+        // container follows its tag: the new image is rolled out (pinned, gated).
         tag_and_push("localhost/bb:v2").await?;
         let diff = host.podctl_logged(&["diff", "-f", &dir.path_str()]).await?;
         ensure!(
+            diff.stdout.contains(&format!(
+                "~ container/{app}  update: changed: image (new ID)"
+            )),
+            "{}",
             diff.stdout
-                .contains(&format!("~ container/{app}  repair: runs image"))
         );
         let apply = host
             .podctl_logged(&["apply", "-f", &dir.path_str()])

@@ -45,9 +45,10 @@ pub struct ContainerSpec {
     pub volumes: Vec<VolumeMount>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretMount>,
-    /// Containers that must run first: `Requires=` and `After=` on their units.
+    /// Containers that must run first: `Requires=` and `After=` on their units; a name, or
+    /// `{name, condition: healthy}` to wait until the dependency's health check passes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<Name>,
+    pub depends_on: Vec<Dependency>,
     /// Host units to start after (`After=` only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<UnitName>,
@@ -109,9 +110,98 @@ impl ContainerSpec {
             refs.push(ObjectRef::new(Kind::Secret, s.secret.clone()));
         }
         for d in &self.depends_on {
-            refs.push(ObjectRef::new(Kind::Container, d.clone()));
+            refs.push(ObjectRef::new(Kind::Container, d.name.clone()));
         }
         refs
+    }
+}
+
+/// One `dependsOn` entry: `db`, or `{name: db, condition: healthy}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub name: Name,
+    pub condition: DependencyCondition,
+}
+
+/// What a dependent waits for before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DependencyCondition {
+    /// Its unit is active (the container started): systemd's `After=`.
+    #[default]
+    Started,
+    /// Its health check passed (it must have a `healthCheck`).
+    Healthy,
+}
+
+impl<'de> Deserialize<'de> for Dependency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Dependency;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Container name or `{name: NAME, condition: started|healthy}`")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Dependency, E> {
+                let name = Name::deserialize(de::value::StrDeserializer::<E>::new(v))?;
+                Ok(Dependency {
+                    name,
+                    condition: DependencyCondition::Started,
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Dependency, A::Error> {
+                // Through a derived struct, so that an unknown key is reported at the key.
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Long {
+                    name: Name,
+                    #[serde(default)]
+                    condition: DependencyCondition,
+                }
+                let long = Long::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Dependency {
+                    name: long.name,
+                    condition: long.condition,
+                })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl Serialize for Dependency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.condition {
+            DependencyCondition::Started => serializer.collect_str(&self.name),
+            DependencyCondition::Healthy => {
+                use serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("name", &self.name)?;
+                map.serialize_entry("condition", &self.condition)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl JsonSchema for Dependency {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Dependency")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let name = generator.subschema_for::<Name>();
+        let condition = generator.subschema_for::<DependencyCondition>();
+        json_schema!({
+            "description": "A Container name (it must be started first), or `{name, condition}`; `condition: healthy` waits until its health check passes.",
+            "oneOf": [
+                name,
+                {"type": "object", "properties": {"name": name, "condition": condition}, "required": ["name"], "additionalProperties": false}
+            ]
+        })
     }
 }
 
@@ -536,13 +626,106 @@ pub struct UpdateSpec {
     pub policy: UpdatePolicy,
     #[serde(default)]
     pub strategy: UpdateStrategy,
-    /// A new version must stay healthy this long, else it is rolled back.
+    /// How a new image is judged before it is kept: `60s` (the watch window) or
+    /// `{timeout: 2m, watch: 60s}`; the defaults of [`HealthGate`] without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_gate: Option<Duration>,
+    pub health_gate: Option<HealthGate>,
     /// Snapshot the container's backed-up volumes before a new image starts. Reserved: the
     /// hook into updates is not built yet, so `true` is rejected by validation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backup_before: bool,
+}
+
+impl UpdateSpec {
+    /// The gate every image change of this container passes: the manifest's, or the
+    /// defaults.
+    pub fn gate(&self) -> HealthGate {
+        self.health_gate.unwrap_or_default()
+    }
+}
+
+/// The gate of a rollout: the new container must be running (and healthy, when it has a
+/// health check) within `timeout`, then stay so for `watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthGate {
+    pub timeout: Duration,
+    pub watch: Duration,
+}
+
+impl HealthGate {
+    /// Long enough for a service with podman's default health check (30s interval) to
+    /// report healthy once, with room for a slow start.
+    pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
+    /// A crash loop or a health check that flips shows within a few intervals; longer
+    /// windows are a per-service choice.
+    pub const DEFAULT_WATCH_MS: u64 = 10_000;
+}
+
+impl Default for HealthGate {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(Self::DEFAULT_TIMEOUT_MS),
+            watch: Duration::from_millis(Self::DEFAULT_WATCH_MS),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HealthGate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = HealthGate;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a duration (the watch window) or `{timeout: DURATION, watch: DURATION}`",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HealthGate, E> {
+                let watch = Duration::deserialize(de::value::StrDeserializer::<E>::new(v))?;
+                Ok(HealthGate {
+                    watch,
+                    ..HealthGate::default()
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<HealthGate, A::Error> {
+                // Through a derived struct, so that an unknown key is reported at the key.
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Long {
+                    timeout: Option<Duration>,
+                    watch: Option<Duration>,
+                }
+                let long = Long::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let default = HealthGate::default();
+                Ok(HealthGate {
+                    timeout: long.timeout.unwrap_or(default.timeout),
+                    watch: long.watch.unwrap_or(default.watch),
+                })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for HealthGate {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("HealthGate")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let duration = generator.subschema_for::<Duration>();
+        json_schema!({
+            "description": "The watch window (`60s`), or `{timeout, watch}`: running (and healthy, with a health check) within `timeout` (default 2m), then so for `watch` (default 10s).",
+            "oneOf": [
+                duration,
+                {"type": "object", "properties": {"timeout": duration, "watch": duration}, "additionalProperties": false}
+            ]
+        })
+    }
 }
 
 /// podman auto-update's policies (`io.containers.autoupdate`).

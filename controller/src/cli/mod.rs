@@ -8,6 +8,8 @@ mod controller;
 mod diff;
 mod get;
 mod graph;
+mod history;
+mod rollback;
 mod validate;
 
 use std::path::PathBuf;
@@ -214,6 +216,24 @@ pub enum Command {
         podctl get containers -o wide\n  \
         podctl get container myapp -o yaml")]
     Get(get::GetArgs),
+    /// Show a container's rollouts: pinned image, rollback target, results and reasons
+    #[command(
+        after_help = "Exit status: 0 shown, 2 no record (never applied) or unreadable.\n\nExamples:\n  \
+        podctl history web\n  \
+        podctl history web -o json | jq '.history[-1]'"
+    )]
+    History(history::HistoryArgs),
+    /// Put a container back on the image before its current one, through its health gate
+    #[command(
+        after_help = "Exit status: 0 rolled back, 1 the previous image failed its gate (the current\n\
+        one runs again), 2 nothing to roll back to, or an error.\n\n\
+        The image left is marked failed: no apply or controller pass rolls forward to it by\n\
+        itself; a new image in the manifest (or under the tag) is rolled out as usual.\n\n\
+        Examples:\n  \
+        podctl rollback web\n  \
+        podctl history web"
+    )]
+    Rollback(rollback::RollbackArgs),
     /// Back volumes up with restic now, or list their snapshots
     #[command(
         after_help = "Exit status: 0 done, 2 error (nothing is reported as backed up unless it is).\n\n\
@@ -262,6 +282,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Controller(args) => controller::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Get(args) => get::run(&args),
+        Command::History(args) => history::run(&args),
+        Command::Rollback(args) => rollback::run(&args),
         Command::Backup(args) => backup::run(&args),
         Command::Restore(args) => backup::restore(&args),
         Command::Alerts(args) => alerts::run(&args),

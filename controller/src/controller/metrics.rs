@@ -34,6 +34,8 @@ pub struct Metrics {
     pub backing_off: Gauge,
     pub http_rejected: Counter,
     pub phase: Family<Labels, Gauge>,
+    pub rollouts: Family<Labels, Counter>,
+    pub rollbacks: Counter,
     /// `podctl_container_*`, refreshed on each scrape.
     pub containers: Arc<ContainerMetrics>,
 }
@@ -150,7 +152,39 @@ impl Metrics {
                 "1 for the phase the controller is in (starting, running, stopping), 0 for the others",
                 Family::default(),
             ),
+            rollouts: register(
+                r,
+                "rollouts",
+                "Image rollouts of containers by result (pinned, succeeded, rolled_back, rollback_failed)",
+                Family::default(),
+            ),
+            rollbacks: register(
+                r,
+                "rollbacks",
+                "Rollouts whose new image failed its health gate and was rolled back",
+                Counter::default(),
+            ),
             registry,
+        }
+    }
+
+    /// Counts the end of one rollout.
+    pub fn rollout(&self, result: crate::rollout::RolloutResult) {
+        use crate::rollout::RolloutResult;
+        let label = match result {
+            RolloutResult::Pinned => "pinned",
+            RolloutResult::Succeeded => "succeeded",
+            RolloutResult::RolledBack => "rolled_back",
+            RolloutResult::RollbackFailed => "rollback_failed",
+        };
+        self.rollouts
+            .get_or_create(&labels([("result", label)]))
+            .inc();
+        if matches!(
+            result,
+            RolloutResult::RolledBack | RolloutResult::RollbackFailed
+        ) {
+            self.rollbacks.inc();
         }
     }
 
@@ -210,6 +244,25 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn rollouts_should_be_counted_by_result_and_rollbacks_apart() {
+        use crate::rollout::RolloutResult;
+        let m = Metrics::new();
+        m.rollout(RolloutResult::Succeeded);
+        m.rollout(RolloutResult::RolledBack);
+        m.rollout(RolloutResult::RolledBack);
+        let text = m.encode();
+        assert!(
+            text.contains(r#"podctl_rollouts_total{result="succeeded"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"podctl_rollouts_total{result="rolled_back"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains("podctl_rollbacks_total 2"), "{text}");
     }
 }
 

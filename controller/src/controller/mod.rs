@@ -543,6 +543,13 @@ impl Shell {
                 .inc();
             warn!(object = %f.object, retry_in = ?f.retry_in, "{}", f.kind);
         }
+        for result in report
+            .outcomes
+            .iter()
+            .filter_map(crate::execute::rollout_result)
+        {
+            metrics.rollout(result);
+        }
         for (object, change) in &summary.repaired {
             metrics.drift_repairs.inc();
             info!(object = %object, change = %change, "drift repaired: {object} ({change})");

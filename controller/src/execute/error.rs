@@ -12,6 +12,7 @@ use podctl_api::ObjectRef;
 use crate::adapters::podman::PodmanError;
 use crate::adapters::systemd::{ActiveState, JobOutcome, SystemdError};
 use crate::observe::UnitDirError;
+use crate::rollout::{FailReason, ImagePin};
 
 use super::enablement::Enablement;
 
@@ -35,6 +36,8 @@ pub enum ErrorKind {
     JobFailed,
     /// An action the executor should have carried out in a batch was not: a bug.
     Internal,
+    /// A new image failed its health gate (and was rolled back, or could not be).
+    Gate,
 }
 
 impl ErrorKind {
@@ -48,6 +51,7 @@ impl ErrorKind {
             Self::Systemd => "systemd",
             Self::JobFailed => "job_failed",
             Self::Internal => "internal",
+            Self::Gate => "gate",
         }
     }
 }
@@ -159,6 +163,36 @@ pub enum ActionError {
     /// A batched action (unit write, enablement) whose batch has no result for it.
     #[error("{action}: not carried out with its batch")]
     NotInBatch { action: String },
+    /// Ctrl-C or shutdown while a gate was open: the new image is left for the next pass.
+    #[error(
+        "{unit}: interrupted while its new image was being judged; the next apply judges it again"
+    )]
+    GateInterrupted { unit: String },
+    /// The new image failed its gate; the previous one runs again.
+    #[error("{0}; rolled back to {from}", from = .0.from)]
+    RolledBack(Box<GateFailure>),
+    /// The new image failed its gate, and putting the previous one back failed too.
+    #[error("{failure}; rolling back to {from} failed: {source}", from = .failure.from)]
+    RollbackFailed {
+        failure: Box<GateFailure>,
+        #[source]
+        source: Arc<ActionError>,
+    },
+}
+
+/// A new image that failed its gate: which unit, from and to which image, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateFailure {
+    pub unit: String,
+    pub from: ImagePin,
+    pub to: ImagePin,
+    pub reason: FailReason,
+}
+
+impl fmt::Display for GateFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} {}", self.unit, self.to, self.reason)
+    }
 }
 
 impl ActionError {
@@ -178,6 +212,9 @@ impl ActionError {
             | Self::NotActiveAfterRestart { .. }
             | Self::NotRestarted { .. } => ErrorKind::JobFailed,
             Self::NotInBatch { .. } => ErrorKind::Internal,
+            Self::RolledBack { .. }
+            | Self::RollbackFailed { .. }
+            | Self::GateInterrupted { .. } => ErrorKind::Gate,
         }
     }
 

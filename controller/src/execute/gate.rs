@@ -184,8 +184,24 @@ pub(super) fn held_containers(
     held
 }
 
+/// The container steps to run instead of the planned ones now that the pulls told their
+/// image's ID: pinned to it, with a rollout, or pinned to what runs (see
+/// `RolloutBasis::after_pull`).
+pub(super) fn pinned_after_pull(steps: &[&Step], pulls: &Pulls) -> BTreeMap<ObjectRef, Step> {
+    steps
+        .iter()
+        .filter(|s| s.object.kind == Kind::Container)
+        .filter_map(|s| {
+            let basis = s.rollout.as_ref()?;
+            let id = pulls.ids.get(&basis.reference)?;
+            Some((s.object.clone(), basis.after_pull(s, id)?))
+        })
+        .collect()
+}
+
 /// The container steps to run instead of the planned ones because an Image object they
-/// use got a new ID: a running container with nothing else to do is restarted.
+/// use got a new ID: a running container with nothing else to do is restarted. Containers
+/// whose image is pinned are left to `pinned_after_pull`: a restart would run the pin.
 pub(super) fn image_restarts(
     steps: &[&Step],
     pulls: &Pulls,
@@ -214,6 +230,7 @@ pub(super) fn image_restarts(
             .any(|a| matches!(a, Action::StartUnit { .. } | Action::RestartUnit { .. }));
         if !uses_changed
             || starts
+            || step.rollout.is_some()
             || !matches!(
                 step.change,
                 Change::UpToDate | Change::Repair { .. } | Change::Update { .. }

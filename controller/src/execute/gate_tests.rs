@@ -52,6 +52,7 @@ fn step(object: ObjectRef, change: Change, actions: Vec<Action>) -> Step {
         unit_before: None,
         unit_after: None,
         drop_ins: Vec::new(),
+        rollout: None,
     }
 }
 

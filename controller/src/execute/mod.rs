@@ -12,10 +12,11 @@ mod enablement;
 mod error;
 mod gate;
 mod pull;
+mod rollout;
 mod run;
 
 pub use enablement::Enablement;
-pub use error::{ActionError, Blocked, ErrorKind, PodmanWork};
+pub use error::{ActionError, Blocked, ErrorKind, GateFailure, PodmanWork};
 pub use pull::{ATTEMPTS as PULL_ATTEMPTS, ProgressSink, PullProgress};
 
 use std::collections::BTreeMap;
@@ -65,6 +66,20 @@ impl Verdict {
             Verdict::Conflict(m) => Some(m.clone()),
             Verdict::UpToDate | Verdict::Applied => None,
         }
+    }
+}
+
+/// How the rollout of `outcome`'s object ended in this execution, if it had one.
+pub fn rollout_result(outcome: &Outcome) -> Option<crate::rollout::RolloutResult> {
+    use crate::rollout::RolloutResult;
+    match &outcome.status {
+        Verdict::Failed(ActionError::RolledBack(_)) => Some(RolloutResult::RolledBack),
+        Verdict::Failed(ActionError::RollbackFailed { .. }) => Some(RolloutResult::RollbackFailed),
+        _ => outcome.done.iter().find_map(|a| match a {
+            Action::Rollout(r) if r.is_gated() => Some(RolloutResult::Succeeded),
+            Action::Rollout(_) => Some(RolloutResult::Pinned),
+            _ => None,
+        }),
     }
 }
 
@@ -160,7 +175,14 @@ impl Executor<'_> {
         };
         failpoint::hit("pulled");
         self.record_pulls(&desired, &batches, &removed_images);
-        // Running containers whose Image object got a new ID from an `Always` pull.
+        // Containers whose image is known only now: pinned to the pulled ID, their restart
+        // followed by a rollout. Then running containers whose Image object got a new ID
+        // from an `Always` pull and have no rollout (no record, nothing to pin).
+        let pinned = gate::pinned_after_pull(&desired, &batches.pulls);
+        let desired: Vec<&Step> = desired
+            .iter()
+            .map(|s| pinned.get(&s.object).unwrap_or(*s))
+            .collect();
         let restarts = gate::image_restarts(&desired, &batches.pulls, revision);
         let by_object: BTreeMap<&ObjectRef, &Step> = desired
             .iter()

@@ -92,6 +92,8 @@ pub fn short_reason(error: &PodmanError) -> String {
 pub(super) struct Pulls {
     pub results: HashMap<String, Result<(), ActionError>>,
     pub changed: BTreeSet<String>,
+    /// The image ID of each reference pulled, listed after the pulls.
+    pub ids: BTreeMap<String, String>,
 }
 
 impl Pulls {
@@ -176,23 +178,26 @@ impl Executor<'_> {
             .values()
             .filter_map(|w| Some((w.reference, w.previous_id?)))
             .collect();
-        if !previous.is_empty() {
-            match self.podman.images().await {
-                Ok(images) => {
-                    for image in images {
-                        for name in &image.names {
-                            if previous
-                                .get(name.as_str())
-                                .is_some_and(|old| *old != image.id)
-                            {
-                                info!(reference = %name, id = %image.id, "image changed");
-                                pulls.changed.insert(name.clone());
-                            }
+        // One listing after the pulls: the ID each pulled reference names now (a rollout
+        // pins it), and which references changed.
+        match self.podman.images().await {
+            Ok(images) => {
+                for image in images {
+                    for name in &image.names {
+                        if wanted.contains_key(name.as_str()) {
+                            pulls.ids.insert(name.clone(), image.id.clone());
+                        }
+                        if previous
+                            .get(name.as_str())
+                            .is_some_and(|old| *old != image.id)
+                        {
+                            info!(reference = %name, id = %image.id, "image changed");
+                            pulls.changed.insert(name.clone());
                         }
                     }
                 }
-                Err(e) => warn!(error = %e, "cannot list images after pulling"),
             }
+            Err(e) => warn!(error = %e, "cannot list images after pulling"),
         }
         pulls
     }

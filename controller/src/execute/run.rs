@@ -109,6 +109,7 @@ impl Executor<'_> {
                 self.restarted_with(unit, with, ctx.restarts_began).await
             }
             Action::StopUnit { unit } => job_result(unit, self.systemd.stop(unit).await),
+            Action::Rollout(rollout) => self.rollout(rollout).await,
         }
     }
 

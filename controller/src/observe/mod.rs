@@ -3,6 +3,7 @@
 //! resource kind and, for systemd, one call for all units plus one per unit; and the content hashes of the desired secrets' sources.
 
 pub mod pulled_images;
+pub mod rollouts;
 pub mod secret_source;
 mod unit_dir;
 
@@ -114,6 +115,8 @@ pub struct Observed {
     /// For each desired Secret: the truncated content hash of its source, or why the source
     /// cannot be read. Never the value.
     pub secret_hashes: BTreeMap<String, Result<String, String>>,
+    /// The rollout record of each desired container that has one (`observe::rollouts`).
+    pub rollouts: BTreeMap<String, crate::rollout::RolloutRecord>,
 }
 
 /// A podman volume.

@@ -4,13 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use podctl_api::{
-    ContainerSpec, ImageSource, ImageSpec, Kind, Name, ObjectRef, PullPolicy, Revision,
-};
+use podctl_api::{ImageSource, ImageSpec, Kind, Name, ObjectRef, PullPolicy, Revision};
 
 use super::{Action, Change, RepairReason, Step, image_present};
 use crate::observe::Observed;
-use crate::ownership::owns;
 
 pub(super) fn plan(object: &ObjectRef, spec: &ImageSpec, observed: &Observed) -> Step {
     let reference = spec.reference.to_string();
@@ -42,47 +39,6 @@ pub(super) fn plan(object: &ObjectRef, spec: &ImageSpec, observed: &Observed) ->
         (_, true) => (Change::UpToDate, Vec::new()),
     };
     Step::new(object.clone(), change, actions)
-}
-
-/// For a running container of an Image with `pullPolicy: Always`: why it must restart when
-/// the reference now names another image than the one it runs (pulled by an admin, or by an
-/// apply that was stopped before its restart).
-pub(super) fn newer_image(
-    object: &ObjectRef,
-    spec: &ContainerSpec,
-    revision: &Revision,
-    observed: &Observed,
-) -> Option<RepairReason> {
-    let ImageSource::Object(image) = &spec.image else {
-        return None;
-    };
-    let image = revision
-        .get(&ObjectRef::new(Kind::Image, image.clone()))?
-        .as_image()?;
-    if image.pull_policy != PullPolicy::Always {
-        return None;
-    }
-    let reference = image.reference.to_string();
-    let current = super::image_candidates(&reference)
-        .iter()
-        .find_map(|c| observed.image_ids.get(c))?;
-    let container = observed
-        .containers
-        .get(object.name.as_str())
-        .filter(|c| owns(&c.labels, Kind::Container))?;
-    let running = container.image_id.as_str();
-    let same =
-        running.is_empty() || current.starts_with(running) || running.starts_with(current.as_str());
-    (!same).then(|| RepairReason::NewerImage {
-        running: short(running).to_owned(),
-        reference,
-        current: short(current).to_owned(),
-    })
-}
-
-fn short(id: &str) -> &str {
-    let id = id.strip_prefix("sha256:").unwrap_or(id);
-    &id[..id.len().min(12)]
 }
 
 /// Every image reference the revision uses: Image objects' and plain `image:` strings.
@@ -129,10 +85,22 @@ pub fn image_object_name(reference: &str) -> Option<Name> {
 /// containers that used them. Images podctl did not pull are never touched.
 pub(super) fn removals(revision: &Revision, observed: &Observed) -> Vec<Step> {
     let desired = desired_references(revision);
+    // A container's current image and its rollback target stay, whatever names them.
+    let kept: BTreeSet<&str> = revision
+        .of_kind(Kind::Container)
+        .filter_map(|o| observed.rollouts.get(o.name().as_str()))
+        .flat_map(|r| r.kept_ids())
+        .collect();
+    let is_kept = |reference: &str| {
+        observed
+            .image_ids
+            .get(reference)
+            .is_some_and(|id| kept.iter().any(|k| crate::rollout::same_id(k, id.as_str())))
+    };
     observed
         .pulled_images
         .iter()
-        .filter(|r| !desired.contains(*r) && image_present(&observed.images, r))
+        .filter(|r| !desired.contains(*r) && image_present(&observed.images, r) && !is_kept(r))
         .filter_map(|reference| {
             Some(Step::new(
                 ObjectRef::new(Kind::Image, image_object_name(reference)?),

@@ -6,6 +6,7 @@ pub mod guard;
 mod image;
 mod network;
 mod reason;
+pub mod rollout;
 mod secret;
 mod volume;
 
@@ -109,6 +110,9 @@ pub enum Action {
     RemoveContainer {
         name: String,
     },
+    /// After a container's restart onto a new image: judge it by the health gate and keep
+    /// it, or put the previous image back (see `rollout`). Boxed: it carries the unit text.
+    Rollout(Box<crate::rollout::Rollout>),
 }
 
 impl Action {
@@ -132,6 +136,7 @@ impl Action {
             Action::RemoveSecret { .. } => "remove-secret",
             Action::CreateNetwork { .. } => "create-network",
             Action::RemoveNetwork { .. } => "remove-network",
+            Action::Rollout(_) => "rollout",
         }
     }
 
@@ -168,6 +173,17 @@ impl fmt::Display for Action {
             Action::RemoveSecret { name } => write!(f, "remove secret {name}"),
             Action::CreateNetwork { name, .. } => write!(f, "create network {name}"),
             Action::RemoveNetwork { name } => write!(f, "remove network {name}"),
+            Action::Rollout(r) => match &r.from {
+                Some(from) => write!(
+                    f,
+                    "roll {} out from {from} to {} (gate: {}s to start, {}s watch)",
+                    r.unit,
+                    r.to,
+                    r.gate.timeout.as_secs(),
+                    r.gate.watch.as_secs()
+                ),
+                None => write!(f, "pin {} to {}", r.unit, r.to),
+            },
         }
     }
 }
@@ -234,6 +250,8 @@ pub struct Step {
     /// Drop-ins that change this container's unit behind the manifest (`systemctl edit`):
     /// drift podctl reports and never removes, since the files are the operator's.
     pub drop_ins: Vec<PathBuf>,
+    /// A container's image decision, for the executor to decide again after a pull.
+    pub rollout: Option<Box<rollout::RolloutBasis>>,
 }
 
 impl Step {
@@ -252,6 +270,7 @@ impl Step {
             unit_before: None,
             unit_after: None,
             drop_ins: Vec::new(),
+            rollout: None,
         }
     }
 }
@@ -386,6 +405,11 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
             Some((name.clone(), hash))
         })
         .collect();
+    let decisions = rollout::decisions(revision, observed);
+    ctx.image_pins = decisions
+        .iter()
+        .filter_map(|(name, d)| Some((name.clone(), d.image_word()?.to_owned())))
+        .collect();
     let ctx = &ctx;
     let mut steps = Vec::new();
     let mut desired_units = BTreeSet::new();
@@ -429,7 +453,8 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
         };
         desired_units.insert(unit.name.clone());
         let image = image_need(spec);
-        let newer_image = image::newer_image(object_ref, spec, revision, observed);
+        let decision = decisions.get(object_ref.name.as_str());
+        let newer_image = rollout::pin_drift(object_ref, decision, observed);
         let mut step = plan_container(
             object_ref,
             &unit,
@@ -441,6 +466,7 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
         if let Some(network) = recreated_networks.get(object_ref) {
             restart_for_network(&mut step, &unit.name, network);
         }
+        rollout::attach(&mut step, decision, &unit, spec, revision, observed);
         steps.push(step);
     }
     follow_restarts(&mut steps, revision);
@@ -628,6 +654,7 @@ fn plan_container(
         unit_before: on_disk.filter(|f| f.managed).map(|f| f.content.clone()),
         unit_after: Some(unit.content.clone()),
         drop_ins: status.map_or_else(Vec::new, |s| unit_drop_ins(&s.drop_in_paths)),
+        rollout: None,
     };
 
     if let Some(message) = conflict(object, name, on_disk, status, observed) {
@@ -918,6 +945,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
             unit_before: Some(file.content.clone()),
             unit_after: None,
             drop_ins: Vec::new(),
+            rollout: None,
         });
     }
     // Managed containers whose unit is gone (a unit removed by hand, a crash mid-prune).
@@ -938,6 +966,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
             unit_before: None,
             unit_after: None,
             drop_ins: Vec::new(),
+            rollout: None,
         });
     }
     steps

@@ -53,6 +53,12 @@ pub enum RepairReason {
     NetworkRecreated(Name),
     /// An Image that is present and pulled again on every apply.
     AlwaysPulled,
+    /// The unit runs its image by reference (written before podctl pinned images); the
+    /// container already runs the image it is pinned to, so only the file changes.
+    ImageNotPinned,
+    /// The container runs a new image whose rollout was interrupted before its gate
+    /// decided (Ctrl-C, a kill): it is judged now, without a restart.
+    RolloutUnjudged,
 }
 
 impl RepairReason {
@@ -101,6 +107,12 @@ impl fmt::Display for RepairReason {
             Self::RestartedWith(with) => write!(f, "restarted with {with}"),
             Self::NetworkRecreated(network) => write!(f, "network {network} is recreated"),
             Self::AlwaysPulled => f.write_str("pullPolicy Always"),
+            Self::RolloutUnjudged => f.write_str(
+                "runs a new image its health gate has not judged (an interrupted rollout)",
+            ),
+            Self::ImageNotPinned => {
+                f.write_str("unit runs its image by reference; pinned to the image ID it runs")
+            }
         }
     }
 }

@@ -53,7 +53,25 @@ pub(crate) fn with_containers_converged(
 ) -> Observed {
     observed.images.insert("localhost/bb:v1".into());
     for object in revision.of_kind(Kind::Container) {
-        let unit = container_unit(object, revision, ctx).expect("renders");
+        // A perfect apply pins the image (when its ID is known) and records the pin.
+        let reference = crate::render::container::image_reference(
+            object.as_container().expect("container"),
+            revision,
+        )
+        .expect("image")
+        .to_string();
+        let mut ctx = ctx.clone();
+        let image_id = observed.image_ids.get(&reference).cloned();
+        if let Some(id) = &image_id {
+            ctx.image_pins.insert(object.name().to_string(), id.clone());
+            let mut record = crate::rollout::RolloutRecord::new(object.name().as_str());
+            record.current = Some(crate::rollout::ImagePin {
+                reference: reference.clone(),
+                image_id: id.clone(),
+            });
+            observed.rollouts.insert(object.name().to_string(), record);
+        }
+        let unit = container_unit(object, revision, &ctx).expect("renders");
         observed.unit_files.insert(
             unit.name.clone(),
             UnitFileOnDisk {
@@ -85,6 +103,8 @@ pub(crate) fn with_containers_converged(
                 name: object.name().to_string(),
                 state: ContainerState::Running,
                 labels: l,
+                image: reference,
+                image_id: image_id.unwrap_or_default(),
                 ..ContainerStatus::default()
             },
         );
@@ -438,5 +458,100 @@ fn a_unit_systemd_has_not_reloaded_is_written_again_to_reload_it() {
         matches!(&db.change, Change::Repair { reason } if reason.to_string().contains("daemon-reload pending")),
         "{:?}",
         db.change
+    );
+}
+
+/// A host applied by a podctl that ran images by reference: the units are rewritten
+/// pinned to the image the containers run, and nothing is restarted.
+#[test]
+fn units_running_by_reference_are_pinned_without_a_restart() {
+    let rev = revision(&[("a.yaml", APP), ("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    observed
+        .image_ids
+        .insert("localhost/bb:v1".into(), "abc123".into());
+    for c in observed.containers.values_mut() {
+        c.image_id = "abc123".into();
+    }
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let db = plan.step(&container("db")).expect("db");
+    let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
+    assert_eq!(verbs, ["write", "enable", "rollout"], "{db:#?}");
+    assert_eq!(
+        db.change,
+        Change::Repair {
+            reason: RepairReason::ImageNotPinned
+        }
+    );
+    assert!(
+        db.unit_after
+            .as_deref()
+            .is_some_and(|u| u.contains("\tabc123\n")),
+        "{:?}",
+        db.unit_after
+    );
+}
+
+/// `podctl rollback`: the previous image pinned, restarted and gated; refused without one.
+#[test]
+fn rollback_step_pins_the_previous_image() {
+    use crate::rollout::{ImagePin, RolloutRecord};
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = converged(&rev);
+    observed
+        .image_ids
+        .insert("localhost/bb:v1".into(), "bbb".into());
+    let pin = |r: &str, id: &str| ImagePin {
+        reference: r.into(),
+        image_id: id.into(),
+    };
+    let mut record = RolloutRecord::new("db");
+    record.current = Some(pin("localhost/bb:v1", "bbb"));
+    observed.rollouts.insert("db".into(), record.clone());
+    let planned = plan(&rev, &observed, &RenderContext::default());
+    let step = planned.step(&container("db")).expect("db");
+    assert_eq!(
+        rollout::rollback_step(step, Some(&record)),
+        Err(rollout::RollbackRefused::NoPrevious("db".into()))
+    );
+    record.previous = Some(pin("localhost/bb:v0", "aaa"));
+    let back = rollout::rollback_step(step, Some(&record)).expect("a rollback");
+    let verbs: Vec<&str> = back.actions.iter().map(Action::verb).collect();
+    assert_eq!(verbs, ["write", "restart", "rollout"]);
+    assert!(
+        matches!(&back.actions[0], Action::WriteUnit { content, .. } if content.contains("\taaa\n"))
+    );
+}
+
+/// A rollout interrupted in its gate: the unit is pinned to the new image and runs it, the
+/// record still names the old one. The next plan judges it, without a restart.
+#[test]
+fn an_interrupted_rollout_is_judged_by_the_next_plan() {
+    use crate::rollout::{ImagePin, RolloutRecord};
+    let rev = revision(&[("d.yaml", DB)]);
+    let mut observed = Observed {
+        unit_dir: PathBuf::from("/etc/systemd/system"),
+        ..Observed::default()
+    };
+    observed
+        .image_ids
+        .insert("localhost/bb:v1".into(), "new".into());
+    let observed = with_containers_converged(observed, &rev, &RenderContext::default());
+    let mut observed = observed;
+    let mut record = RolloutRecord::new("db");
+    record.current = Some(ImagePin {
+        reference: "localhost/bb:v0".into(),
+        image_id: "old".into(),
+    });
+    observed.rollouts.insert("db".into(), record);
+    let plan = plan(&rev, &observed, &RenderContext::default());
+    let db = plan.step(&container("db")).expect("db");
+    let verbs: Vec<&str> = db.actions.iter().map(Action::verb).collect();
+    assert_eq!(verbs, ["rollout"], "{db:#?}");
+    assert_eq!(
+        db.change,
+        Change::Repair {
+            reason: RepairReason::RolloutUnjudged
+        }
     );
 }

@@ -432,13 +432,15 @@ fn a_container_running_an_older_image_of_an_always_reference_is_restarted() {
         .insert("127.0.0.1:5000/bb:v1".into(), "id2".into());
     let newer = plan(&rev, &observed, &RenderContext::default());
     let app = newer.step(&object(Kind::Container, "app")).expect("app");
-    assert_eq!(verbs(app), ["restart"]);
-    assert!(
-        matches!(&app.change, Change::Repair { reason } if reason.to_string() == "runs image id1, 127.0.0.1:5000/bb:v1 is now id2"),
-        "{:?}",
-        app.change
+    // The new image is rolled out: pinned, restarted, judged by the gate.
+    assert_eq!(verbs(app), ["write", "enable", "restart", "rollout"]);
+    assert_eq!(
+        app.change,
+        Change::Update {
+            fields: vec!["image (new ID)".into()]
+        }
     );
-    // An IfNotPresent image is the admin's to roll: no restart.
+    // An IfNotPresent image without an update policy stays pinned: no restart.
     let rev = revision(&[VOLUME, SECRET, NETWORK, IMAGE, APP]);
     let plan = plan(&rev, &observed, &RenderContext::default());
     assert!(verbs(plan.step(&object(Kind::Container, "app")).expect("app")).is_empty());

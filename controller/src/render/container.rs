@@ -6,13 +6,14 @@ use std::path::PathBuf;
 
 use podctl_api::values::{Duration, ImageReference};
 use podctl_api::{
-    ContainerSpec, HealthFailureAction, ImageSource, Kind, Name, NetworkMode, Object, Revision,
-    UpdatePolicy,
+    ContainerSpec, DependencyCondition, HealthFailureAction, ImageSource, Kind, Name, NetworkMode,
+    Object, Revision,
 };
 use sha2::{Digest, Sha256};
 
 use super::quote::{exec_word, path_value, value};
 use super::{HASH_KEY, MANAGED_MARKER, RenderContext, labels};
+use crate::rollout::{IMAGE_PLACEHOLDER, with_image};
 
 /// Stand-in for the hash while the text that the hash covers is rendered.
 const HASH_PLACEHOLDER: &str = "@@PODCTL_HASH@@";
@@ -34,6 +35,9 @@ pub struct UnitFile {
     pub name: String,
     pub content: String,
     pub hash: String,
+    /// `content` with [`IMAGE_PLACEHOLDER`] as the image word of `podman run`: what a
+    /// rollout pins (or a rollback puts back) another image ID into.
+    pub template: String,
 }
 
 /// `NAME.service`, the Quadlet convention.
@@ -67,8 +71,10 @@ pub fn container_unit(
     let image = image_reference(spec, revision)?;
     let name = unit_name(object.name());
     let template = render(object.name(), spec, image, ctx);
+    // The hash covers the manifest's reference, not the pinned ID: the definition is the
+    // same whichever image a rollout pins, and a rollback does not change it.
     let hash = {
-        let digest = Sha256::digest(template.as_bytes());
+        let digest = Sha256::digest(with_image(&template, &image.to_string()).as_bytes());
         digest
             .iter()
             .take(10)
@@ -77,10 +83,16 @@ pub fn container_unit(
                 s
             })
     };
+    let template = template.replace(HASH_PLACEHOLDER, &hash);
+    let pinned = ctx.image_pins.get(object.name().as_str());
     Some(UnitFile {
         name,
-        content: template.replace(HASH_PLACEHOLDER, &hash),
+        content: with_image(
+            &template,
+            &pinned.map_or_else(|| image.to_string(), Clone::clone),
+        ),
         hash,
+        template,
     })
 }
 
@@ -110,16 +122,17 @@ pub fn podman_run_args(name: &Name, spec: &ContainerSpec, image: &ImageReference
     podman_run_args_with_hash(
         name,
         spec,
-        image,
+        &image.to_string(),
         HASH_PLACEHOLDER,
         &RenderContext::default(),
     )
 }
 
+/// `image` is the image word: the reference, or the placeholder a pinned ID replaces.
 fn podman_run_args_with_hash(
     name: &Name,
     spec: &ContainerSpec,
-    image: &ImageReference,
+    image: &str,
     hash: &str,
     ctx: &RenderContext,
 ) -> Vec<String> {
@@ -150,7 +163,7 @@ fn podman_run_args_with_hash(
     resource_args(&mut a, spec);
     security_args(&mut a, spec);
     logging_and_entrypoint_args(&mut a, spec);
-    a.push(image.to_string());
+    a.push(image.to_owned());
     a.extend(spec.args.iter().cloned());
     a
 }
@@ -167,11 +180,8 @@ fn label_args(
     for (k, v) in crate::ownership::mark(Kind::Container, name.as_str(), hash) {
         label(k, &v);
     }
-    match spec.update.policy {
-        UpdatePolicy::None => {}
-        UpdatePolicy::Registry => label(labels::AUTOUPDATE, "registry"),
-        UpdatePolicy::Local => label(labels::AUTOUPDATE, "local"),
-    }
+    // No `io.containers.autoupdate`: podctl rolls images out itself (docs/updates.md), and
+    // `podman auto-update` would fight the unit's pin by image ID.
     // One label per secret, even when it is mounted as a file and set as env too.
     let used: std::collections::BTreeSet<&str> =
         spec.secrets.iter().map(|s| s.secret.as_str()).collect();
@@ -360,7 +370,7 @@ fn render(
     line(MANAGED_MARKER);
     unit_section(&mut line, name, spec, image);
     line("");
-    service_section(&mut line, name, spec, image, ctx);
+    service_section(&mut line, name, spec, ctx);
     line("");
     line("[Install]");
     if !spec.wanted_by.is_empty() {
@@ -385,7 +395,7 @@ fn unit_section(
     line(&format!("{HASH_KEY}={HASH_PLACEHOLDER}"));
     line("Wants=network-online.target");
     line("RequiresMountsFor=%t/containers");
-    let mut requires: Vec<String> = spec.depends_on.iter().map(unit_name).collect();
+    let mut requires: Vec<String> = spec.depends_on.iter().map(|d| unit_name(&d.name)).collect();
     requires.extend(spec.requires.iter().map(ToString::to_string));
     let mut after: Vec<String> = vec!["network-online.target".to_string()];
     after.extend(requires.iter().cloned());
@@ -411,7 +421,6 @@ fn service_section(
     line: &mut impl FnMut(&str),
     name: &Name,
     spec: &ContainerSpec,
-    image: &ImageReference,
     ctx: &RenderContext,
 ) {
     let podman = ctx.podman.display().to_string();
@@ -427,9 +436,23 @@ fn service_section(
     line(&format!("TimeoutStopSec={}", stop + STOP_MARGIN_SECS));
     // A restart after a crash finds the old cidfile; podman refuses to overwrite it.
     line("ExecStartPre=/bin/rm -f %t/%n.ctr-id");
+    // `condition: healthy`: systemd's After= waits only for the dependency to be active.
+    // podman 4.3 has no `--sdnotify=healthy`, so the dependent waits here, within its
+    // start timeout, until the dependency's health check passes.
+    for dep in spec
+        .depends_on
+        .iter()
+        .filter(|d| d.condition == DependencyCondition::Healthy)
+    {
+        let script = format!(
+            "until {} healthcheck run {} >/dev/null 2>&1; do sleep 1; done",
+            podman, dep.name
+        );
+        line(&format!("ExecStartPre=/bin/sh -c {}", exec_word(&script)));
+    }
     let run: Vec<String> = std::iter::once(exec_word(&podman))
         .chain(
-            podman_run_args_with_hash(name, spec, image, HASH_PLACEHOLDER, ctx)
+            podman_run_args_with_hash(name, spec, IMAGE_PLACEHOLDER, HASH_PLACEHOLDER, ctx)
                 .iter()
                 .map(|w| {
                     if w == CIDFILE_ARG {
@@ -575,6 +598,23 @@ mod tests {
             "{}",
             unit.content
         );
+    }
+
+    #[test]
+    fn a_healthy_dependency_is_waited_for_before_the_start() {
+        let db = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: db}\nspec:\n  image: localhost/bb:v1\n  healthCheck: {command: [\"true\"]}\n";
+        let app = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: app}\nspec:\n  image: localhost/bb:v1\n  dependsOn: [{name: db, condition: healthy}]\n";
+        let revision = crate::plan::tests::revision(&[("d.yaml", db), ("a.yaml", app)]);
+        let unit = unit_of(&revision, "app");
+        assert!(
+            unit.content.contains(
+                "ExecStartPre=/bin/sh -c \"until /usr/bin/podman healthcheck run db >/dev/null 2>&1; do sleep 1; done\"\n"
+            ),
+            "{}",
+            unit.content
+        );
+        assert!(unit.content.contains("Requires=db.service\n"));
+        assert!(!unit_of(&revision, "db").content.contains("healthcheck run"));
     }
 
     #[test]

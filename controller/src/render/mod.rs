@@ -28,6 +28,9 @@ pub struct RenderContext {
     /// The content hash of each Secret's source by name (observed, never the value); the
     /// planner fills it from `Observed::secret_hashes`.
     pub secret_hashes: BTreeMap<String, String>,
+    /// The image ID each container is pinned to by name (see `rollout::decide`); the
+    /// planner fills it. A container without one runs its reference.
+    pub image_pins: BTreeMap<String, String>,
 }
 
 impl Default for RenderContext {
@@ -39,6 +42,7 @@ impl Default for RenderContext {
                 PathBuf::from("/run/containers/storage"),
             ],
             secret_hashes: BTreeMap::new(),
+            image_pins: BTreeMap::new(),
         }
     }
 }

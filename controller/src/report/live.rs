@@ -258,6 +258,7 @@ pub fn rows(status: &ControllerStatus) -> Vec<Row> {
                 image: String::new(),
                 unit: o.unit.clone().unwrap_or_default(),
                 container_id: String::new(),
+                rollout: String::new(),
             }
         })
         .collect()

@@ -41,9 +41,13 @@ pub struct Row {
     /// Seconds since the unit last became active.
     pub age_seconds: Option<u64>,
     pub message: String,
+    /// `REFERENCE@ID` of the image the container is pinned to (or the reference it runs).
     pub image: String,
     pub unit: String,
     pub container_id: String,
+    /// The last rollout's result and, for a failed one, the image and the reason.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub rollout: String,
 }
 
 /// The rows of every object in the plan (desired and leaving), optionally filtered.
@@ -102,6 +106,7 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
         image: String::new(),
         unit: String::new(),
         container_id: String::new(),
+        rollout: String::new(),
     };
     // podman exits 143 when the container ends on SIGTERM: a `systemctl stop`, which
     // systemd records as a failure (see docs/operations.md), not a crash.
@@ -132,6 +137,12 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
                 .map(|i| i.to_string())
                 .unwrap_or_default();
         }
+        if let Some(record) = observed.rollouts.get(object.name.as_str()) {
+            if let Some(current) = &record.current {
+                r.image = current.to_string();
+            }
+            r.rollout = record.last().map(rollout_summary).unwrap_or_default();
+        }
         r.unit = unit;
     }
     (r.status, r.message) = status_of(step, &r, seen);
@@ -143,6 +154,14 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
         r.message = "stopped (exit 143 on SIGTERM, e.g. `systemctl stop`); apply starts it".into();
     }
     r
+}
+
+/// `Succeeded`, or `RolledBack: IMAGE unhealthy after 3s`.
+fn rollout_summary(e: &crate::rollout::Entry) -> String {
+    match &e.reason {
+        Some(reason) => format!("{}: {} {reason}", e.result, e.to),
+        None => e.result.to_string(),
+    }
 }
 
 /// What the host showed of a container, typed, for [`status_of`] to match on.
@@ -265,7 +284,7 @@ pub fn render_table(rows: &[Row], wide: bool) -> String {
         "KIND", "NAME", "STATUS", "ACTIVE", "HEALTH", "RESTARTS", "AGE",
     ];
     if wide {
-        header.extend(["IMAGE", "UNIT", "CONTAINER"]);
+        header.extend(["IMAGE", "UNIT", "CONTAINER", "ROLLOUT"]);
     }
     header.push("MESSAGE");
     let dash = |s: &str| {
@@ -287,7 +306,12 @@ pub fn render_table(rows: &[Row], wide: bool) -> String {
             age(r.age_seconds),
         ];
         if wide {
-            cells.extend([dash(&r.image), dash(&r.unit), dash(&r.container_id)]);
+            cells.extend([
+                dash(&r.image),
+                dash(&r.unit),
+                dash(&r.container_id),
+                dash(&r.rollout),
+            ]);
         }
         cells.push(r.message.clone());
         // Names, messages and states come from manifests, podman, systemd and a

@@ -1,0 +1,379 @@
+//! Guarded rollouts on the real test host: an image change from the manifest is pinned by
+//! image ID, judged by the health gate, and rolled back to the pinned previous image when
+//! it fails (never healthy, or crashing inside the watch window), without a retry loop;
+//! the pin survives a daemon-reload and a restart of the unit.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use podctl_e2e::{ExecOutput, ManifestDir, TestHost, line_of, wait_until};
+
+const UNIT_DIR: &str = "/etc/systemd/system";
+
+/// A web container on no network (its health check and `/version` are asked from inside),
+/// with a fast health check and a short gate so that a test takes seconds.
+fn web(name: &str, tag: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: podctl.io/v1
+kind: Container
+metadata: {{name: {name}}}
+spec:
+  image: localhost/web:{tag}
+  network: none
+  stopTimeout: 2s
+  healthCheck:
+    command: [wget, -q, -O, /dev/null, \"http://127.0.0.1:8080/health\"]
+    interval: 1s
+    timeout: 1s
+    retries: 1
+  update:
+    healthGate: {{timeout: 20s, watch: 3s}}
+{extra}"
+    )
+}
+
+async fn apply(host: &TestHost, dir: &ManifestDir) -> Result<ExecOutput> {
+    host.podctl_logged(&["apply", "-f", &dir.path_str()]).await
+}
+
+async fn image_id(host: &TestHost, reference: &str) -> Result<String> {
+    let v = host.podman_json(["image", "inspect", reference]).await?;
+    v[0]["Id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no Id in podman image inspect")
+}
+
+/// The image ID the container of that name runs.
+async fn running_image(host: &TestHost, name: &str) -> Result<String> {
+    let v = host.podman_json(["container", "inspect", name]).await?;
+    v[0]["Image"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no Image in podman container inspect")
+}
+
+async fn version(host: &TestHost, name: &str) -> Result<String> {
+    let out = host
+        .exec_ok([
+            "podman",
+            "exec",
+            name,
+            "wget",
+            "-q",
+            "-O-",
+            "http://127.0.0.1:8080/version",
+        ])
+        .await?;
+    Ok(out.stdout.trim().to_owned())
+}
+
+fn unit_text(host: &TestHost, name: &str) -> Result<String> {
+    let path = host.host_path(format!("{UNIT_DIR}/{name}.service"));
+    std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))
+}
+
+async fn history(host: &TestHost, name: &str) -> Result<String> {
+    Ok(host.podctl_logged(&["history", name]).await?.stdout)
+}
+
+/// Waits until the container serves `/version` as `want`.
+async fn serves(host: &TestHost, name: &str, want: &str) -> Result<()> {
+    wait_until(
+        Duration::from_secs(30),
+        &format!("{name} serves {want}"),
+        || async { Ok((version(host, name).await.ok().as_deref() == Some(want)).then_some(())) },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn image_change_should_be_gated_pinned_and_rolled_back_without_a_retry_loop() -> Result<()> {
+    let Some(host) = TestHost::require(
+        "image_change_should_be_gated_pinned_and_rolled_back_without_a_retry_loop",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("gated");
+    let result = async {
+        let (v1, v2, broken) = (
+            image_id(&host, "localhost/web:v1").await?,
+            image_id(&host, "localhost/web:v2").await?,
+            image_id(&host, "localhost/web:broken").await?,
+        );
+        // v1: the first image is pinned, by ID.
+        let dir = host.write_manifests(&[("web.yaml", &web(&name, "v1", ""))])?;
+        ensure!(apply(&host, &dir).await?.success());
+        ensure!(
+            unit_text(&host, &name)?.contains(&format!("\t{v1}")),
+            "unit not pinned to v1"
+        );
+        ensure!(history(&host, &name).await?.contains("Pinned"));
+
+        // v1 -> v2: healthy, kept; the unit pinned to v2, v1 the rollback target.
+        let dir = host.write_manifests(&[("web.yaml", &web(&name, "v2", ""))])?;
+        let out = apply(&host, &dir).await?;
+        ensure!(out.success(), "v2 rollout failed");
+        ensure!(running_image(&host, &name).await? == v2);
+        ensure!(
+            unit_text(&host, &name)?.contains(&format!("\t{v2}")),
+            "unit not pinned to v2"
+        );
+        let h = history(&host, &name).await?;
+        ensure!(h.contains("Succeeded"), "{h}");
+        ensure!(
+            h.contains(&format!("rollback target localhost/web:v1@{}", &v1[..12])),
+            "{h}"
+        );
+        serves(&host, &name, "v2").await?;
+
+        // v2 -> broken: never healthy, rolled back within the gate; v2 serves again.
+        let dir = host.write_manifests(&[("web.yaml", &web(&name, "broken", ""))])?;
+        let began = Instant::now();
+        let out = apply(&host, &dir).await?;
+        let line = line_of(&out, &format!("container/{name}"));
+        ensure!(!out.success(), "a failed gate must fail the apply");
+        ensure!(
+            line.contains("unhealthy after") && line.contains("rolled back to"),
+            "{line}"
+        );
+        ensure!(running_image(&host, &name).await? == v2, "not back on v2");
+        serves(&host, &name, "v2").await?;
+        eprintln!(
+            "broken: rolled back and serving v2 {:?} after the apply began",
+            began.elapsed()
+        );
+        let h = history(&host, &name).await?;
+        ensure!(
+            h.contains("RolledBack")
+                && h.contains(&format!("failed localhost/web:broken@{}", &broken[..12])),
+            "{h}"
+        );
+        let get = host
+            .podctl_logged(&[
+                "get",
+                "container",
+                &name,
+                "-o",
+                "wide",
+                "-f",
+                &dir.path_str(),
+                "--no-controller",
+            ])
+            .await?;
+        ensure!(
+            get.stdout.contains("RolledBack") && get.stdout.contains("unhealthy after"),
+            "{}",
+            get.stdout
+        );
+
+        // The same manifest again: the failed image is not tried again.
+        let id = host.container_id(&name).await?;
+        let out = apply(&host, &dir).await?;
+        ensure!(out.success(), "held rollout must leave a converged host");
+        ensure!(
+            host.container_id(&name).await? == id,
+            "retried the failed image"
+        );
+        let h = history(&host, &name).await?;
+        ensure!(h.matches("RolledBack").count() == 1, "{h}");
+
+        // A daemon-reload and a restart keep the pinned image.
+        host.exec_ok(["systemctl", "daemon-reload"]).await?;
+        host.exec_ok(["systemctl", "restart", &format!("{name}.service")])
+            .await?;
+        ensure!(host.container_id(&name).await? != id, "not restarted");
+        ensure!(
+            running_image(&host, &name).await? == v2,
+            "restart moved off the pin"
+        );
+        Ok(())
+    }
+    .await;
+    host.prune_all().await?;
+    result
+}
+
+#[tokio::test]
+async fn a_version_that_crashes_in_the_watch_window_should_be_rolled_back() -> Result<()> {
+    let Some(host) =
+        TestHost::require("a_version_that_crashes_in_the_watch_window_should_be_rolled_back").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("crashy");
+    let result = async {
+        let v1 = image_id(&host, "localhost/web:v1").await?;
+        // Healthy after about a second, exits after 3 s: inside the start timeout it passes,
+        // inside the 3 s watch window that follows it crashes.
+        let env = "  env: {CRASH_AFTER: \"3\"}\n";
+        let dir = host.write_manifests(&[("web.yaml", &web(&name, "v1", env))])?;
+        ensure!(apply(&host, &dir).await?.success());
+        let dir = host.write_manifests(&[("web.yaml", &web(&name, "crashy", env))])?;
+        let out = apply(&host, &dir).await?;
+        let line = line_of(&out, &format!("container/{name}"));
+        ensure!(!out.success() && line.contains("crashed after"), "{line}");
+        ensure!(running_image(&host, &name).await? == v1, "not back on v1");
+        serves(&host, &name, "v1").await?;
+        let h = history(&host, &name).await?;
+        ensure!(
+            h.contains("RolledBack") && h.contains("crashed after"),
+            "{h}"
+        );
+        Ok(())
+    }
+    .await;
+    host.prune_all().await?;
+    result
+}
+
+#[tokio::test]
+async fn rollback_should_restore_the_previous_image_and_hold_it() -> Result<()> {
+    let Some(host) =
+        TestHost::require("rollback_should_restore_the_previous_image_and_hold_it").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("rollback");
+    let result = async {
+        let (v1, v2) = (
+            image_id(&host, "localhost/web:v1").await?,
+            image_id(&host, "localhost/web:v2").await?,
+        );
+        let dir = host.write_manifests(&[("web.yaml", &web(&name, "v1", ""))])?;
+        // Nothing rolled out before the first image: nothing to roll back to.
+        let none = host
+            .podctl_logged(&["rollback", &name, "-f", &dir.path_str()])
+            .await?;
+        ensure!(
+            none.status.code() == Some(2),
+            "rollback without a record must refuse"
+        );
+        ensure!(apply(&host, &dir).await?.success());
+        let dir = host.write_manifests(&[("web.yaml", &web(&name, "v2", ""))])?;
+        ensure!(apply(&host, &dir).await?.success());
+        ensure!(running_image(&host, &name).await? == v2);
+
+        let out = host
+            .podctl_logged(&["rollback", &name, "-f", &dir.path_str()])
+            .await?;
+        ensure!(out.success(), "rollback failed");
+        ensure!(running_image(&host, &name).await? == v1, "not back on v1");
+        ensure!(
+            unit_text(&host, &name)?.contains(&format!("\t{v1}")),
+            "unit not pinned to v1"
+        );
+        serves(&host, &name, "v1").await?;
+        // The manifest still says v2: no apply rolls forward to it by itself.
+        let id = host.container_id(&name).await?;
+        ensure!(apply(&host, &dir).await?.success());
+        ensure!(
+            host.container_id(&name).await? == id,
+            "rolled forward again"
+        );
+        let h = history(&host, &name).await?;
+        ensure!(
+            h.contains("rollback") && h.contains(&format!("failed localhost/web:v2@{}", &v2[..12])),
+            "{h}"
+        );
+        Ok(())
+    }
+    .await;
+    host.prune_all().await?;
+    result
+}
+
+/// The podman health log's first passing check of `name`, in µs since the epoch.
+async fn first_healthy_us(host: &TestHost, name: &str) -> Result<u64> {
+    let v = host.podman_json(["container", "inspect", name]).await?;
+    let state = &v[0]["State"];
+    // podman 4.3 calls it Healthcheck, later versions Health.
+    let health = if state["Health"].is_object() {
+        &state["Health"]
+    } else {
+        &state["Healthcheck"]
+    };
+    let end = health["Log"]
+        .as_array()
+        .context("no health log")?
+        .iter()
+        .find(|e| e["ExitCode"].as_i64() == Some(0))
+        .and_then(|e| e["End"].as_str())
+        .context("no passing health check in the log")?
+        .to_owned();
+    let out = host.exec_ok(["date", "-d", &end, "+%s%6N"]).await?;
+    Ok(out.stdout.trim().parse()?)
+}
+
+#[tokio::test]
+async fn a_dependent_should_start_only_after_its_dependency_is_healthy() -> Result<()> {
+    let Some(host) =
+        TestHost::require("a_dependent_should_start_only_after_its_dependency_is_healthy").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let db = host.unique_name("db");
+    let app = host.unique_name("app");
+    // The dependency turns healthy 3 s after it started (its unit is active at once).
+    let db_manifest = format!(
+        "apiVersion: podctl.io/v1
+kind: Container
+metadata: {{name: {db}}}
+spec:
+  image: localhost/web:v1
+  network: none
+  stopTimeout: 2s
+  args: [sh, -c, \"sleep 3; touch /tmp/ready; exec web-serve\"]
+  healthCheck:
+    command: [test, -f, /tmp/ready]
+    interval: 1s
+    timeout: 1s
+    retries: 1
+"
+    );
+    let app_manifest = format!(
+        "apiVersion: podctl.io/v1
+kind: Container
+metadata: {{name: {app}}}
+spec:
+  image: localhost/web:v1
+  network: none
+  stopTimeout: 2s
+  dependsOn: [{{name: {db}, condition: healthy}}]
+"
+    );
+    let result = async {
+        let dir =
+            host.write_manifests(&[("db.yaml", &db_manifest), ("app.yaml", &app_manifest)])?;
+        ensure!(apply(&host, &dir).await?.success());
+        let systemd = host.systemd().await?;
+        let db_active = systemd
+            .unit(&format!("{db}.service"))
+            .await?
+            .active_enter_timestamp;
+        let app_active = systemd
+            .unit(&format!("{app}.service"))
+            .await?
+            .active_enter_timestamp;
+        let healthy = first_healthy_us(&host, &db).await?;
+        eprintln!("db active {db_active}, db healthy {healthy}, app active {app_active}");
+        ensure!(
+            healthy >= db_active + 2_000_000,
+            "db was healthy too early for the test to mean anything"
+        );
+        ensure!(
+            app_active >= healthy,
+            "app active at {app_active}, before db was healthy at {healthy}"
+        );
+        Ok(())
+    }
+    .await;
+    host.prune_all().await?;
+    result
+}
