@@ -174,6 +174,16 @@ fn controller_rules() -> Vec<Rule> {
             "podctl controller on {{ $labels.instance }} is down",
             "Prometheus cannot scrape podctl: nothing repairs drift or restarts what fails to start.",
         ),
+        rule(
+            "RolloutRolledBack",
+            "increase(podctl_rollbacks_total[15m]) > 0".into(),
+            "0m",
+            "warning",
+        )
+        .says(
+            "A rollout on {{ $labels.instance }} was rolled back",
+            "A new image failed its health gate and the previous one serves again; `podctl history NAME` says why.",
+        ),
         rule("RevisionInvalid", "podctl_revision_invalid == 1".into(), "5m", "warning").says(
             "The manifests on {{ $labels.instance }} are invalid",
             "podctl keeps running the last valid revision; `podctl get` or /status names the errors.",
