@@ -389,22 +389,7 @@ pub(crate) fn spec_hash<T: serde::Serialize>(value: &T) -> String {
 /// units through the render context, so a changed secret restarts exactly those.
 pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Plan {
     let mut ctx = ctx.clone();
-    // A source that cannot be read leaves its consumers' units as they are: the hash the
-    // podman secret was made from stands in, so no change is made up.
-    ctx.secret_hashes = observed
-        .secret_hashes
-        .iter()
-        .filter_map(|(name, hash)| {
-            let hash = hash.clone().ok().or_else(|| {
-                observed
-                    .secrets
-                    .get(name)
-                    .and_then(|s| s.labels.get(crate::render::labels::HASH))
-                    .cloned()
-            })?;
-            Some((name.clone(), hash))
-        })
-        .collect();
+    ctx.secret_hashes = secret_hashes(observed);
     let decisions = rollout::decisions(revision, observed);
     ctx.image_pins = decisions
         .iter()
@@ -477,6 +462,26 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
     steps.extend(image::removals(revision, observed));
     steps.extend(volume::removals(revision, observed));
     Plan { steps }
+}
+
+/// The content hash of each secret for its consumers' units. A source that cannot be read
+/// leaves its consumers' units as they are: the hash the podman secret was made from stands
+/// in, so no change is made up.
+fn secret_hashes(observed: &Observed) -> BTreeMap<String, String> {
+    observed
+        .secret_hashes
+        .iter()
+        .filter_map(|(name, hash)| {
+            let hash = hash.clone().ok().or_else(|| {
+                observed
+                    .secrets
+                    .get(name)
+                    .and_then(|s| s.labels.get(crate::render::labels::HASH))
+                    .cloned()
+            })?;
+            Some((name.clone(), hash))
+        })
+        .collect()
 }
 
 /// systemd restarts a running unit with a unit it `Requires=` (`dependsOn`): a container
