@@ -12,6 +12,7 @@ use prometheus_client::registry::Registry;
 
 use std::sync::Arc;
 
+use super::backup_metrics::BackupMetrics;
 use super::container_metrics::ContainerMetrics;
 use crate::report::controller_status::ControllerPhase;
 
@@ -38,6 +39,8 @@ pub struct Metrics {
     pub rollbacks: Counter,
     /// `podctl_container_*`, refreshed on each scrape.
     pub containers: Arc<ContainerMetrics>,
+    /// `podctl_backup_*`, read from the backup records on each scrape.
+    pub backups: Arc<BackupMetrics>,
 }
 
 impl Default for Metrics {
@@ -57,7 +60,15 @@ where
 
 impl Metrics {
     /// Every metric registered: a list, one entry per metric (long, not complex).
+    /// The metrics of a controller whose state directory is the default.
     pub fn new() -> Self {
+        Self::with_backup_records(crate::backup::record::dir(std::path::Path::new(
+            crate::reconcile::DEFAULT_STATE_DIR,
+        )))
+    }
+
+    /// The metrics, with the backup records read from `records_dir`.
+    pub fn with_backup_records(records_dir: std::path::PathBuf) -> Self {
         let mut registry = Registry::with_prefix("podctl");
         let r = &mut registry;
         let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
@@ -76,8 +87,11 @@ impl Metrics {
         );
         let containers = Arc::new(ContainerMetrics::default());
         r.register_collector(Box::new(containers.clone()));
+        let backups = Arc::new(BackupMetrics::new(records_dir));
+        r.register_collector(Box::new(backups.clone()));
         Self {
             containers,
+            backups,
             reconcile_duration,
             revision_applied_time,
             reconciles: register(
@@ -269,7 +283,9 @@ mod tests {
 #[cfg(test)]
 mod dashboard_tests {
     use super::*;
-    use crate::adapters::systemd::{ActiveState, UnitResources, UnitState};
+    use crate::adapters::cgroup::CgroupUsage;
+    use crate::adapters::podman::Health;
+    use crate::adapters::systemd::{ActiveState, UnitResources, UnitVitals};
     use crate::controller::container_metrics::ContainerSample;
 
     /// Every sample name `/metrics` can carry, with one container whose numbers are all known.
@@ -279,8 +295,7 @@ mod dashboard_tests {
         m.objects
             .get_or_create(&labels([("kind", "Container"), ("status", "UpToDate")]))
             .set(1);
-        let unit = UnitState {
-            name: "web.service".to_owned(),
+        let service = UnitVitals {
             active_state: ActiveState::Active,
             n_restarts: Some(0),
             resources: UnitResources {
@@ -292,10 +307,23 @@ mod dashboard_tests {
                 main_started_us: Some(6),
                 main_exit_status: Some(0),
             },
-            ..UnitState::default()
+            ..UnitVitals::default()
         };
-        m.containers
-            .set(vec![ContainerSample::of("web", &unit, None)]);
+        let scope = CgroupUsage {
+            memory_bytes: Some(1),
+            memory_limit_bytes: Some(2),
+            cpu_usage_nsec: Some(3),
+            cpu_quota_usec_per_sec: Some(4),
+            tasks: Some(5),
+            oom_kills: Some(0),
+        };
+        m.containers.set(vec![ContainerSample::of(
+            "web",
+            "web.service",
+            &service,
+            Some(&scope),
+            Some(Health::Healthy),
+        )]);
         m.encode()
             .lines()
             .filter(|l| !l.starts_with('#'))

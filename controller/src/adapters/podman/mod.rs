@@ -4,6 +4,7 @@
 //! argv and podman's stderr. Secret values only ever travel through podman's stdin, so they
 //! never show up in argv, logs or errors.
 
+pub mod health_log;
 mod types;
 
 use std::collections::{BTreeMap, HashMap};
@@ -218,6 +219,14 @@ impl Podman {
             argv: self.argv(&args),
             source,
         })
+    }
+
+    /// Where the store keeps the containers' run directories (`Store.RunRoot` of
+    /// `podman info`): podman's health-check logs are there.
+    pub async fn run_root(&self) -> Result<PathBuf> {
+        let args = strings(&["info", "--format", "{{.Store.RunRoot}}"]);
+        let stdout = self.run(&args, None).await?;
+        Ok(PathBuf::from(stdout.trim()))
     }
 
     /// Every container, podctl's or not (a foreign one with a managed name is a clash the

@@ -97,6 +97,16 @@ pub enum Health {
 }
 
 impl Health {
+    /// The word podman writes for it; `None` for any other.
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "starting" => Some(Self::Starting),
+            "healthy" => Some(Self::Healthy),
+            "unhealthy" => Some(Self::Unhealthy),
+            _ => None,
+        }
+    }
+
     /// The word podman prints for it.
     pub fn as_str(self) -> &'static str {
         match self {
