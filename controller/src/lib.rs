@@ -13,3 +13,4 @@ pub mod reconcile;
 pub mod render;
 pub mod report;
 pub mod rollout;
+pub mod state_file;

@@ -196,6 +196,14 @@ fn consumer(name: &str, volume: &str) -> Result<String> {
     ))
 }
 
+/// The record `podctl backup run` left for `volume` (what `/metrics` reports).
+async fn record(host: &TestHost, volume: &str) -> Result<serde_json::Value> {
+    let out = host
+        .exec_ok(["cat", &format!("/var/lib/podctl/backups/{volume}.json")])
+        .await?;
+    Ok(serde_json::from_str(&out.stdout)?)
+}
+
 async fn unit_active(host: &TestHost, unit: &str) -> Result<bool> {
     Ok(host
         .exec(["systemctl", "is-active", "--quiet", unit])
@@ -354,6 +362,12 @@ async fn backup_should_fail_clearly_and_lose_nothing_on_a_wrong_password() -> Re
     let v = &setup.volume;
     in_volume(&host, v, "echo data > f").await?;
     ok(&host, &["backup", "run", v, "-f", &path]).await?;
+    let good = record(&host, v).await?;
+    ensure!(good["lastOutcome"] == "succeeded", "{good}");
+    ensure!(
+        good["lastSuccess"].as_u64() == good["lastAttempt"].as_u64(),
+        "{good}"
+    );
     host.write_file(&setup.password_file, "not-the-password-9x")?;
     for args in [
         vec!["backup", "run", v, "-f", &path],
@@ -377,6 +391,12 @@ async fn backup_should_fail_clearly_and_lose_nothing_on_a_wrong_password() -> Re
         );
     }
     ensure!(in_volume(&host, v, "cat f").await?.stdout.trim() == "data");
+    // The failure is recorded for BackupFailed; the last good snapshot stays for BackupTooOld.
+    let failed = record(&host, v).await?;
+    ensure!(failed["lastOutcome"] == "failed", "{failed}");
+    ensure!(failed["lastError"].is_string(), "{failed}");
+    ensure!(failed["lastSuccess"] == good["lastSuccess"], "{failed}");
+    ensure!(failed["snapshot"] == good["snapshot"], "{failed}");
     host.write_file(&setup.password_file, PASSWORD)?;
     let list = ok(&host, &["backup", "list", v, "-f", &path]).await?;
     ensure!(

@@ -9,6 +9,7 @@
 //! against the snapshot's `podctl-size` tag, and only then empties the volume and imports.
 
 pub mod consumers;
+pub mod record;
 mod restore;
 mod time;
 
@@ -43,6 +44,8 @@ pub struct BackupConfig {
     pub work_dir: PathBuf,
     /// The password file's private directory (a tmpfs such as `/run/podctl`).
     pub runtime_dir: PathBuf,
+    /// The last backup of each volume (`record.rs`): under podctl's state dir.
+    pub records_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -268,9 +271,36 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".to_owned())
 }
 
-/// `podctl backup run`: export (consumers stopped for `consistency: stop`), snapshot, then
-/// retention. Consumers are started again whatever happened to the export.
+/// `podctl backup run`: [`snapshot`], then its outcome recorded for `/metrics`. A record
+/// that cannot be written is logged, not failed: the snapshot is what matters.
 pub async fn run(
+    podman: &Podman,
+    systemd: &Systemd,
+    revision: &Revision,
+    target: &Target,
+    config: &BackupConfig,
+) -> Result<BackupReport, BackupError> {
+    let result = snapshot(podman, systemd, revision, target, config).await;
+    let attempt = match &result {
+        Ok(r) => record::Attempt::Succeeded {
+            snapshot: &r.snapshot,
+            bytes: r.bytes,
+            duration_seconds: r.took.as_secs_f64(),
+        },
+        Err(e) => record::Attempt::Failed { kind: e.kind() },
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if let Err(e) = record::record(&config.records_dir, &target.volume, now, &attempt) {
+        tracing::warn!(volume = %target.volume, error = %e, kind = e.kind(), "backup record not written");
+    }
+    result
+}
+
+/// Export (consumers stopped for `consistency: stop`), snapshot, then retention. Consumers
+/// are started again whatever happened to the export.
+async fn snapshot(
     podman: &Podman,
     systemd: &Systemd,
     revision: &Revision,

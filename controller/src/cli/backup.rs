@@ -85,6 +85,7 @@ impl WorkArgs {
         BackupConfig {
             work_dir: state_dir.join("backup"),
             runtime_dir: self.runtime_dir.clone(),
+            records_dir: backup::record::dir(state_dir),
         }
     }
 }

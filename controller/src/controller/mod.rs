@@ -13,6 +13,7 @@
 //! what depends on it) is left out of passes until its retry time.
 
 pub mod backoff;
+pub mod backup_metrics;
 pub mod container_metrics;
 mod core;
 pub mod events;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod notify;
 pub mod pass_backoff;
 pub mod scheduler;
+mod vitals_cache;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -38,13 +40,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, error, info, info_span, warn};
 
 use self::core::{Core, Invalid, Loaded, PassReport, PassStart, Reason, UnitView, Work};
+use crate::adapters::cgroup::{CGROUP_ROOT, Hierarchy};
+use crate::adapters::podman::health_log;
 use crate::lock;
 use crate::reconcile::{Host, HostConfig, PassError, PassOptions};
 use crate::render::unit_name;
 use crate::report::controller_status::{
     self as status, ControllerPhase, ControllerStatus, unix_now,
 };
-use container_metrics::ContainerSample;
+use container_metrics::Sampler;
 use events::HostEvent;
 use metrics::{Metrics, labels};
 use notify::Notifier;
@@ -121,6 +125,7 @@ struct Published {
     host: Arc<Host>,
     /// The running revision's containers and their units: (manifest name, unit).
     containers: Mutex<Vec<(String, String)>>,
+    sampler: Sampler,
 }
 
 impl Published {
@@ -132,43 +137,31 @@ impl Published {
             .lock()
             .map(|c| c.clone())
             .unwrap_or_default();
-        let scopes: Vec<Option<String>> = containers
-            .iter()
-            .map(|(_, unit)| container_metrics::scope_of(Path::new(RUN_DIR), unit))
-            .collect();
-        // One call for the services and the scopes that exist.
-        let names: Vec<String> = containers
-            .iter()
-            .map(|(_, u)| u.clone())
-            .chain(scopes.iter().flatten().cloned())
-            .collect();
-        let states = match self.host.systemd.unit_states(&names).await {
-            Ok(states) => states,
-            Err(e) => {
-                warn!(error = %e, "cannot read the container units for /metrics");
-                return;
-            }
-        };
-        let (services, mut scope_states) = states.split_at(containers.len());
-        let samples = containers
-            .iter()
-            .zip(services)
-            .zip(&scopes)
-            .map(|(((name, _), service), scope)| {
-                let state = scope.as_ref().and_then(|_| {
-                    let (first, rest) = scope_states.split_first()?;
-                    scope_states = rest;
-                    Some(first)
-                });
-                ContainerSample::of(name, service, state)
-            })
-            .collect();
-        self.metrics.containers.set(samples);
+        match self.sampler.sample(&self.host.systemd, &containers).await {
+            Ok(samples) => self.metrics.containers.set(samples),
+            Err(e) => warn!(error = %e, "cannot read the container units for /metrics"),
+        }
     }
 }
 
 /// systemd's `%t` for system services: where the units' cidfiles are.
 const RUN_DIR: &str = "/run";
+
+/// podman's run root, asked once: a podman that does not answer leaves the default, and the
+/// health series are missing until the controller restarts, which it says.
+async fn podman_run_root(host: &Host) -> PathBuf {
+    match host.podman.run_root().await {
+        Ok(root) if root.is_absolute() => root,
+        Ok(root) => {
+            warn!(root = %root.display(), "podman info gave no absolute run root; container health read from the default");
+            PathBuf::from(health_log::DEFAULT_RUN_ROOT)
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot ask podman for its run root; container health read from the default");
+            PathBuf::from(health_log::DEFAULT_RUN_ROOT)
+        }
+    }
+}
 
 impl http::Endpoints for Published {
     fn metrics(&self) -> futures_util::future::BoxFuture<'_, String> {
@@ -198,12 +191,15 @@ impl http::Endpoints for Published {
 
 impl Published {
     /// A controller starting: not ready, no revision yet.
-    fn new(config: &Config, host: Arc<Host>) -> Self {
+    fn new(config: &Config, host: Arc<Host>, sampler: Sampler) -> Self {
         Self {
             host,
+            sampler,
             containers: Mutex::new(Vec::new()),
             metrics: {
-                let metrics = Metrics::new();
+                let metrics = Metrics::with_backup_records(crate::backup::record::dir(
+                    &config.host.state_dir,
+                ));
                 metrics.set_phase(ControllerPhase::Starting);
                 metrics
             },
@@ -316,7 +312,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         ..config.host.clone()
     };
     let host = Arc::new(Host::connect(host_config).await?);
-    let published = Arc::new(Published::new(&config, host.clone()));
+    let sampler = Sampler::new(
+        PathBuf::from(RUN_DIR),
+        podman_run_root(&host).await,
+        Hierarchy::detect(Path::new(CGROUP_ROOT)),
+    );
+    let published = Arc::new(Published::new(&config, host.clone(), sampler));
     // The endpoints outlive the drain after SIGTERM (phase "stopping" is visible), and end
     // when `run` returns, however it returns.
     let http_stop = CancellationToken::new();
@@ -468,6 +469,12 @@ impl Shell {
             if let Ok(mut c) = self.published.containers.lock() {
                 *c = containers;
             }
+            let backed_up = revision
+                .of_kind(Kind::Volume)
+                .filter(|o| o.as_volume().is_some_and(|v| v.backup.is_some()))
+                .map(|o| o.name().to_string())
+                .collect();
+            metrics.backups.set_volumes(backed_up);
         }
         self.published.update(|s| s.invalid_revision = None);
         self.publish(Publish::Objects);
@@ -488,6 +495,14 @@ impl Shell {
     }
 
     fn on_host_event(&mut self, event: &HostEvent) {
+        // The metrics' copy of the services' vitals is read again after any change of theirs.
+        match event {
+            HostEvent::UnitChanged { unit, .. } | HostEvent::UnitRemoved { unit } => {
+                self.published.sampler.changed(unit);
+            }
+            HostEvent::Lost { .. } => self.published.sampler.changed_all(),
+            HostEvent::JobFailed { .. } | HostEvent::Container { .. } => {}
+        }
         let effects = self.core.on_host_event(event, Instant::now());
         if effects.restarts_seen > 0 {
             self.published
