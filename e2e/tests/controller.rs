@@ -132,6 +132,11 @@ fn write_atomically(dir: &ManifestDir, host: &TestHost, name: &str, content: &st
 
 /// The value of the sample of `metric` whose labels include `labels` (0 if absent).
 async fn metric(host: &TestHost, metric: &str, labels: &[(&str, &str)]) -> Result<f64> {
+    Ok(sample(host, metric, labels).await?.unwrap_or(0.0))
+}
+
+/// The value of the first series of `metric` with `labels`; `None` when it has none.
+async fn sample(host: &TestHost, metric: &str, labels: &[(&str, &str)]) -> Result<Option<f64>> {
     let text = http_get(host, "/metrics").await?;
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
         .context("/metrics does not parse")?;
@@ -139,7 +144,7 @@ async fn metric(host: &TestHost, metric: &str, labels: &[(&str, &str)]) -> Resul
         .samples
         .iter()
         .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map_or(0.0, |s| match s.value {
+        .map(|s| match s.value {
             prometheus_parse::Value::Counter(v)
             | prometheus_parse::Value::Gauge(v)
             | prometheus_parse::Value::Untyped(v) => v,
@@ -1091,6 +1096,104 @@ async fn container_metrics_should_be_systemds_numbers_for_the_container() -> Res
             systemd_restarts == Some(1.0),
             "NRestarts {systemd_restarts:?}"
         );
+        Ok(())
+    }
+    .await;
+    finish(&host, result).await
+}
+
+/// Health as podman records it, and OOM kills as the kernel counts them, in `/metrics`: a
+/// container turned unhealthy on purpose is reported so, like `podman inspect` says; a
+/// child process that outgrows the container's memory limit is killed and counted.
+#[tokio::test]
+async fn container_health_and_oom_kills_should_be_what_podman_and_the_kernel_say() -> Result<()> {
+    let Some(host) = TestHost::require(
+        "container_health_and_oom_kills_should_be_what_podman_and_the_kernel_say",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let sick = host.unique_name("ctl-sick");
+    let hog = host.unique_name("ctl-oom");
+    let sick_manifest = format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {sick}}}\nspec:\n  image: localhost/web:v1\n  network: none\n  stopTimeout: 2s\n  healthCheck:\n    command: [sh, -c, \"test ! -e /tmp/sick\"]\n    interval: 1s\n    retries: 1\n"
+    );
+    // A subshell holds 200 MB in a variable under a 32 MB limit (no swap on the test host):
+    // the kernel kills it, the outer shell (the container's main process) lives on.
+    let hog_manifest = format!(
+        r#"apiVersion: podctl.io/v1
+kind: Container
+metadata: {{name: {hog}}}
+spec:
+  image: localhost/bb:v1
+  args: [sh, -c, 'while true; do (x=$(head -c 200000000 /dev/zero | tr "\\0" a)); sleep 1; done']
+  network: none
+  resources: {{memoryMax: 32M}}
+  stopTimeout: 2s
+"#
+    );
+    let dir = host.write_manifests(&[("a.yaml", &sick_manifest), ("b.yaml", &hog_manifest)])?;
+    let result = async {
+        start_controller(&host, &dir, "").await?;
+        let sick_unit = format!("{sick}.service");
+        let labels = |status| {
+            [
+                ("container", sick.as_str()),
+                ("unit", sick_unit.as_str()),
+                ("status", status),
+            ]
+        };
+        wait_until(TIMEOUT, "healthy in /metrics", || async {
+            Ok(
+                (sample(&host, "podctl_container_health_status", &labels("healthy")).await?
+                    == Some(1.0))
+                .then_some(()),
+            )
+        })
+        .await?;
+        host.exec_ok(["podman", "exec", &sick, "touch", "/tmp/sick"])
+            .await?;
+        wait_until(TIMEOUT, "unhealthy in /metrics", || async {
+            Ok((sample(
+                &host,
+                "podctl_container_health_status",
+                &labels("unhealthy"),
+            )
+            .await?
+                == Some(1.0))
+            .then_some(()))
+        })
+        .await?;
+        let inspected = host
+            .exec_ok([
+                "podman",
+                "inspect",
+                "--format",
+                "{{.State.Health.Status}}",
+                &sick,
+            ])
+            .await?;
+        ensure!(
+            inspected.stdout.trim() == "unhealthy",
+            "podman says {}",
+            inspected.stdout
+        );
+        ensure!(
+            sample(&host, "podctl_container_health_status", &labels("healthy")).await? == Some(0.0)
+        );
+
+        let hog_unit = format!("{hog}.service");
+        let hog_labels = [("container", hog.as_str()), ("unit", hog_unit.as_str())];
+        wait_until(TIMEOUT, "an OOM kill in /metrics", || async {
+            let kills = sample(&host, "podctl_container_oom_kills_total", &hog_labels).await?;
+            Ok(kills.filter(|k| *k >= 1.0).map(|_| ()))
+        })
+        .await?;
+        // Counted in the container's own cgroup: its unit never restarted.
+        ensure!(metric(&host, "podctl_container_restarts_total", &hog_labels).await? == 0.0);
+        ensure!(metric(&host, "podctl_container_up", &hog_labels).await? == 1.0);
         Ok(())
     }
     .await;

@@ -100,6 +100,26 @@ fn container_rules(own: &Thresholds) -> Vec<Rule> {
             "The unit {{ $labels.unit }} of container {{ $labels.container }} has not been active for 1 minute.",
         ),
         rule(
+            "ContainerUnhealthy",
+            "podctl_container_health_status{status=\"unhealthy\"} == 1".into(),
+            "2m",
+            "critical",
+        )
+        .says(
+            "Container {{ $labels.container }} is unhealthy",
+            "The health check of container {{ $labels.container }} ({{ $labels.unit }}) has failed for 2 minutes; `podman healthcheck run` shows its output.",
+        ),
+        rule(
+            "ContainerOOMKilled",
+            "increase(podctl_container_oom_kills_total[15m]) > 0".into(),
+            "0m",
+            "warning",
+        )
+        .says(
+            "Container {{ $labels.container }} ran out of memory",
+            "The kernel killed {{ $value }} process(es) of container {{ $labels.container }} for exceeding its memory limit in 15 minutes.",
+        ),
+        rule(
             "CrashLooping",
             "increase(podctl_container_restarts_total[10m]) > 3".into(),
             "0m",
@@ -183,6 +203,20 @@ fn controller_rules() -> Vec<Rule> {
         .says(
             "A rollout on {{ $labels.instance }} was rolled back",
             "A new image failed its health gate and the previous one serves again; `podctl history NAME` says why.",
+        ),
+        rule("BackupFailed", "podctl_backup_last_failed == 1".into(), "0m", "warning").says(
+            "The last backup of volume {{ $labels.volume }} failed",
+            "`podctl backup run {{ $labels.volume }}` failed on {{ $labels.instance }}; the journal of the run says why.",
+        ),
+        rule(
+            "BackupTooOld",
+            "time() - podctl_backup_last_success_timestamp_seconds > 26 * 3600".into(),
+            "15m",
+            "warning",
+        )
+        .says(
+            "Volume {{ $labels.volume }} has no recent backup",
+            "The last good snapshot of volume {{ $labels.volume }} on {{ $labels.instance }} is more than 26 hours old, or there is none.",
         ),
         rule("RevisionInvalid", "podctl_revision_invalid == 1".into(), "5m", "warning").says(
             "The manifests on {{ $labels.instance }} are invalid",
