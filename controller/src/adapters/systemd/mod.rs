@@ -321,8 +321,6 @@ pub struct UnitState {
     pub need_daemon_reload: bool,
     /// Drop-in files systemd merged into the unit (`*.d/*.conf`), in the order it read them.
     pub drop_in_paths: Vec<PathBuf>,
-    /// What the service uses, from the same `GetAll` (no extra call): the container metrics.
-    pub resources: UnitResources,
 }
 
 /// A unit as `ListUnitsByNames` lists it ([`Systemd::list`]).
@@ -757,7 +755,6 @@ impl Systemd {
             unit_file_state: UnitFileState::Absent,
             need_daemon_reload: false,
             drop_in_paths: Vec::new(),
-            resources: UnitResources::default(),
         };
         if state.load_state == LoadState::NotFound {
             return Ok(state);
@@ -781,8 +778,6 @@ impl Systemd {
                 state.exec_main_status = prop_i32(&props, "ExecMainStatus");
             }
         }
-        // Scopes have them too: a container's own (`libpod-ID.scope`) is where it runs.
-        state.resources = UnitResources::of(&props);
         Ok(state)
     }
 
