@@ -278,7 +278,6 @@ mod restart_followed_tests {
             unit_file_state: crate::adapters::systemd::UnitFileState::Enabled,
             need_daemon_reload: false,
             drop_in_paths: Vec::new(),
-            resources: Default::default(),
         }
     }
 
