@@ -30,7 +30,9 @@ pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagn
             }
             Spec::Secret(s) => check_secret(object, s, out),
             Spec::Network(n) => check_network(object, n, out),
-            Spec::Volume(v) => crate::backup_checks::check_volume(object, v, &declared, out),
+            Spec::Volume(v) => {
+                crate::backup_checks::check_volume(object, v, &index, &declared, out);
+            }
             Spec::BackupRepository(r) => {
                 crate::backup_checks::check_repository(object, r, &declared, out);
             }
