@@ -1,12 +1,13 @@
 //! Checks of backups: a volume's `backup` and a `BackupRepository` name objects that exist,
-//! keep at least one snapshot, and ask for nothing podctl does not do yet.
+//! keep at least one snapshot, schedule on one line and run a consistency command where its
+//! output lands in the backup; `update.backupBefore` has a volume to back up.
 
 use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::kinds::{
-    BackupRepositorySpec, Consistency, ConsistencyCommand, Kind, Object, ObjectRef, Origin,
-    VolumeBackup, VolumeSpec,
+    BackupRepositorySpec, Consistency, ConsistencyCommand, ContainerSpec, Kind, Object, ObjectRef,
+    Origin, VolumeBackup, VolumeSpec,
 };
 use crate::name::Name;
 use crate::validate::{Declarations, suggestion};
@@ -191,13 +192,27 @@ pub(crate) fn check_repository(
     }
 }
 
-/// `update.backupBefore: true`: reserved until the hook into updates exists.
-pub(crate) fn backup_before_unsupported(origin: &Origin) -> Diagnostic {
-    Diagnostic::new(
-        origin.at_key(&[Key("spec"), Key("update")], "backupBefore"),
-        "`update.backupBefore` is not supported yet: updates do not take snapshots",
-    )
-    .with_hint(
-        "remove `backupBefore`, and run `podctl backup run VOLUME -f DIR` before an update by hand",
-    )
+/// `update.backupBefore: true` backs up the container's volumes that have a `backup`; with
+/// none of them, it would do nothing while the operator believes updates are covered.
+pub(crate) fn backup_before_without_backup(
+    origin: &Origin,
+    c: &ContainerSpec,
+    container: &Name,
+    index: &HashMap<ObjectRef, &Object>,
+) -> Option<Diagnostic> {
+    let backed_up = c.volumes.iter().filter_map(|m| m.volume.as_ref()).any(|v| {
+        index
+            .get(&ObjectRef::new(Kind::Volume, v.clone()))
+            .and_then(|o| o.as_volume())
+            .is_some_and(|spec| spec.backup.is_some())
+    });
+    (!backed_up).then(|| {
+        Diagnostic::new(
+            origin.at_key(&[Key("spec"), Key("update")], "backupBefore"),
+            format!(
+                "`update.backupBefore` on container `{container}`, but none of its volumes has a `backup`: nothing would be backed up before an update"
+            ),
+        )
+        .with_hint("give a mounted Volume `backup: {repository: NAME}`, or remove `backupBefore`")
+    })
 }

@@ -333,9 +333,15 @@ impl ContainerChecks<'_, '_> {
                 .with_hint("give the new container time to start, e.g. `timeout: 2m`, or leave `timeout` out for the default"),
             );
         }
-        if c.update.backup_before {
-            self.out
-                .push(crate::backup_checks::backup_before_unsupported(origin));
+        if c.update.backup_before
+            && let Some(d) = crate::backup_checks::backup_before_without_backup(
+                origin,
+                c,
+                self.object.name(),
+                self.index,
+            )
+        {
+            self.out.push(d);
         }
     }
 

@@ -105,7 +105,7 @@ spec:
     assert!(
         errors
             .iter()
-            .any(|e| e.starts_with("b.yaml:25:12: `update.backupBefore` is not supported yet")),
+            .any(|e| e.starts_with("b.yaml:25:12: `update.backupBefore` on container `app`, but none of its volumes has a `backup`")),
         "{errors:?}"
     );
 }
@@ -179,4 +179,25 @@ fn a_consistency_command_should_name_a_container_that_mounts_the_volume() {
             "{value}: {errors:?}"
         );
     }
+}
+
+#[test]
+fn backup_before_should_load_on_a_container_with_a_backed_up_volume() {
+    let text = GOOD.to_owned()
+        + "---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: app}
+spec:
+  image: docker.io/library/busybox:1
+  volumes: [{volume: data, path: /data}]
+  update: {backupBefore: true}
+";
+    let fx = Fixture::new(&[("b.yaml", &text)]);
+    let revision = fx.load().expect("valid");
+    let app = revision
+        .get(&obj(Kind::Container, "app"))
+        .and_then(|o| o.as_container())
+        .expect("app");
+    assert!(app.update.backup_before);
 }

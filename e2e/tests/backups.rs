@@ -583,3 +583,76 @@ async fn a_schedule_should_be_a_systemd_timer_that_backs_the_volume_up_and_goes_
     ensure!(!gone.success(), "the timer's file is still there");
     host.prune_all().await
 }
+
+#[tokio::test]
+async fn backup_before_should_snapshot_the_volume_before_an_update_and_hold_the_update_when_it_fails()
+-> Result<()> {
+    let Some(host) = TestHost::require(
+        "backup_before_should_snapshot_the_volume_before_an_update_and_hold_the_update_when_it_fails",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let setup = Setup::new(&host, "bbvol")?;
+    let app = host.unique_name("bbapp");
+    let v = &setup.volume;
+    let on = |image: &str| -> Result<String> {
+        let container = consumer(&app, v)?
+            .replace(
+                "  stopTimeout: 5s\n",
+                "  stopTimeout: 5s\n  update: {backupBefore: true, healthGate: 1s}\n",
+            )
+            .replace("localhost/bb:v1", image);
+        Ok(setup.manifests("    consistency: none\n", &container))
+    };
+    let image_of = || async {
+        let out = host
+            .exec_ok(["podman", "inspect", "--format", "{{.ImageName}}", &app])
+            .await?;
+        anyhow::Ok(out.stdout.trim().to_owned())
+    };
+    let record_file = format!("/var/lib/podctl/backups/{v}.json");
+    let dir = host.write_manifests(&[("b.yaml", &on("localhost/bb:v1")?)])?;
+    ok(&host, &["apply", "--allow-empty", "-f", &dir.path_str()]).await?;
+    ensure!(
+        !host.exec(["test", "-e", &record_file]).await?.success(),
+        "a new container's first image was backed up"
+    );
+    in_volume(&host, v, "echo before-update > f").await?;
+
+    // v1 -> v2: a snapshot first, then the rollout.
+    let dir = host.write_manifests(&[("b.yaml", &on("localhost/bb:v2")?)])?;
+    let path = dir.path_str();
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
+    ensure!(image_of().await? == "localhost/bb:v2", "not updated");
+    ensure!(record(&host, v).await?["lastOutcome"] == "succeeded");
+    let restored = format!("{v}-check");
+    ok(&host, &["restore", v, "-f", &path, "--into", &restored]).await?;
+    let f = in_volume(&host, &restored, "cat f").await?;
+    host.exec(["podman", "volume", "rm", &restored]).await?;
+    ensure!(f.stdout.trim() == "before-update", "snapshot: {}", f.stdout);
+
+    // A backup that fails holds the update: v2 keeps running, untouched.
+    let container = host.container_id(&app).await?;
+    host.write_file(&setup.password_file, "not-the-password-7q")?;
+    let dir = host.write_manifests(&[("b.yaml", &on("localhost/bb:v1")?)])?;
+    let out = podctl(&host, &["apply", "--allow-empty", "-f", &dir.path_str()]).await?;
+    ensure!(
+        !out.success() && out.stdout.contains("before the update failed"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    ensure!(
+        image_of().await? == "localhost/bb:v2",
+        "updated despite the failed backup"
+    );
+    ensure!(
+        host.container_id(&app).await? == container,
+        "the container was restarted"
+    );
+    host.write_file(&setup.password_file, PASSWORD)?;
+    host.prune_all().await
+}

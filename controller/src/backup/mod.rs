@@ -38,6 +38,9 @@ pub const TAG_REVISION: &str = "podctl-revision";
 /// The size in bytes of the archive the snapshot holds, checked again at restore.
 pub const TAG_SIZE: &str = "podctl-size";
 
+/// The private directory of the password file when none is given (`--runtime-dir`).
+pub const DEFAULT_RUNTIME_DIR: &str = "/run/podctl";
+
 /// Where backups keep their temporary files.
 #[derive(Debug, Clone)]
 pub struct BackupConfig {

@@ -11,6 +11,7 @@
 mod enablement;
 mod error;
 mod gate;
+mod pre_update;
 mod pull;
 mod rollout;
 mod run;
@@ -225,6 +226,10 @@ impl Executor<'_> {
             return self.interrupted(plan, outcomes);
         }
 
+        // With the restarts a pull decided: those are updates too.
+        let updating: Vec<&Step> = by_object.values().copied().collect();
+        self.backups_before_updates(&updating, revision, &mut gate)
+            .await;
         self.write_and_enable(&removals, &desired, &outcomes, &mut gate, &mut batches)
             .await;
         self.converge_levels(
