@@ -10,6 +10,7 @@ mod get;
 mod graph;
 mod history;
 mod rollback;
+mod sync;
 mod validate;
 
 use std::path::PathBuf;
@@ -264,6 +265,17 @@ pub enum Command {
         podctl restore data --into data-check"
     )]
     Restore(backup::RestoreArgs),
+    /// Fetch a Git repository and swap the manifests link to its commit, atomically
+    #[command(
+        after_help = "Exit status: 0 swapped or up to date, 2 error (the link is left as it was).\n\n\
+        The commit's tree is written to STATE_DIR/sync/COMMIT and --dest (a symlink) is\n\
+        swapped to it with one rename, so a running controller sees the old tree or the new\n\
+        one. With --allowed-signers, a commit without an allowed SSH signature is refused.\n\
+        dist/podctl-sync.timer runs it every minute (see docs/gitops.md).\n\nExamples:\n  \
+        podctl sync --repo https://git.example/ops/fleet.git --branch main\n  \
+        podctl sync --repo file:///srv/fleet.git --allowed-signers /etc/podctl/allowed_signers"
+    )]
+    Sync(sync::SyncArgs),
     /// Print Prometheus alert rules for podctl's metrics, with the manifests' thresholds
     #[command(after_help = "Exit status: 0 printed, 2 invalid revision.\n\n\
         Check them with `promtool check rules`; docs/monitoring.md says how to load them.\n\n\
@@ -293,6 +305,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Rollback(args) => rollback::run(&args),
         Command::Backup(args) => backup::run(&args),
         Command::Restore(args) => backup::restore(&args),
+        Command::Sync(args) => sync::run(&args),
         Command::Alerts(args) => alerts::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),

@@ -452,16 +452,21 @@ impl Shell {
                 objects = revision.len(),
                 "new revision"
             );
+            let commit = crate::sync::source_of(revision.resolved_dir()).map(|s| s.commit);
             metrics.revision_info.clear();
             metrics
                 .revision_info
-                .get_or_create(&labels([("hash", revision.hash())]))
+                .get_or_create(&labels([
+                    ("hash", revision.hash()),
+                    ("commit", commit.as_deref().unwrap_or("")),
+                ]))
                 .set(1);
             metrics.revision_applied_time.set(unix_now());
             let info = status::RevisionInfo {
                 hash: revision.hash().to_owned(),
                 short_hash: revision.short_hash().to_owned(),
                 resolved_dir: revision.resolved_dir().display().to_string(),
+                commit,
                 objects: revision.len(),
                 loaded_at: unix_now(),
             };
