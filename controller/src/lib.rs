@@ -14,3 +14,4 @@ pub mod render;
 pub mod report;
 pub mod rollout;
 pub mod state_file;
+pub mod update;

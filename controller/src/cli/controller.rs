@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::{Exit, HostArgs, LockArgs, ManifestArgs};
+use super::{Exit, HostArgs, LockArgs, ManifestArgs, RolloutArgs};
 use podctl::controller::{self, Config};
 
 #[derive(Debug, Args)]
@@ -17,6 +17,8 @@ pub struct ControllerArgs {
     pub manifests: ManifestArgs,
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub rollouts: RolloutArgs,
     /// Where to serve /metrics, /healthz and /readyz over TCP (any local user may connect);
     /// `off` to serve nothing there.
     #[arg(long, value_name = "ADDR", env = "PODCTL_METRICS_ADDRESS", default_value = controller::DEFAULT_METRICS_ADDRESS)]
@@ -61,7 +63,7 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
     let config = Config {
         manifests: args.manifests.dir.clone(),
         load_options: args.manifests.load_options(),
-        host: args.host.config(),
+        host: args.rollouts.config(&args.host),
         metrics_address,
         status_socket: (args.status_socket.as_os_str() != "off")
             .then(|| args.status_socket.clone()),
