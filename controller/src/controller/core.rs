@@ -268,6 +268,8 @@ pub(super) struct Core {
     pass_in_flight: bool,
     /// When update checks run; `None`: never.
     update_timer: Option<UpdateTimer>,
+    /// An update check came due during a pass: it runs when the pass ends.
+    check_after_pass: bool,
 }
 
 impl Core {
@@ -288,6 +290,7 @@ impl Core {
             phase: ControllerPhase::Starting,
             pass_in_flight: false,
             update_timer: None,
+            check_after_pass: false,
         };
         core.request(Work::Load, now, Reason::Start);
         core
@@ -336,8 +339,15 @@ impl Core {
     }
 
     /// A due update check: the revision whose containers it looks at. `None` while there is
-    /// none (or the controller stops): the check is over, the next one scheduled.
+    /// none (or the controller stops): the check is over, the next one scheduled. A check
+    /// never overlaps a pass (its pulls would race a gate judging the image it replaces):
+    /// one due during a pass runs when the pass ends.
     pub fn start_update_check(&mut self, now: Instant, fraction: f64) -> Option<Arc<Revision>> {
+        if self.pass_in_flight {
+            self.scheduler.done(&Work::UpdateCheck);
+            self.check_after_pass = true;
+            return None;
+        }
         match (&self.current, self.phase) {
             (Some(revision), ControllerPhase::Starting | ControllerPhase::Running) => {
                 Some(revision.clone())
@@ -683,6 +693,9 @@ impl Core {
         };
         if let Some(retry_at) = self.backoff.next_retry() {
             self.request(Work::Reconcile, retry_at.max(now), Reason::Retry);
+        }
+        if std::mem::take(&mut self.check_after_pass) {
+            self.request(Work::UpdateCheck, now, Reason::Updates);
         }
         summary
     }

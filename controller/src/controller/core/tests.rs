@@ -528,3 +528,23 @@ async fn a_stopping_controller_should_check_nothing() {
     assert!(core.start_update_check(Instant::now(), 0.0).is_none());
     assert!(!core.scheduler.is_busy(&Work::UpdateCheck));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_update_check_due_during_a_pass_should_run_after_it() {
+    let mut core = running(&[DB]).await;
+    core.schedule_updates(UpdateTimer::default(), Instant::now(), 0.0);
+    assert!(core.start_pass(&Reason::Resync, Instant::now()).is_some());
+    assert_eq!(due(&mut core).await.unwrap().key, Work::UpdateCheck);
+    assert!(core.start_update_check(Instant::now(), 0.0).is_none());
+    assert_eq!(core.scheduler.pending_at(&Work::UpdateCheck), None);
+    core.on_pass_done(
+        &report(Vec::new(), None),
+        Instant::now(),
+        SystemTime::now(),
+        0.0,
+    );
+    assert_eq!(
+        core.scheduler.pending_at(&Work::UpdateCheck),
+        Some(Instant::now())
+    );
+}
