@@ -72,3 +72,17 @@ pub async fn finish(host: &TestHost, result: Result<()>) -> Result<()> {
     result.with_context(|| format!("controller journal:\n{journal}"))?;
     cleaned
 }
+
+/// GET on the controller's TCP endpoint (`/metrics`, `/healthz`, `/readyz`).
+pub async fn http_get(host: &TestHost, path: &str) -> Result<String> {
+    let out = host
+        .exec_ok([
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+            &format!("http://127.0.0.1:9883{path}"),
+        ])
+        .await?;
+    Ok(out.stdout)
+}

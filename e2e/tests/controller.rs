@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use podctl_e2e::controller::{
-    CONTROLLER, clean_up, finish, start_controller, start_controller_with_env,
+    CONTROLLER, clean_up, finish, http_get, start_controller, start_controller_with_env,
 };
 use podctl_e2e::{ManifestDir, TestHost, wait_until};
 
@@ -24,19 +24,6 @@ fn container(name: &str, port: u16) -> String {
     format!(
         "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/web:v1\n  network: host\n  env: {{PORT: \"{port}\"}}\n  stopTimeout: 5s\n"
     )
-}
-
-async fn http_get(host: &TestHost, path: &str) -> Result<String> {
-    let out = host
-        .exec_ok([
-            "curl",
-            "-sS",
-            "--max-time",
-            "5",
-            &format!("http://127.0.0.1:9883{path}"),
-        ])
-        .await?;
-    Ok(out.stdout)
 }
 
 /// GET over the controller's root-only unix socket.

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use podctl_e2e::controller::{finish, start_controller};
+use podctl_e2e::controller::{finish, http_get, start_controller};
 use podctl_e2e::{ExecOutput, ManifestDir, TestHost, line_of, wait_until};
 
 const UNIT_DIR: &str = "/etc/systemd/system";
@@ -411,17 +411,8 @@ async fn update_check(host: &TestHost, dir: &ManifestDir) -> Result<ExecOutput> 
 
 /// `podctl_update_last_check_timestamp_seconds` from the controller's /metrics (0: none).
 async fn last_check(host: &TestHost) -> Result<f64> {
-    let out = host
-        .exec_ok([
-            "curl",
-            "-sS",
-            "--max-time",
-            "5",
-            "http://127.0.0.1:9883/metrics",
-        ])
-        .await?;
-    Ok(out
-        .stdout
+    Ok(http_get(host, "/metrics")
+        .await?
         .lines()
         .find_map(|l| l.strip_prefix("podctl_update_last_check_timestamp_seconds "))
         .and_then(|v| v.trim().parse().ok())
