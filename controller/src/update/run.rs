@@ -41,22 +41,7 @@ pub async fn check(
     targets: Vec<Target>,
 ) -> Result<Report, CheckError> {
     let images = podman.images().await.map_err(CheckError::Images)?;
-    let wanted: Vec<(String, Access)> = lookups(&targets)
-        .into_iter()
-        .map(|(r, a)| (r.to_owned(), a.clone()))
-        .collect();
-    let count = wanted.len();
-    let digests: BTreeMap<String, Result<String, String>> = stream::iter(wanted)
-        .map(|(reference, access)| async move {
-            let digest = skopeo
-                .manifest_digest(&reference, access.tls_verify, access.auth_file.as_deref())
-                .await
-                .map_err(|e| e.to_string());
-            (reference, digest)
-        })
-        .buffer_unordered(LOOKUPS_IN_FLIGHT)
-        .collect()
-        .await;
+    let digests = look_up(skopeo, &targets).await;
     let records = rollouts::read_all(state_dir, targets.iter().map(|t| t.container.as_str()));
     let ids: BTreeMap<&str, &str> = images
         .iter()
@@ -72,20 +57,7 @@ pub async fn check(
     let checked = targets
         .into_iter()
         .map(|target| {
-            let latest = match &target.source {
-                Source::Registry(_) => Latest::Registry(
-                    digests
-                        .get(&target.reference)
-                        .cloned()
-                        .unwrap_or_else(|| Err("not looked up".to_owned())),
-                ),
-                Source::Local => Latest::Local(
-                    image_candidates(&target.reference)
-                        .iter()
-                        .find_map(|c| ids.get(c.as_str()))
-                        .map(|id| (*id).to_owned()),
-                ),
-            };
+            let latest = latest(&target, &digests, &ids);
             let record = records.get(&target.container);
             let finding = check::judge(
                 record.and_then(|r| r.current.as_ref()),
@@ -98,8 +70,50 @@ pub async fn check(
         .collect();
     Ok(Report {
         checked,
-        lookups: count,
+        lookups: digests.len(),
     })
+}
+
+/// The registry digest of each distinct registry reference of `targets` (or why not).
+async fn look_up(skopeo: &Skopeo, targets: &[Target]) -> BTreeMap<String, Result<String, String>> {
+    let wanted: Vec<(String, Access)> = lookups(targets)
+        .into_iter()
+        .map(|(r, a)| (r.to_owned(), a.clone()))
+        .collect();
+    stream::iter(wanted)
+        .map(|(reference, access)| async move {
+            let digest = skopeo
+                .manifest_digest(&reference, access.tls_verify, access.auth_file.as_deref())
+                .await
+                .map_err(|e| e.to_string());
+            (reference, digest)
+        })
+        .buffer_unordered(LOOKUPS_IN_FLIGHT)
+        .collect()
+        .await
+}
+
+/// The newest image of `target` as its policy finds it: the looked-up digest, or the ID
+/// local storage names under the reference (`ids`: every name of every local image).
+fn latest(
+    target: &Target,
+    digests: &BTreeMap<String, Result<String, String>>,
+    ids: &BTreeMap<&str, &str>,
+) -> Latest {
+    match &target.source {
+        Source::Registry(_) => Latest::Registry(
+            digests
+                .get(&target.reference)
+                .cloned()
+                .unwrap_or_else(|| Err("not looked up".to_owned())),
+        ),
+        Source::Local => Latest::Local(
+            image_candidates(&target.reference)
+                .iter()
+                .find_map(|c| ids.get(c.as_str()))
+                .map(|id| (*id).to_owned()),
+        ),
+    }
 }
 
 /// Pulls each registry reference with an update once; the result per reference.
