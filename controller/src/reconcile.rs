@@ -114,10 +114,17 @@ impl Host {
             .await
             .context("cannot reach systemd on the D-Bus system bus (is this a systemd host, and are you root?)")?;
         let podman = Podman::with_program(&config.podman);
-        let render = RenderContext {
+        let mut render = RenderContext {
             podman: config.unit_podman.clone(),
             ..RenderContext::default()
         };
+        // Backup timers run this very binary, with this state directory; the manifests'
+        // directory is the caller's to set (`Host::manifests`).
+        if let Ok(exe) = std::env::current_exe() {
+            render.backup.podctl = exe;
+        }
+        render.backup.state_dir =
+            std::path::absolute(&config.state_dir).unwrap_or_else(|_| config.state_dir.clone());
         let secret_key =
             secret_source::HashKey::load_or_create(&config.state_dir).with_context(|| {
                 format!(

@@ -75,7 +75,7 @@ pub struct WorkArgs {
         long,
         value_name = "DIR",
         env = "PODCTL_RUNTIME_DIR",
-        default_value = "/run/podctl"
+        default_value = backup::DEFAULT_RUNTIME_DIR
     )]
     pub runtime_dir: PathBuf,
 }

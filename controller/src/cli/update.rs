@@ -61,7 +61,8 @@ pub fn run(args: &UpdateArgs) -> anyhow::Result<Exit> {
         }
         let started = Instant::now();
         let _lock = take_lock(&args.lock, &args.manifests.dir).await?;
-        let host = Host::connect(args.rollouts.config(&args.host)).await?;
+        let mut host = Host::connect(args.rollouts.config(&args.host)).await?;
+        args.manifests.for_backup_timers(&mut host.render);
         stop_on_signals(host.interrupt.clone())?;
         let report = update::check(
             &host.podman,

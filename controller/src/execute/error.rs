@@ -38,6 +38,8 @@ pub enum ErrorKind {
     Internal,
     /// A new image failed its health gate (and was rolled back, or could not be).
     Gate,
+    /// The backup `update.backupBefore` asks for failed: the update was not made.
+    Backup,
 }
 
 impl ErrorKind {
@@ -52,6 +54,7 @@ impl ErrorKind {
             Self::JobFailed => "job_failed",
             Self::Internal => "internal",
             Self::Gate => "gate",
+            Self::Backup => "backup",
         }
     }
 }
@@ -168,6 +171,16 @@ pub enum ActionError {
         "{unit}: interrupted while its new image was being judged; the next apply judges it again"
     )]
     GateInterrupted { unit: String },
+    /// `update.backupBefore`: a volume's backup before the new image failed, so the
+    /// container stays on its image and its unit is left as it was.
+    #[error(
+        "backup of volume {volume} before the update failed; the update was not made: {source}"
+    )]
+    BackupBeforeUpdate {
+        volume: String,
+        #[source]
+        source: Arc<crate::backup::BackupError>,
+    },
     /// The new image failed its gate; the previous one runs again.
     #[error("{0}; rolled back to {from}", from = .0.from)]
     RolledBack(Box<GateFailure>),
@@ -215,6 +228,7 @@ impl ActionError {
             Self::RolledBack { .. }
             | Self::RollbackFailed { .. }
             | Self::GateInterrupted { .. } => ErrorKind::Gate,
+            Self::BackupBeforeUpdate { .. } => ErrorKind::Backup,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The plan: a pure function from the desired revision and the observed host to the
 //! actions that converge it, each with its reason. `diff` prints it, `apply` executes it.
 
+mod backup_timer;
 mod explain;
 pub mod guard;
 mod image;
@@ -137,6 +138,31 @@ impl Action {
             Action::CreateNetwork { .. } => "create-network",
             Action::RemoveNetwork { .. } => "remove-network",
             Action::Rollout(_) => "rollout",
+        }
+    }
+
+    /// Whether the action is about a systemd unit. A Volume's step carries some (its backup
+    /// timer): the executor runs them after the unit files are written, with the containers.
+    pub fn is_unit_action(&self) -> bool {
+        match self {
+            Action::WriteUnit { .. }
+            | Action::EnableUnit { .. }
+            | Action::DisableUnit { .. }
+            | Action::StartUnit { .. }
+            | Action::RestartUnit { .. }
+            | Action::RestartedWith { .. }
+            | Action::StopUnit { .. }
+            | Action::RemoveUnitFile { .. }
+            | Action::Rollout(_) => true,
+            Action::PullImage { .. }
+            | Action::RemoveImage { .. }
+            | Action::CreateVolume { .. }
+            | Action::RemoveVolume { .. }
+            | Action::CreateSecret { .. }
+            | Action::RemoveSecret { .. }
+            | Action::CreateNetwork { .. }
+            | Action::RemoveNetwork { .. }
+            | Action::RemoveContainer { .. } => false,
         }
     }
 
@@ -370,6 +396,9 @@ impl Plan {
                 step.change = Change::Orphaned {
                     reason: "left the revision; kept (--prune=false)".into(),
                 };
+            }
+            // A retained volume's step may carry the removal of its backup timer.
+            if matches!(step.change, Change::Orphaned { .. }) {
                 step.actions.clear();
             }
         }
@@ -406,7 +435,9 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
         };
         let spec = match &object.spec {
             podctl_api::Spec::Volume(v) => {
-                steps.push(volume::plan(object_ref, v, observed));
+                let mut step = volume::plan(object_ref, v, observed);
+                backup_timer::attach(&mut step, v, observed, ctx);
+                steps.push(step);
                 continue;
             }
             podctl_api::Spec::Secret(s) => {
@@ -461,6 +492,7 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
     steps.extend(network::removals(revision, observed));
     steps.extend(image::removals(revision, observed));
     steps.extend(volume::removals(revision, observed));
+    backup_timer::removals(revision, observed, &mut steps);
     Plan { steps }
 }
 
@@ -984,5 +1016,7 @@ pub fn container_unit_name(name: &Name) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_backup_timer;
 #[cfg(test)]
 mod tests_resources;
