@@ -5,6 +5,7 @@ pub mod backup;
 pub mod controller;
 pub mod execute;
 pub mod failpoint;
+pub mod holds;
 pub mod lock;
 pub mod observe;
 pub mod ownership;

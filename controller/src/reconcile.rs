@@ -12,6 +12,7 @@ use tracing::info;
 use crate::adapters::podman::{Podman, PodmanError};
 use crate::adapters::systemd::{Systemd, SystemdError};
 use crate::execute::{Executor, Outcome, ProgressSink};
+use crate::holds;
 use crate::observe::{self, Observed, UnitDirError, secret_source};
 use crate::plan::guard::WipesTheHost;
 use crate::plan::{self, Plan};
@@ -243,6 +244,7 @@ impl Host {
         if let Some(refused) = WipesTheHost::check(revision, &plan, options.allow_empty) {
             return Err(PassError::Refused(refused));
         }
+        leave_held_alone(&mut plan, &holds::live(&self.config.state_dir));
         if !options.deferred.is_empty() {
             tracing::debug!(
                 deferred = options.deferred.len(),
@@ -285,5 +287,57 @@ impl Host {
         }
         .execute(plan, revision)
         .await
+    }
+}
+
+/// Leaves out of `plan` the containers whose unit another podctl process holds stopped (a
+/// backup or restore, `holds.rs`), read after the observation: a unit seen stopped by
+/// that observation was held before it was stopped. They are planned again once the hold
+/// is gone.
+fn leave_held_alone(plan: &mut Plan, held: &BTreeMap<String, String>) {
+    if held.is_empty() {
+        return;
+    }
+    plan.steps.retain(|s| {
+        let holder = (s.object.kind == Kind::Container && !s.is_noop())
+            .then(|| held.get(&unit_name(&s.object.name)))
+            .flatten();
+        if let Some(reason) = holder {
+            tracing::warn!(object = %s.object, change = %s.change, held_by = %reason, "left alone while held");
+        }
+        holder.is_none()
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::systemd::ActiveState;
+    use crate::plan::{Action, Change, RepairReason, Step};
+
+    fn container(name: &str) -> ObjectRef {
+        ObjectRef::new(Kind::Container, name.parse().expect("name"))
+    }
+
+    #[test]
+    fn a_held_container_should_be_left_out_and_the_others_kept() {
+        let repair = |name: &str| {
+            Step::new(
+                container(name),
+                Change::Repair {
+                    reason: RepairReason::UnitInactive(ActiveState::Inactive),
+                },
+                vec![Action::StartUnit {
+                    unit: format!("{name}.service"),
+                }],
+            )
+        };
+        let mut plan = Plan {
+            steps: vec![repair("db"), repair("app")],
+        };
+        let held = BTreeMap::from([("db.service".to_owned(), "backup of volume data".to_owned())]);
+        leave_held_alone(&mut plan, &held);
+        let left: Vec<String> = plan.steps.iter().map(|s| s.object.to_string()).collect();
+        assert_eq!(left, ["container/app"]);
     }
 }

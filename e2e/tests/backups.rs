@@ -196,6 +196,19 @@ fn consumer(name: &str, volume: &str) -> Result<String> {
     ))
 }
 
+/// Waits until the [`consumer`] of `volume` wrote `running` into it.
+async fn consumer_running(host: &TestHost, volume: &str) -> Result<()> {
+    podctl_e2e::wait_until(
+        std::time::Duration::from_secs(30),
+        "consumer running",
+        || async {
+            let state = in_volume(host, volume, "cat state 2>/dev/null || true").await?;
+            Ok((state.stdout.trim() == "running").then_some(()))
+        },
+    )
+    .await
+}
+
 /// The record `podctl backup run` left for `volume` (what `/metrics` reports).
 async fn record(host: &TestHost, volume: &str) -> Result<serde_json::Value> {
     let out = host
@@ -230,15 +243,7 @@ async fn stop_consistency_should_back_up_the_volume_with_its_consumer_stopped() 
     let path = dir.path_str();
     ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
     let v = &setup.volume;
-    podctl_e2e::wait_until(
-        std::time::Duration::from_secs(30),
-        "consumer running",
-        || async {
-            let state = in_volume(&host, v, "cat state 2>/dev/null || true").await?;
-            Ok((state.stdout.trim() == "running").then_some(()))
-        },
-    )
-    .await?;
+    consumer_running(&host, v).await?;
     let first = host.container_id(&app).await?;
 
     // Without --stop, a restore under a running container is refused and changes nothing.
@@ -445,15 +450,7 @@ async fn a_consistency_command_should_run_in_the_container_first_and_fail_the_ba
     let path = dir.path_str();
     ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
     let v = &setup.volume;
-    podctl_e2e::wait_until(
-        std::time::Duration::from_secs(30),
-        "consumer running",
-        || async {
-            let state = in_volume(&host, v, "cat state 2>/dev/null || true").await?;
-            Ok((state.stdout.trim() == "running").then_some(()))
-        },
-    )
-    .await?;
+    consumer_running(&host, v).await?;
     let container = host.container_id(&app).await?;
     ok(&host, &["backup", "run", v, "-f", &path]).await?;
     ensure!(
@@ -654,5 +651,43 @@ async fn backup_before_should_snapshot_the_volume_before_an_update_and_hold_the_
         "the container was restarted"
     );
     host.write_file(&setup.password_file, PASSWORD)?;
+    host.prune_all().await
+}
+
+#[tokio::test]
+async fn a_corrupt_repository_should_fail_backup_and_restore_and_change_nothing() -> Result<()> {
+    let Some(host) =
+        TestHost::require("a_corrupt_repository_should_fail_backup_and_restore_and_change_nothing")
+            .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let setup = Setup::new(&host, "corrupt")?;
+    let dir =
+        host.write_manifests(&[("b.yaml", &setup.manifests("    consistency: none\n", ""))])?;
+    let path = dir.path_str();
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
+    let v = &setup.volume;
+    in_volume(&host, v, "echo data > f").await?;
+    ok(&host, &["backup", "run", v, "-f", &path]).await?;
+    // Every pack file of the repository overwritten: the snapshot's data is gone.
+    host.sh(&format!(
+        "set -e; for f in $(find {}/data -type f); do head -c 4096 /dev/urandom > \"$f\"; done",
+        setup.repository
+    ))
+    .await?
+    .ok()?;
+    in_volume(&host, v, "echo newer > f").await?;
+    let restore = podctl(&host, &["restore", v, "-f", &path]).await?;
+    ensure!(
+        !restore.success() && restore.stderr.contains("restic"),
+        "restore from a corrupt repository: {}",
+        restore.stderr
+    );
+    ensure!(
+        in_volume(&host, v, "cat f").await?.stdout.trim() == "newer",
+        "the volume was changed by a failed restore"
+    );
     host.prune_all().await
 }

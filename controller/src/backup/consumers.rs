@@ -9,9 +9,19 @@ use crate::adapters::podman::{ContainerState, Podman};
 use crate::adapters::systemd::{ActiveState, JobOutcome, Systemd};
 use crate::render::unit_name;
 
+/// Who holds the stopped units, and where holds are kept (`holds.rs`).
+pub struct HoldFor<'a> {
+    pub state_dir: &'a std::path::Path,
+    /// `backup of volume pgdata`, `restore of volume pgdata`.
+    pub reason: String,
+}
+
 /// The units stopped for one operation, to start again afterwards.
 #[derive(Debug, Default)]
 pub struct Stopped {
+    /// Keeps `apply` and the controller from starting them again until this is dropped
+    /// (after [`start_again`]).
+    pub hold: Option<crate::holds::HoldGuard>,
     /// Every container unit of the revision that was active before, in dependency order:
     /// stopping a consumer also stops the units that `Requires=` it, and they come back too.
     pub restart: Vec<String>,
@@ -62,6 +72,7 @@ pub async fn stop(
     systemd: &Systemd,
     revision: &Revision,
     consumers: Vec<String>,
+    hold: &HoldFor<'_>,
 ) -> Result<Stopped, BackupError> {
     let all: Vec<String> = revision
         .graph()
@@ -85,7 +96,20 @@ pub async fn stop(
         })
         .cloned()
         .collect();
-    let stopped = Stopped { restart, consumers };
+    // Held before the first stop: a controller that sees a consumer stopped must already
+    // find the hold.
+    let guard = match restart.is_empty() && consumers.is_empty() {
+        true => None,
+        false => Some(
+            crate::holds::take(hold.state_dir, &hold.reason, &restart)
+                .map_err(BackupError::Hold)?,
+        ),
+    };
+    let stopped = Stopped {
+        hold: guard,
+        restart,
+        consumers,
+    };
     // Dependents first: the reverse of the dependency order.
     for unit in stopped.consumers.iter().rev() {
         tracing::info!(unit = %unit, "stopping a consumer of the volume");

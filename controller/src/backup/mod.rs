@@ -50,6 +50,20 @@ pub struct BackupConfig {
     pub runtime_dir: PathBuf,
     /// The last backup of each volume (`record.rs`): under podctl's state dir.
     pub records_dir: PathBuf,
+    /// podctl's state dir, where holds on stopped consumers are kept (`holds.rs`).
+    pub state_dir: PathBuf,
+}
+
+impl BackupConfig {
+    /// Everything under `state_dir`, the password file under `runtime_dir`.
+    pub fn new(state_dir: &Path, runtime_dir: &Path) -> Self {
+        Self {
+            work_dir: state_dir.join("backup"),
+            runtime_dir: runtime_dir.to_owned(),
+            records_dir: record::dir(state_dir),
+            state_dir: state_dir.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +115,8 @@ pub enum BackupError {
         after.as_secs()
     )]
     ConsistencyTimeout { container: String, after: Duration },
+    #[error("cannot hold the stopped consumers against repairs")]
+    Hold(#[source] crate::state_file::StateFileError),
     #[error(
         "container `{container}` uses volume `{volume}` but podctl does not run it; stop it yourself first"
     )]
@@ -139,7 +155,7 @@ impl BackupError {
             | BackupError::IntoExists(_)
             | BackupError::Driver { .. } => "usage",
             BackupError::Password { .. } => "password",
-            BackupError::Io { .. } => "io",
+            BackupError::Io { .. } | BackupError::Hold(_) => "io",
             BackupError::Podman { .. } => "podman",
             BackupError::ConsistencyCommand { .. } | BackupError::ConsistencyTimeout { .. } => {
                 "consistency"
@@ -332,7 +348,11 @@ async fn snapshot(
     let stopped = match &target.backup.consistency {
         Consistency::Stop => {
             let consumers = consumers::running_consumers(podman, revision, &target.volume).await?;
-            Some(consumers::stop(systemd, revision, consumers).await?)
+            let hold = consumers::HoldFor {
+                state_dir: &config.state_dir,
+                reason: format!("backup of volume {}", target.volume),
+            };
+            Some(consumers::stop(systemd, revision, consumers, &hold).await?)
         }
         Consistency::None => None,
         Consistency::Command(command) => {

@@ -82,11 +82,7 @@ pub struct WorkArgs {
 
 impl WorkArgs {
     fn config(&self, state_dir: &std::path::Path) -> BackupConfig {
-        BackupConfig {
-            work_dir: state_dir.join("backup"),
-            runtime_dir: self.runtime_dir.clone(),
-            records_dir: backup::record::dir(state_dir),
-        }
+        BackupConfig::new(state_dir, &self.runtime_dir)
     }
 }
 

@@ -29,15 +29,19 @@ impl Phase {
     /// files have been written and systemd reloaded.
     pub fn runs(self, step: &Step) -> bool {
         self.includes(step.object.kind)
-            || (self == Phase::Containers && step.actions.iter().any(Action::is_unit_action))
+            || (self == Phase::Containers
+                && step.object.kind == Kind::Volume
+                && step.actions.iter().any(Action::is_unit_action))
     }
 
-    /// Whether `action` of an object of `kind` runs in this phase (see [`Self::runs`]).
+    /// Whether `action` of an object of `kind` runs in this phase (see [`Self::runs`]). Only
+    /// a volume's actions are split; a network's unit actions (stopping its containers
+    /// before it is recreated) run with it.
     pub fn runs_action(self, kind: Kind, action: &Action) -> bool {
-        match self {
-            _ if kind == Kind::Container => true,
-            Phase::Containers => action.is_unit_action(),
-            Phase::Resources | Phase::Networks => !action.is_unit_action(),
+        match (self, kind) {
+            (Phase::Resources, Kind::Volume) => !action.is_unit_action(),
+            (Phase::Containers, Kind::Volume) => action.is_unit_action(),
+            _ => true,
         }
     }
 

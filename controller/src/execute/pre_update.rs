@@ -46,11 +46,10 @@ impl Executor<'_> {
         spec: &ContainerSpec,
         revision: &Revision,
     ) -> Result<(), ActionError> {
-        let config = BackupConfig {
-            work_dir: self.state_dir.join("backup"),
-            runtime_dir: backup::DEFAULT_RUNTIME_DIR.into(),
-            records_dir: backup::record::dir(&self.state_dir),
-        };
+        let config = BackupConfig::new(
+            &self.state_dir,
+            std::path::Path::new(backup::DEFAULT_RUNTIME_DIR),
+        );
         for volume in backed_up_volumes(spec, revision) {
             let failed = |source| ActionError::BackupBeforeUpdate {
                 volume: volume.to_owned(),

@@ -288,7 +288,7 @@ impl Step {
             && !matches!(self.change, Change::Conflict { .. } | Change::Error { .. })
     }
 
-    fn new(object: ObjectRef, change: Change, actions: Vec<Action>) -> Self {
+    pub fn new(object: ObjectRef, change: Change, actions: Vec<Action>) -> Self {
         Self {
             object,
             change,

@@ -2,9 +2,9 @@
 //! and started; repaired when stopped; removed with the schedule or the volume.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use podctl_api::{Diagnostics, Kind, ObjectRef, Revision, SourceFile, from_sources};
+use podctl_api::{Kind, ObjectRef, Revision};
 
 use super::*;
 use crate::observe::{
@@ -20,21 +20,13 @@ const SERVICE: &str = "podctl-backup@data.service";
 const TIMER: &str = "podctl-backup@data.timer";
 
 fn revision(files: &[&str]) -> Revision {
-    let sources = files
+    let named: Vec<(String, &str)> = files
         .iter()
         .enumerate()
-        .map(|(i, text)| SourceFile {
-            path: Path::new(&format!("{i}.yaml")).into(),
-            text: (*text).to_string(),
-        })
+        .map(|(i, text)| (format!("{i}.yaml"), *text))
         .collect();
-    from_sources(
-        Path::new("m"),
-        Path::new("m"),
-        sources,
-        Diagnostics::default(),
-    )
-    .expect("valid revision")
+    let pairs: Vec<(&str, &str)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    super::tests::revision(&pairs)
 }
 
 fn data() -> ObjectRef {
