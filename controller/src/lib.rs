@@ -16,3 +16,4 @@ pub mod report;
 pub mod rollout;
 pub mod state_file;
 pub mod sync;
+pub mod update;

@@ -1,16 +1,32 @@
-//! The controller under test: dist/podctl.service installed with a drop-in that runs this
-//! work tree's binary, started and stopped through systemd.
+//! `podctl controller` as the e2e tests run it: dist/podctl.service with a drop-in that
+//! points it at the work tree's binary and a manifest directory, started through systemd
+//! (`Type=notify`: the start returns once READY=1 arrived), and stopped and cleaned up
+//! through podctl itself, with the controller's journal on failure.
 
 use anyhow::{Context, Result, ensure};
 
-use crate::TestHost;
+use crate::host::{ManifestDir, TestHost};
 
-pub const UNIT_DIR: &str = "/etc/systemd/system";
 pub const CONTROLLER: &str = "podctl.service";
+const UNIT_DIR: &str = "/etc/systemd/system";
 
-/// Installs dist/podctl.service with a drop-in that runs this work tree's binary on
-/// `manifests` (with `extra` arguments and `Environment=` settings `"NAME=value ..."`), and
-/// starts it; `systemctl start` of a `Type=notify` unit returns once READY=1 arrived.
+/// Installs dist/podctl.service with a drop-in that runs this work tree's binary on `dir`,
+/// and starts it; `systemctl start` of a `Type=notify` unit returns once READY=1 arrived.
+pub async fn start_controller(host: &TestHost, dir: &ManifestDir, extra: &str) -> Result<()> {
+    start_controller_with_env(host, dir, extra, "").await
+}
+
+/// [`start_controller`] with `Environment=` settings (`"NAME=value ..."`) in the drop-in.
+pub async fn start_controller_with_env(
+    host: &TestHost,
+    dir: &ManifestDir,
+    extra: &str,
+    environment: &str,
+) -> Result<()> {
+    start(host, &dir.path_str(), extra, environment).await
+}
+
+/// The same on any `manifests` path (a link `podctl sync` swaps, say).
 pub async fn start(host: &TestHost, manifests: &str, extra: &str, environment: &str) -> Result<()> {
     let unit = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -60,4 +76,18 @@ pub async fn finish(host: &TestHost, result: Result<()>) -> Result<()> {
     let cleaned = clean_up(host).await;
     result.with_context(|| format!("controller journal:\n{journal}"))?;
     cleaned
+}
+
+/// GET on the controller's TCP endpoint (`/metrics`, `/healthz`, `/readyz`).
+pub async fn http_get(host: &TestHost, path: &str) -> Result<String> {
+    let out = host
+        .exec_ok([
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+            &format!("http://127.0.0.1:9883{path}"),
+        ])
+        .await?;
+    Ok(out.stdout)
 }

@@ -11,10 +11,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use podctl_e2e::controller::{
+    CONTROLLER, clean_up, finish, http_get, start_controller, start_controller_with_env,
+};
 use podctl_e2e::{ManifestDir, TestHost, wait_until};
 
 const UNIT_DIR: &str = "/etc/systemd/system";
-const CONTROLLER: &str = "podctl.service";
 const TIMEOUT: Duration = Duration::from_secs(60);
 const STATUS_SOCKET: &str = "/run/podctl/status.sock";
 
@@ -22,42 +24,6 @@ fn container(name: &str, port: u16) -> String {
     format!(
         "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/web:v1\n  network: host\n  env: {{PORT: \"{port}\"}}\n  stopTimeout: 5s\n"
     )
-}
-
-/// Installs dist/podctl.service running this work tree's binary on `dir` and starts it.
-async fn start_controller(host: &TestHost, dir: &ManifestDir, extra: &str) -> Result<()> {
-    start_controller_with_env(host, dir, extra, "").await
-}
-
-/// [`start_controller`] with `Environment=` settings (`"NAME=value ..."`) in the drop-in.
-async fn start_controller_with_env(
-    host: &TestHost,
-    dir: &ManifestDir,
-    extra: &str,
-    environment: &str,
-) -> Result<()> {
-    podctl_e2e::controller::start(host, &dir.path_str(), extra, environment).await
-}
-
-async fn clean_up(host: &TestHost) -> Result<()> {
-    podctl_e2e::controller::clean_up(host).await
-}
-
-async fn finish(host: &TestHost, result: Result<()>) -> Result<()> {
-    podctl_e2e::controller::finish(host, result).await
-}
-
-async fn http_get(host: &TestHost, path: &str) -> Result<String> {
-    let out = host
-        .exec_ok([
-            "curl",
-            "-sS",
-            "--max-time",
-            "5",
-            &format!("http://127.0.0.1:9883{path}"),
-        ])
-        .await?;
-    Ok(out.stdout)
 }
 
 /// GET over the controller's root-only unix socket.
