@@ -6,6 +6,7 @@ mod backup_checks;
 pub mod diagnostic;
 mod document;
 pub mod graph;
+pub mod hosts;
 pub mod kinds;
 pub mod load;
 pub mod name;
@@ -20,8 +21,12 @@ mod yaml;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Mark, excerpt};
 pub use graph::DependencyGraph;
+pub use hosts::{HostIdentity, HostSelection};
 pub use kinds::*;
-pub use load::{LoadError, LoadOptions, SourceFile, from_sources, load_dir, load_dir_with, plural};
+pub use load::{
+    LoadError, LoadOptions, SourceFile, from_sources, from_sources_for, load_dir, load_dir_with,
+    plural,
+};
 pub use name::Name;
 pub use printable::printable;
 pub use revision::{Revision, Stats, object_hash};

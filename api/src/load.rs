@@ -72,6 +72,9 @@ pub struct LoadOptions {
     /// reads as root, and a link to `/etc/shadow` committed to the repository must not be
     /// followed.
     pub link_roots: Vec<PathBuf>,
+    /// The host to evaluate the revision for: only its objects are kept (`metadata.hosts`),
+    /// and validated as that host's revision. `None`: every object, whatever its hosts.
+    pub host: Option<crate::hosts::HostIdentity>,
 }
 
 /// Loads and validates the revision in `dir`, following links only inside it.
@@ -122,7 +125,7 @@ pub fn load_dir_with(dir: &Path, options: &LoadOptions) -> Result<Revision, Load
             Err(d) => diagnostics.push(d),
         }
     }
-    let revision = from_sources(dir, &resolved, files, diagnostics)?;
+    let revision = from_sources_for(dir, &resolved, files, diagnostics, options.host.as_ref())?;
     Ok(revision)
 }
 
@@ -131,7 +134,19 @@ pub fn from_sources(
     dir: &Path,
     resolved: &Path,
     files: Vec<SourceFile>,
+    diagnostics: Diagnostics,
+) -> Result<Revision, LoadError> {
+    from_sources_for(dir, resolved, files, diagnostics, None)
+}
+
+/// [`from_sources`] evaluated for `host`: the objects whose `metadata.hosts` do not choose it
+/// are left out before validation.
+pub fn from_sources_for(
+    dir: &Path,
+    resolved: &Path,
+    files: Vec<SourceFile>,
     mut diagnostics: Diagnostics,
+    host: Option<&crate::hosts::HostIdentity>,
 ) -> Result<Revision, LoadError> {
     let mut objects = Vec::new();
     let mut invalid = Vec::new();
@@ -163,6 +178,9 @@ pub fn from_sources(
                 Parsed::Unidentified => {}
             }
         }
+    }
+    if let Some(host) = host {
+        objects.retain(|o| o.metadata.hosts.as_ref().is_none_or(|h| h.selects(host)));
     }
     let mut checks = Diagnostics::default();
     validate(&objects, &invalid, &mut checks);

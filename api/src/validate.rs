@@ -23,6 +23,7 @@ pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagn
     let index: HashMap<ObjectRef, &Object> = objects.iter().map(|o| (o.object_ref(), o)).collect();
     for object in objects {
         check_labels(object, out);
+        check_hosts(object, out);
         match &object.spec {
             Spec::Container(c) => {
                 check_container(object, c, &index, &declared, out);
@@ -73,6 +74,19 @@ fn check_duplicates<'a>(
         }
     }
     declared
+}
+
+/// `metadata.hosts` chooses some host: names, or a selector.
+fn check_hosts(object: &Object, out: &mut Diagnostics) {
+    if object.metadata.hosts.as_ref().is_some_and(|h| h.is_empty()) {
+        out.push(
+            Diagnostic::new(
+                object.origin.at_key(&[Key("metadata")], "hosts"),
+                "`metadata.hosts` names no host and has no selector: the object would be on no host",
+            )
+            .with_hint("give `names: [web-1]` or `selector: {role: web}`, or remove `hosts` for every host"),
+        );
+    }
 }
 
 fn check_labels(object: &Object, out: &mut Diagnostics) {

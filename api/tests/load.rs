@@ -156,6 +156,7 @@ fn symlinked_files_are_followed_and_a_loop_is_read_once() {
     std::os::unix::fs::symlink(fx.path(), fx.join("loop")).expect("symlink");
     let options = LoadOptions {
         link_roots: vec![shared.path().to_path_buf()],
+        ..LoadOptions::default()
     };
     let revision = load_dir_with(fx.path(), &options).expect("valid");
     assert_eq!(names(&revision), ["volume/a", "volume/b"]);

@@ -126,6 +126,9 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// The hosts this object is for (`names`, or a label `selector`); every host without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<crate::hosts::HostSelection>,
 }
 
 /// The spec of an object, by kind.

@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use clap::Args;
 
-use super::{Exit, ManifestArgs, load_or_report};
+use super::{Exit, ManifestArgs, load_manifests};
 use podctl::report::alerts::rules_yaml;
 
 #[derive(Debug, Args)]
@@ -21,7 +21,7 @@ pub fn run(args: &AlertsArgs) -> anyhow::Result<Exit> {
     let yaml = if args.defaults {
         rules_yaml(None)
     } else {
-        match load_or_report(&args.manifests.dir, &args.manifests.load_options()) {
+        match load_manifests(&args.manifests) {
             Ok(revision) => rules_yaml(Some(&revision)),
             Err(exit) => return Ok(exit),
         }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::{Exit, HostArgs, LockArgs, ManifestArgs, RolloutArgs, load_or_report};
+use super::{Exit, HostArgs, LockArgs, ManifestArgs, RolloutArgs, load_manifests};
 use podctl::execute::{Outcome, PullProgress, Verdict};
 use podctl::lock::{self, HostLock};
 use podctl::plan::{Change, Plan};
@@ -35,7 +35,7 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir, &args.manifests.load_options()) {
+    let revision = match load_manifests(&args.manifests) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };

@@ -8,7 +8,7 @@ use podctl::backup::{self, BackupConfig, RestoreOptions, Target};
 use podctl::reconcile::Host;
 use podctl_api::printable;
 
-use super::{Exit, HostArgs, ManifestArgs, load_or_report};
+use super::{Exit, HostArgs, ManifestArgs, load_manifests};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -100,7 +100,7 @@ pub fn run(args: &BackupArgs) -> anyhow::Result<Exit> {
 }
 
 fn backup_run(args: &RunArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir, &args.manifests.load_options()) {
+    let revision = match load_manifests(&args.manifests) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
@@ -138,7 +138,7 @@ fn stopped_note(units: &[String]) -> String {
 }
 
 fn list(args: &ListArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir, &args.manifests.load_options()) {
+    let revision = match load_manifests(&args.manifests) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
@@ -194,7 +194,7 @@ fn age(time: &str, now: std::time::SystemTime) -> String {
 }
 
 pub fn restore(args: &RestoreArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir, &args.manifests.load_options()) {
+    let revision = match load_manifests(&args.manifests) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };

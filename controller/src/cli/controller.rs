@@ -83,9 +83,13 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
         args.update_interval.as_std() >= Duration::from_secs(1),
         "--update-interval must be at least 1 second"
     );
+    let load_options = match args.manifests.load_options() {
+        Ok(o) => o,
+        Err(exit) => return Ok(exit),
+    };
     let config = Config {
         manifests: args.manifests.dir.clone(),
-        load_options: args.manifests.load_options(),
+        load_options,
         host: args.rollouts.config(&args.host),
         metrics_address,
         status_socket: (args.status_socket.as_os_str() != "off")

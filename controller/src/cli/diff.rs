@@ -38,21 +38,24 @@ pub enum DiffFormat {
 }
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
-    let revision =
-        match podctl_api::load_dir_with(&args.manifests.dir, &args.manifests.load_options()) {
-            Ok(r) => r,
-            Err(e) => {
-                report_load_error(&e);
-                if args.output == DiffFormat::Json {
-                    // A CI job parsing stdout gets a document either way.
-                    let mut out = std::io::stdout().lock();
-                    let json =
-                        serde_json::to_string_pretty(&invalid_revision(&args.manifests.dir, &e))?;
-                    writeln!(out, "{}", printable_json(&json))?;
-                }
-                return Ok(Exit::Error);
+    let options = match args.manifests.load_options() {
+        Ok(o) => o,
+        Err(exit) => return Ok(exit),
+    };
+    let revision = match podctl_api::load_dir_with(&args.manifests.dir, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            report_load_error(&e);
+            if args.output == DiffFormat::Json {
+                // A CI job parsing stdout gets a document either way.
+                let mut out = std::io::stdout().lock();
+                let json =
+                    serde_json::to_string_pretty(&invalid_revision(&args.manifests.dir, &e))?;
+                writeln!(out, "{}", printable_json(&json))?;
             }
-        };
+            return Ok(Exit::Error);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -129,8 +129,11 @@ fn collect_rows(
         kind: args.kind,
         name: args.name.clone(),
     };
+    let Ok(options) = args.manifests.load_options() else {
+        return Ok(None);
+    };
     match (
-        podctl_api::load_dir_with(&args.manifests.dir, &args.manifests.load_options()),
+        podctl_api::load_dir_with(&args.manifests.dir, &options),
         live,
     ) {
         (Ok(revision), _) => {

@@ -47,9 +47,13 @@ pub enum ShowState {
 }
 
 pub fn run(args: &GraphArgs) -> anyhow::Result<Exit> {
+    let options = match args.manifests.load_options_any_host() {
+        Ok(o) => o,
+        Err(exit) => return Ok(exit),
+    };
     let revision = match load_or_report(
         args.dir_arg.as_ref().unwrap_or(&args.manifests.dir),
-        &args.manifests.load_options(),
+        &options,
     ) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),

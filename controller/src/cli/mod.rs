@@ -14,7 +14,7 @@ mod sync;
 mod update;
 mod validate;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -87,7 +87,16 @@ pub struct ManifestArgs {
         value_delimiter = ':'
     )]
     pub link_roots: Vec<PathBuf>,
+    /// This host's identity (`{name: web-1, labels: {role: web}}`): only the objects whose
+    /// `metadata.hosts` choose it are used. Default /etc/podctl/host.yaml; without that file,
+    /// the machine's hostname and no labels. `validate` and `graph` use every object unless
+    /// it is given.
+    #[arg(long = "host", value_name = "FILE", env = "PODCTL_HOST_FILE")]
+    pub host_file: Option<PathBuf>,
 }
+
+/// Where a host's identity is kept.
+pub const DEFAULT_HOST_FILE: &str = "/etc/podctl/host.yaml";
 
 impl ManifestArgs {
     /// Backup timers run `podctl backup run -f` on the directory this command was given.
@@ -97,11 +106,67 @@ impl ManifestArgs {
 }
 
 impl ManifestArgs {
-    pub fn load_options(&self) -> podctl_api::LoadOptions {
-        podctl_api::LoadOptions {
+    /// How to read the manifests on this host: for `--host`, else for /etc/podctl/host.yaml,
+    /// else for the machine's hostname. An unreadable identity is reported (exit 2).
+    pub fn load_options(&self) -> Result<podctl_api::LoadOptions, Exit> {
+        let host = match &self.host_file {
+            Some(file) => read_host(file)?,
+            None if Path::new(DEFAULT_HOST_FILE).exists() => {
+                read_host(Path::new(DEFAULT_HOST_FILE))?
+            }
+            None => podctl_api::HostIdentity {
+                name: podctl::backup::hostname(),
+                labels: Default::default(),
+            },
+        };
+        Ok(podctl_api::LoadOptions {
             link_roots: self.link_roots.clone(),
-        }
+            host: Some(host),
+        })
     }
+
+    /// For `validate` and `graph`: every object, unless `--host` names a host.
+    pub fn load_options_any_host(&self) -> Result<podctl_api::LoadOptions, Exit> {
+        let host = match &self.host_file {
+            Some(file) => Some(read_host(file)?),
+            None => None,
+        };
+        Ok(podctl_api::LoadOptions {
+            link_roots: self.link_roots.clone(),
+            host,
+        })
+    }
+}
+
+/// A host identity file; an error is printed with its place and the fix.
+fn read_host(file: &Path) -> Result<podctl_api::HostIdentity, Exit> {
+    let shown = podctl_api::printable(&file.display().to_string()).into_owned();
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("error: cannot read the host identity {shown}: {e}");
+        eprintln!(
+            "  hint: write `name: HOSTNAME` and `labels: {{role: web}}` there, or leave --host out"
+        );
+        Exit::Error
+    })?;
+    let host: podctl_api::HostIdentity = serde_norway::from_str(&text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(":{}:{}", l.line(), l.column()))
+            .unwrap_or_default();
+        eprintln!(
+            "{shown}{at}: error: {}",
+            podctl_api::printable(&e.to_string())
+        );
+        eprintln!(
+            "  hint: the file is `name: web-1` and optional `labels: {{role: web, wave: \"0\"}}`"
+        );
+        Exit::Error
+    })?;
+    if host.name.trim().is_empty() {
+        eprintln!("{shown}: error: the host's `name` is empty");
+        return Err(Exit::Error);
+    }
+    Ok(host)
 }
 
 /// Where podctl installs units and how much it does at once.
@@ -394,6 +459,12 @@ pub fn init_logging(verbose: u8, command: &Command) {
 }
 
 /// Loads the revision in `dir`, or prints why it is invalid and says how to exit.
+/// The revision of `args` on this host (`ManifestArgs::load_options`), or the exit after
+/// reporting why there is none.
+pub fn load_manifests(args: &ManifestArgs) -> Result<podctl_api::Revision, Exit> {
+    load_or_report(&args.dir, &args.load_options()?)
+}
+
 pub fn load_or_report(
     dir: &std::path::Path,
     options: &podctl_api::LoadOptions,

@@ -9,7 +9,7 @@ use podctl::plan::rollout::rollback_step;
 use podctl::reconcile::Host;
 use podctl_api::{Kind, ObjectRef, printable};
 
-use super::{Exit, HostArgs, LockArgs, ManifestArgs, load_or_report};
+use super::{Exit, HostArgs, LockArgs, ManifestArgs, load_manifests};
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -24,7 +24,7 @@ pub struct RollbackArgs {
 }
 
 pub fn run(args: &RollbackArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir, &args.manifests.load_options()) {
+    let revision = match load_manifests(&args.manifests) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };

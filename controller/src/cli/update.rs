@@ -13,7 +13,7 @@ use podctl::update::{self, Report, Verdict};
 use podctl_api::{Kind, ObjectRef, Revision, printable};
 
 use super::apply::{print_outcomes, stop_on_signals, take_lock};
-use super::{Exit, HostArgs, LockArgs, ManifestArgs, RolloutArgs, load_or_report};
+use super::{Exit, HostArgs, LockArgs, ManifestArgs, RolloutArgs, load_manifests};
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
@@ -35,7 +35,7 @@ pub struct UpdateArgs {
 }
 
 pub fn run(args: &UpdateArgs) -> anyhow::Result<Exit> {
-    let revision = match load_or_report(&args.manifests.dir, &args.manifests.load_options()) {
+    let revision = match load_manifests(&args.manifests) {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
