@@ -1,6 +1,7 @@
 //! Rendering: desired objects to the exact files and commands podctl installs. Pure:
 //! the same revision and context always give the same bytes, so "changed" means "differs".
 
+pub mod bluegreen;
 pub mod container;
 pub mod quote;
 
