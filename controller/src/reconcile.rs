@@ -142,7 +142,7 @@ impl Host {
             observe::read_unit_dir(&self.config.unit_dir).map_err(ObserveError::UnitDir)?;
         let mut names: BTreeSet<String> = revision
             .of_kind(Kind::Container)
-            .map(|o| unit_name(o.name()))
+            .flat_map(desired_unit_names)
             .collect();
         names.extend(
             unit_files
@@ -181,6 +181,7 @@ impl Host {
                 &self.config.state_dir,
                 revision.of_kind(Kind::Container).map(|o| o.name().as_str()),
             ),
+            bluegreen: observe::bluegreen::read_all(&self.config.state_dir, revision),
             unit_dir: self.config.unit_dir.clone(),
             unit_files,
             units: units.into_iter().map(observe::unit_status).collect(),
@@ -275,5 +276,16 @@ impl Host {
         }
         .execute(plan, revision)
         .await
+    }
+}
+
+/// The units a Container object runs as: `NAME.service`, or a blue-green container's
+/// colours and proxy.
+fn desired_unit_names(object: &podctl_api::Object) -> Vec<String> {
+    match object.as_container() {
+        Some(c) if podctl_api::bluegreen_checks::is_blue_green(c) => {
+            crate::bluegreen::units(object.name().as_str())
+        }
+        _ => vec![unit_name(object.name())],
     }
 }

@@ -4,6 +4,7 @@
 //! which podman command failed and why. Policy (what to create, in which order) lives above.
 
 pub mod cgroup;
+pub mod haproxy;
 pub mod podman;
 pub mod restic;
 pub mod systemd;

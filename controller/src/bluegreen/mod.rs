@@ -73,6 +73,16 @@ pub fn proxy_unit(container: &str) -> String {
     format!("{container}-proxy.service")
 }
 
+/// Every unit a blue-green container runs as: its colours' and its proxy's.
+pub fn units(container: &str) -> Vec<String> {
+    let mut units: Vec<String> = Colour::ALL
+        .iter()
+        .map(|c| instance_unit(container, *c))
+        .collect();
+    units.push(proxy_unit(container));
+    units
+}
+
 /// What the host shows of one colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct InstanceSeen {
@@ -172,3 +182,58 @@ fn resume(seen: &Seen) -> Option<Next> {
 
 #[cfg(test)]
 mod tests;
+
+/// One switch the executor carries out (`Action::BlueGreen`): with `start`, a rollout
+/// (start `to` on the new definition, judge it, switch, drain, stop `from`); without, the
+/// end of a switch that was cut off (`to` runs: switch, drain, stop `from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    pub container: String,
+    pub from: Colour,
+    pub to: Colour,
+    pub start: bool,
+    pub gate: crate::rollout::GateSpec,
+    /// `to`'s unit with the image placeholder: written pinned to the ID a pull told, when
+    /// the plan did not know it (`to_pin` is `None`).
+    pub template: String,
+    pub reference: String,
+    pub from_pin: Option<crate::rollout::ImagePin>,
+    pub to_pin: Option<crate::rollout::ImagePin>,
+    /// What the container's rollout record gets (an image change), if anything.
+    pub trigger: Option<crate::rollout::Trigger>,
+    /// The definition `to` starts with (its unit's hash and image), marked failed when it
+    /// fails its gate so that it is not tried again.
+    pub definition: String,
+    /// The proxy's unit once `to` serves: written after the switch, so that a restart of
+    /// the proxy (a reboot) starts on the colour that serves.
+    pub proxy_after: String,
+    /// Enable `to`'s unit and disable `from`'s after the switch (the manifest's `enabled`).
+    pub enabled: bool,
+    pub drain: Duration,
+}
+
+impl fmt::Display for Switch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (from, to) = (
+            instance_name(&self.container, self.from),
+            instance_name(&self.container, self.to),
+        );
+        if self.start {
+            write!(
+                f,
+                "start {to} beside {from} (gate: {}s to start, {}s watch), switch {} to {to}, drain {from} (up to {}s), stop it",
+                self.gate.timeout.as_secs(),
+                self.gate.watch.as_secs(),
+                proxy_unit(&self.container),
+                self.drain.as_secs()
+            )
+        } else {
+            write!(
+                f,
+                "finish the switch: {} to {to}, drain {from} (up to {}s), stop it",
+                proxy_unit(&self.container),
+                self.drain.as_secs()
+            )
+        }
+    }
+}

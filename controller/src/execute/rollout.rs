@@ -70,7 +70,7 @@ impl Executor<'_> {
     }
 
     /// Looks at the unit and its container every `gate::POLL` until the gate decides.
-    async fn watch_gate(&self, r: &Rollout) -> GateEnd {
+    pub(super) async fn watch_gate(&self, r: &Rollout) -> GateEnd {
         let mut gate = Gate::new(r.gate, Instant::now());
         loop {
             let verdict = match self.probe(r).await {
@@ -134,7 +134,7 @@ impl Executor<'_> {
 
     /// Adds the rollout's end to the container's record; a record that cannot be
     /// written is logged (the pin then falls back to what runs).
-    fn record(
+    pub(super) fn record(
         &self,
         r: &Rollout,
         result: RolloutResult,
@@ -173,7 +173,7 @@ impl Executor<'_> {
 }
 
 /// How watching a gate ended.
-enum GateEnd {
+pub(super) enum GateEnd {
     Passed,
     Failed(FailReason),
     /// Ctrl-C or shutdown: the new image is left running, unjudged; the next pass finds it
@@ -181,7 +181,7 @@ enum GateEnd {
     Interrupted,
 }
 
-fn restart_done(
+pub(super) fn restart_done(
     unit: &str,
     outcome: Result<JobOutcome, crate::adapters::systemd::SystemdError>,
 ) -> Result<(), ActionError> {

@@ -1,6 +1,7 @@
 //! The plan: a pure function from the desired revision and the observed host to the
 //! actions that converge it, each with its reason. `diff` prints it, `apply` executes it.
 
+mod bluegreen;
 mod explain;
 pub mod guard;
 mod image;
@@ -113,6 +114,9 @@ pub enum Action {
     /// After a container's restart onto a new image: judge it by the health gate and keep
     /// it, or put the previous image back (see `rollout`). Boxed: it carries the unit text.
     Rollout(Box<crate::rollout::Rollout>),
+    /// A blue-green container's switch from one colour to the other (see `bluegreen`).
+    /// Boxed: it carries two unit texts.
+    BlueGreen(Box<crate::bluegreen::Switch>),
 }
 
 impl Action {
@@ -137,6 +141,7 @@ impl Action {
             Action::CreateNetwork { .. } => "create-network",
             Action::RemoveNetwork { .. } => "remove-network",
             Action::Rollout(_) => "rollout",
+            Action::BlueGreen(_) => "switch",
         }
     }
 
@@ -184,6 +189,7 @@ impl fmt::Display for Action {
                 ),
                 None => write!(f, "pin {} to {}", r.unit, r.to),
             },
+            Action::BlueGreen(s) => write!(f, "{s}"),
         }
     }
 }
@@ -247,6 +253,9 @@ pub struct Step {
     /// The unit file's text before and after, for `diff`.
     pub unit_before: Option<String>,
     pub unit_after: Option<String>,
+    /// The unit `unit_before`/`unit_after` are of, when it is not `NAME.service` (a
+    /// blue-green container's colour).
+    pub unit: Option<String>,
     /// Drop-ins that change this container's unit behind the manifest (`systemctl edit`):
     /// drift podctl reports and never removes, since the files are the operator's.
     pub drop_ins: Vec<PathBuf>,
@@ -271,6 +280,7 @@ impl Step {
             unit_after: None,
             drop_ins: Vec::new(),
             rollout: None,
+            unit: None,
         }
     }
 }
@@ -433,6 +443,17 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
             }
             podctl_api::Spec::Container(c) => c,
         };
+        if podctl_api::bluegreen_checks::is_blue_green(spec) {
+            let desired = bluegreen::Desired {
+                object,
+                spec,
+                revision,
+                decision: decisions.get(object_ref.name.as_str()),
+            };
+            desired_units.extend(crate::bluegreen::units(object.name().as_str()));
+            steps.extend(bluegreen::plan(&desired, observed, ctx));
+            continue;
+        }
         let Some(unit) = container_unit(object, revision, ctx) else {
             continue;
         };
@@ -660,6 +681,7 @@ fn plan_container(
         unit_after: Some(unit.content.clone()),
         drop_ins: status.map_or_else(Vec::new, |s| unit_drop_ins(&s.drop_in_paths)),
         rollout: None,
+        unit: None,
     };
 
     if let Some(message) = conflict(object, name, on_disk, status, observed) {
@@ -951,6 +973,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
             unit_after: None,
             drop_ins: Vec::new(),
             rollout: None,
+            unit: None,
         });
     }
     // Managed containers whose unit is gone (a unit removed by hand, a crash mid-prune).
@@ -972,6 +995,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
             unit_after: None,
             drop_ins: Vec::new(),
             rollout: None,
+            unit: None,
         });
     }
     steps
