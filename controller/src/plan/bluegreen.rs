@@ -334,3 +334,72 @@ fn switch(
         drain: DRAIN_TIMEOUT,
     }
 }
+
+/// The step of `podctl rollback` for a blue-green container: the idle colour started on
+/// its record's previous image, judged, and switched to like any rollout (trigger
+/// `rollback`: the image left is marked failed). Refused unless the serving colour runs.
+pub fn rollback(
+    object: &Object,
+    revision: &Revision,
+    observed: &Observed,
+    ctx: &RenderContext,
+) -> Result<Step, super::rollout::RollbackRefused> {
+    use super::rollout::RollbackRefused;
+    let name = object.name();
+    let record = observed
+        .rollouts
+        .get(name.as_str())
+        .ok_or_else(|| RollbackRefused::NoRecord(name.to_string()))?;
+    let (Some(current), Some(previous)) = (&record.current, &record.previous) else {
+        return Err(RollbackRefused::NoPrevious(name.to_string()));
+    };
+    let not_planned = |why: &str| RollbackRefused::NotPlanned(name.to_string(), why.to_owned());
+    let spec = object
+        .as_container()
+        .ok_or_else(|| not_planned("not a container"))?;
+    let image =
+        image_reference(spec, revision).ok_or_else(|| not_planned("its image is not known"))?;
+    let units = Units {
+        blue: colour_unit(
+            name,
+            spec,
+            image,
+            Some(&previous.image_id),
+            Colour::Blue,
+            ctx,
+        )
+        .ok_or_else(|| not_planned("its units cannot be rendered"))?,
+        green: colour_unit(
+            name,
+            spec,
+            image,
+            Some(&previous.image_id),
+            Colour::Green,
+            ctx,
+        )
+        .ok_or_else(|| not_planned("its units cannot be rendered"))?,
+    };
+    let seen = seen(name.as_str(), &units, observed, Some(&previous.image_id));
+    let active = seen.active();
+    if !seen.of(active).running {
+        return Err(not_planned(&format!(
+            "its serving colour {active} does not run"
+        )));
+    }
+    let decision = Decision::Roll {
+        from: Some(current.clone()),
+        to: previous.clone(),
+        trigger: Trigger::Rollback,
+    };
+    let d = Desired {
+        object,
+        spec,
+        revision,
+        decision: Some(&decision),
+    };
+    let mut step = switching(&d, &units, (active, active.other()), true, observed);
+    step.change = Change::Update {
+        fields: vec!["image (rollback)".into()],
+    };
+    Ok(step)
+}

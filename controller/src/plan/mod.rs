@@ -1,7 +1,7 @@
 //! The plan: a pure function from the desired revision and the observed host to the
 //! actions that converge it, each with its reason. `diff` prints it, `apply` executes it.
 
-mod bluegreen;
+pub mod bluegreen;
 mod explain;
 pub mod guard;
 mod image;
