@@ -18,7 +18,6 @@ use crate::adapters::haproxy::{Haproxy, HaproxyError, ServerState};
 use crate::bluegreen::state::{self, Failure};
 use crate::bluegreen::{Colour, Phase, State, Switch, instance_name, instance_unit, proxy_unit};
 use crate::failpoint;
-use crate::observe::write_unit_file;
 use crate::render::bluegreen::{BACKEND, admin_socket};
 use crate::rollout::{FailReason, ImagePin, Rollout, RolloutResult, with_image};
 
@@ -132,13 +131,8 @@ impl Executor<'_> {
         let Some(id) = pulled else {
             return Ok(None);
         };
-        write_unit_file(&self.unit_dir, unit, &with_image(&s.template, id))?;
-        self.systemd
-            .reload()
-            .await
-            .map_err(|e| ActionError::Reload {
-                source: Arc::new(e),
-            })?;
+        self.write_and_reload(unit, &with_image(&s.template, id))
+            .await?;
         Ok(Some(ImagePin {
             reference: s.reference.clone(),
             image_id: id.to_owned(),
@@ -207,13 +201,8 @@ impl Executor<'_> {
                 .map_err(proxy_err)?;
         }
         info!(object = %format!("container/{}", s.container), from = %s.from, to = %s.to, "blue-green: proxy switched");
-        write_unit_file(&self.unit_dir, &proxy_unit(&s.container), &s.proxy_after)?;
-        self.systemd
-            .reload()
-            .await
-            .map_err(|e| ActionError::Reload {
-                source: Arc::new(e),
-            })?;
+        self.write_and_reload(&proxy_unit(&s.container), &s.proxy_after)
+            .await?;
         *state = State {
             active: s.to,
             ..state.with_phase(Phase::Draining { to: s.to })

@@ -115,13 +115,7 @@ impl Executor<'_> {
     /// Writes the unit pinned to `from`, reloads, restarts it, and starts its dependents.
     async fn roll_back(&self, r: &Rollout, from: &ImagePin) -> Result<(), ActionError> {
         let content = with_image(&r.template, &from.image_id);
-        write_unit_file(&self.unit_dir, &r.unit, &content)?;
-        self.systemd
-            .reload()
-            .await
-            .map_err(|e| ActionError::Reload {
-                source: Arc::new(e),
-            })?;
+        self.write_and_reload(&r.unit, &content).await?;
         self.reset_failed(&r.unit).await;
         restart_done(&r.unit, self.systemd.restart(&r.unit).await)?;
         for unit in &r.dependents {
@@ -130,6 +124,21 @@ impl Executor<'_> {
             restart_done(unit, self.systemd.start(unit).await)?;
         }
         Ok(())
+    }
+
+    /// Writes a unit file outside the plan's batch and has systemd load it.
+    pub(super) async fn write_and_reload(
+        &self,
+        unit: &str,
+        content: &str,
+    ) -> Result<(), ActionError> {
+        write_unit_file(&self.unit_dir, unit, content)?;
+        self.systemd
+            .reload()
+            .await
+            .map_err(|e| ActionError::Reload {
+                source: Arc::new(e),
+            })
     }
 
     /// Adds the rollout's end to the container's record; a record that cannot be
