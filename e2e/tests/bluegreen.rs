@@ -56,6 +56,18 @@ async fn proxied_version(host: &TestHost, port: u16) -> Result<String> {
         .to_owned())
 }
 
+/// Waits (bounded) until the proxy answers `/version` with `want`.
+async fn serves(host: &TestHost, port: u16, want: &str) -> Result<()> {
+    wait_until(
+        Duration::from_secs(20),
+        &format!("the proxy serving {want}"),
+        || async {
+            Ok((proxied_version(host, port).await.ok().as_deref() == Some(want)).then_some(()))
+        },
+    )
+    .await
+}
+
 /// The colours whose unit is active.
 async fn active_colours(host: &TestHost, name: &str) -> Result<Vec<&'static str>> {
     let mut active = Vec::new();
@@ -117,7 +129,9 @@ async fn blue_green_should_switch_without_failed_requests_and_never_to_a_broken_
     let result = async {
         let dir = host.write_manifests(&[("web.yaml", &web(&name, "v1", port))])?;
         ensure!(apply(&host, &dir).await?.success(), "first apply failed");
-        ensure!(proxied_version(&host, port).await? == "v1");
+        // The first colour is started directly (nothing to switch from): its unit is
+        // active before its server listens.
+        serves(&host, port, "v1").await?;
         ensure!(active_colours(&host, &name).await? == ["blue"]);
 
         // v1 -> v2: green starts, passes its gate, takes the traffic; blue drains and stops.
@@ -196,6 +210,7 @@ async fn a_switch_killed_at_any_step_should_be_finished_or_undone_by_the_next_ap
     let result = async {
         let dir = host.write_manifests(&[("web.yaml", &web(&name, "v1", port))])?;
         ensure!(apply(&host, &dir).await?.success(), "first apply failed");
+        serves(&host, port, "v1").await?;
         let mut serving = "v1";
         for point in podctl::failpoint::BLUEGREEN_POINTS {
             let next = if serving == "v1" { "v2" } else { "v1" };
@@ -210,17 +225,7 @@ async fn a_switch_killed_at_any_step_should_be_finished_or_undone_by_the_next_ap
             );
             let out = apply(&host, &dir).await?;
             ensure!(out.success(), "the apply after a kill at {point} failed");
-            wait_until(
-                Duration::from_secs(20),
-                "the proxy serving the new version",
-                || async {
-                    Ok(
-                        (proxied_version(&host, port).await.ok().as_deref() == Some(next))
-                            .then_some(()),
-                    )
-                },
-            )
-            .await?;
+            serves(&host, port, next).await?;
             let colours = active_colours(&host, &name).await?;
             ensure!(
                 colours.len() == 1,
