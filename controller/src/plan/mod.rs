@@ -1009,4 +1009,6 @@ pub fn container_unit_name(name: &Name) -> String {
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
+mod tests_bluegreen;
+#[cfg(test)]
 mod tests_resources;
