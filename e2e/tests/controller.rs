@@ -1448,6 +1448,9 @@ async fn controller_should_finish_a_blue_green_switch_it_was_killed_in_without_f
             restarts.is_some_and(|n| n >= 1.0),
             "the controller was not killed and restarted (NRestarts {restarts:?})"
         );
+        // Its series are the serving colour's: the idle one is stopped on purpose.
+        let labels = [("container", name.as_str()), ("unit", green.as_str())];
+        ensure!(metric(&host, "podctl_container_up", &labels).await? == 1.0);
         Ok(())
     }
     .await;
