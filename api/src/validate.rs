@@ -30,7 +30,9 @@ pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagn
             }
             Spec::Secret(s) => check_secret(object, s, out),
             Spec::Network(n) => check_network(object, n, out),
-            Spec::Volume(v) => crate::backup_checks::check_volume(object, v, &declared, out),
+            Spec::Volume(v) => {
+                crate::backup_checks::check_volume(object, v, &index, &declared, out);
+            }
             Spec::BackupRepository(r) => {
                 crate::backup_checks::check_repository(object, r, &declared, out);
             }
@@ -332,9 +334,15 @@ impl ContainerChecks<'_, '_> {
                 .with_hint("give the new container time to start, e.g. `timeout: 2m`, or leave `timeout` out for the default"),
             );
         }
-        if c.update.backup_before {
-            self.out
-                .push(crate::backup_checks::backup_before_unsupported(origin));
+        if c.update.backup_before
+            && let Some(d) = crate::backup_checks::backup_before_without_backup(
+                origin,
+                c,
+                self.object.name(),
+                self.index,
+            )
+        {
+            self.out.push(d);
         }
     }
 

@@ -46,7 +46,7 @@ fn backup_manifests_should_load_with_edges_volume_repository_secret() {
 }
 
 #[test]
-fn backup_references_schedule_and_empty_retention_should_be_reported_at_their_place() {
+fn backup_references_an_empty_schedule_and_empty_retention_should_be_reported_at_their_place() {
     let text = GOOD
         .replace(
             "passwordSecret: restic-password",
@@ -54,7 +54,7 @@ fn backup_references_schedule_and_empty_retention_should_be_reported_at_their_pl
         )
         .replace(
             "    repository: main\n",
-            "    repository: mian\n    schedule: daily\n",
+            "    repository: mian\n    schedule: ''\n",
         )
         .replace(
             "{keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 6}",
@@ -66,7 +66,7 @@ fn backup_references_schedule_and_empty_retention_should_be_reported_at_their_pl
         [
             "b.yaml:9:57: secret `restic-pasword` is not defined in this revision",
             "b.yaml:16:17: backuprepository `mian` is not defined in this revision",
-            "b.yaml:17:5: `backup.schedule` is not supported yet: podctl does not render backup timers",
+            "b.yaml:17:15: `backup.schedule` must be a systemd calendar expression on one line",
             "b.yaml:18:5: `backup.retention` sets no `keep*` rule above 0",
         ]
     );
@@ -84,7 +84,7 @@ fn backup_references_schedule_and_empty_retention_should_be_reported_at_their_pl
     assert!(
         hints[2]
             .as_deref()
-            .is_some_and(|h| h.contains("podctl backup run data"))
+            .is_some_and(|h| h.contains("systemd-analyze calendar"))
     );
 }
 
@@ -105,7 +105,99 @@ spec:
     assert!(
         errors
             .iter()
-            .any(|e| e.starts_with("b.yaml:25:12: `update.backupBefore` is not supported yet")),
+            .any(|e| e.starts_with("b.yaml:25:12: `update.backupBefore` on container `app`, but none of its volumes has a `backup`")),
         "{errors:?}"
     );
+}
+
+const DB: &str = "---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: db}
+spec:
+  image: docker.io/library/busybox:1
+  volumes: [{volume: data, path: /data}]
+---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: other}
+spec:
+  image: docker.io/library/busybox:1
+";
+
+#[test]
+fn a_consistency_command_should_load_with_its_default_timeout() {
+    let text = GOOD.replace(
+        "consistency: stop",
+        "consistency: {container: db, command: [sh, -c, 'echo dump > /data/dump']}",
+    ) + DB;
+    let fx = Fixture::new(&[("b.yaml", &text)]);
+    let revision = fx.load().expect("valid");
+    let volume = revision
+        .get(&obj(Kind::Volume, "data"))
+        .and_then(|o| o.as_volume())
+        .and_then(|v| v.backup.clone())
+        .expect("backup");
+    let podctl_api::Consistency::Command(command) = volume.consistency else {
+        panic!("not a command: {:?}", volume.consistency);
+    };
+    assert_eq!(command.container.as_str(), "db");
+    assert_eq!(command.command, ["sh", "-c", "echo dump > /data/dump"]);
+    assert_eq!(command.timeout.as_std().as_secs(), 600);
+}
+
+#[test]
+fn a_consistency_command_should_name_a_container_that_mounts_the_volume() {
+    let cases = [
+        (
+            "{container: other, command: [true]}",
+            "b.yaml:18:30: container `other` does not mount volume `data`: what its command writes would not be in the backup",
+        ),
+        (
+            "{container: dbb, command: [true]}",
+            "b.yaml:18:30: container `dbb` is not defined in this revision",
+        ),
+        (
+            "{container: db, command: []}",
+            "b.yaml:18:34: `consistency.command` is empty",
+        ),
+        (
+            "{container: db, command: [true], timeout: 0s}",
+            "b.yaml:18:51: `consistency.timeout` is 0: the command would never be given time to run",
+        ),
+        (
+            "{container: db, comand: [true]}",
+            "b.yaml:18:34: unknown field `comand` in `spec.backup.consistency`",
+        ),
+    ];
+    for (value, want) in cases {
+        let text = GOOD.replace("consistency: stop", &format!("consistency: {value}")) + DB;
+        let fx = Fixture::new(&[("b.yaml", &text)]);
+        let errors = fx.errors();
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "{value}: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn backup_before_should_load_on_a_container_with_a_backed_up_volume() {
+    let text = GOOD.to_owned()
+        + "---
+apiVersion: podctl.io/v1
+kind: Container
+metadata: {name: app}
+spec:
+  image: docker.io/library/busybox:1
+  volumes: [{volume: data, path: /data}]
+  update: {backupBefore: true}
+";
+    let fx = Fixture::new(&[("b.yaml", &text)]);
+    let revision = fx.load().expect("valid");
+    let app = revision
+        .get(&obj(Kind::Container, "app"))
+        .and_then(|o| o.as_container())
+        .expect("app");
+    assert!(app.update.backup_before);
 }

@@ -12,6 +12,7 @@ use tracing::info;
 use crate::adapters::podman::{Podman, PodmanError};
 use crate::adapters::systemd::{Systemd, SystemdError};
 use crate::execute::{Executor, Outcome, ProgressSink};
+use crate::holds;
 use crate::observe::{self, Observed, UnitDirError, secret_source};
 use crate::plan::guard::WipesTheHost;
 use crate::plan::{self, Plan};
@@ -112,10 +113,17 @@ impl Host {
             .await
             .context("cannot reach systemd on the D-Bus system bus (is this a systemd host, and are you root?)")?;
         let podman = Podman::with_program(&config.podman);
-        let render = RenderContext {
+        let mut render = RenderContext {
             podman: config.unit_podman.clone(),
             ..RenderContext::default()
         };
+        // Backup timers run this very binary, with this state directory; the manifests'
+        // directory is the caller's to set (`Host::manifests`).
+        if let Ok(exe) = std::env::current_exe() {
+            render.backup.podctl = exe;
+        }
+        render.backup.state_dir =
+            std::path::absolute(&config.state_dir).unwrap_or_else(|_| config.state_dir.clone());
         let secret_key =
             secret_source::HashKey::load_or_create(&config.state_dir).with_context(|| {
                 format!(
@@ -235,6 +243,7 @@ impl Host {
         if let Some(refused) = WipesTheHost::check(revision, &plan, options.allow_empty) {
             return Err(PassError::Refused(refused));
         }
+        leave_held_alone(&mut plan, &holds::live(&self.config.state_dir));
         if !options.deferred.is_empty() {
             tracing::debug!(
                 deferred = options.deferred.len(),
@@ -287,5 +296,59 @@ fn desired_unit_names(object: &podctl_api::Object) -> Vec<String> {
             crate::bluegreen::units(object.name().as_str())
         }
         _ => vec![unit_name(object.name())],
+    }
+}
+
+/// Leaves out of `plan` the containers whose unit another podctl process holds stopped (a
+/// backup or restore, `holds.rs`), read after the observation: a unit seen stopped by
+/// that observation was held before it was stopped. They are planned again once the hold
+/// is gone.
+fn leave_held_alone(plan: &mut Plan, held: &BTreeMap<String, String>) {
+    if held.is_empty() {
+        return;
+    }
+    plan.steps.retain(|s| {
+        // A blue-green container's step names the colour it plans (`Step::unit`).
+        let unit = s.unit.clone().unwrap_or_else(|| unit_name(&s.object.name));
+        let holder = (s.object.kind == Kind::Container && !s.is_noop())
+            .then(|| held.get(&unit))
+            .flatten();
+        if let Some(reason) = holder {
+            tracing::warn!(object = %s.object, change = %s.change, held_by = %reason, "left alone while held");
+        }
+        holder.is_none()
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::systemd::ActiveState;
+    use crate::plan::{Action, Change, RepairReason, Step};
+
+    fn container(name: &str) -> ObjectRef {
+        ObjectRef::new(Kind::Container, name.parse().expect("name"))
+    }
+
+    #[test]
+    fn a_held_container_should_be_left_out_and_the_others_kept() {
+        let repair = |name: &str| {
+            Step::new(
+                container(name),
+                Change::Repair {
+                    reason: RepairReason::UnitInactive(ActiveState::Inactive),
+                },
+                vec![Action::StartUnit {
+                    unit: format!("{name}.service"),
+                }],
+            )
+        };
+        let mut plan = Plan {
+            steps: vec![repair("db"), repair("app")],
+        };
+        let held = BTreeMap::from([("db.service".to_owned(), "backup of volume data".to_owned())]);
+        leave_held_alone(&mut plan, &held);
+        let left: Vec<String> = plan.steps.iter().map(|s| s.object.to_string()).collect();
+        assert_eq!(left, ["container/app"]);
     }
 }

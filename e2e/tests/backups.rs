@@ -196,6 +196,19 @@ fn consumer(name: &str, volume: &str) -> Result<String> {
     ))
 }
 
+/// Waits until the [`consumer`] of `volume` wrote `running` into it.
+async fn consumer_running(host: &TestHost, volume: &str) -> Result<()> {
+    podctl_e2e::wait_until(
+        std::time::Duration::from_secs(30),
+        "consumer running",
+        || async {
+            let state = in_volume(host, volume, "cat state 2>/dev/null || true").await?;
+            Ok((state.stdout.trim() == "running").then_some(()))
+        },
+    )
+    .await
+}
+
 /// The record `podctl backup run` left for `volume` (what `/metrics` reports).
 async fn record(host: &TestHost, volume: &str) -> Result<serde_json::Value> {
     let out = host
@@ -230,15 +243,7 @@ async fn stop_consistency_should_back_up_the_volume_with_its_consumer_stopped() 
     let path = dir.path_str();
     ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
     let v = &setup.volume;
-    podctl_e2e::wait_until(
-        std::time::Duration::from_secs(30),
-        "consumer running",
-        || async {
-            let state = in_volume(&host, v, "cat state 2>/dev/null || true").await?;
-            Ok((state.stdout.trim() == "running").then_some(()))
-        },
-    )
-    .await?;
+    consumer_running(&host, v).await?;
     let first = host.container_id(&app).await?;
 
     // Without --stop, a restore under a running container is refused and changes nothing.
@@ -416,6 +421,273 @@ async fn backup_should_fail_clearly_and_lose_nothing_on_a_wrong_password() -> Re
         !out.success() && out.stderr.contains("restic"),
         "{}",
         out.stderr
+    );
+    host.prune_all().await
+}
+
+#[tokio::test]
+async fn a_consistency_command_should_run_in_the_container_first_and_fail_the_backup_when_it_fails()
+-> Result<()> {
+    let Some(host) = TestHost::require(
+        "a_consistency_command_should_run_in_the_container_first_and_fail_the_backup_when_it_fails",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let setup = Setup::new(&host, "cmdvol")?;
+    let app = host.unique_name("cmdapp");
+    let with = |command: &str| -> Result<String> {
+        Ok(setup.manifests(
+            &format!("    consistency: {{container: {app}, command: {command}, timeout: 30s}}\n"),
+            &consumer(&app, &setup.volume)?,
+        ))
+    };
+    // The dump names the consumer's state: it ran while the consumer ran.
+    let good = with(r#"[sh, -c, "echo dumped-$(cat /data/state) > /data/dump.txt"]"#)?;
+    let dir = host.write_manifests(&[("b.yaml", &good)])?;
+    let path = dir.path_str();
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
+    let v = &setup.volume;
+    consumer_running(&host, v).await?;
+    let container = host.container_id(&app).await?;
+    ok(&host, &["backup", "run", v, "-f", &path]).await?;
+    ensure!(
+        host.container_id(&app).await? == container,
+        "the consumer was restarted for a command consistency"
+    );
+    let restored = format!("{v}-check");
+    ok(&host, &["restore", v, "-f", &path, "--into", &restored]).await?;
+    let dump = in_volume(&host, &restored, "cat dump.txt").await?;
+    host.exec(["podman", "volume", "rm", &restored]).await?;
+    ensure!(
+        dump.stdout.trim() == "dumped-running",
+        "dump: {}",
+        dump.stdout
+    );
+
+    // A failing command: exit 2 with its stderr, no snapshot stored, a failed record.
+    let bad = with(r#"[sh, -c, "echo dump-broke >&2; exit 3"]"#)?;
+    let dir = host.write_manifests(&[("b.yaml", &bad)])?;
+    let bad_path = dir.path_str();
+    let out = podctl(&host, &["backup", "run", v, "-f", &bad_path]).await?;
+    ensure!(
+        out.status.code() == Some(2)
+            && out.stderr.contains("consistency command")
+            && out.stderr.contains("dump-broke"),
+        "{}",
+        out.stderr
+    );
+    let list = ok(&host, &["backup", "list", v, "-f", &bad_path]).await?;
+    ensure!(
+        list.stdout.lines().count() == 2,
+        "a snapshot was stored after the command failed: {}",
+        list.stdout
+    );
+    let failed = record(&host, v).await?;
+    ensure!(
+        failed["lastOutcome"] == "failed" && failed["lastError"] == "consistency",
+        "{failed}"
+    );
+    ensure!(
+        host.container_id(&app).await? == container,
+        "the consumer was touched"
+    );
+    host.prune_all().await
+}
+
+#[tokio::test]
+async fn a_schedule_should_be_a_systemd_timer_that_backs_the_volume_up_and_goes_with_it()
+-> Result<()> {
+    let Some(host) = TestHost::require(
+        "a_schedule_should_be_a_systemd_timer_that_backs_the_volume_up_and_goes_with_it",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let setup = Setup::new(&host, "timervol")?;
+    let v = &setup.volume;
+    let timer = format!("podctl-backup@{v}.timer");
+    // Every 5 s and no randomized delay, so that systemd itself fires it within the test.
+    let scheduled = setup.manifests(
+        "    consistency: none\n    schedule: '*:*:0/5'\n    randomizedDelay: 0s\n",
+        "",
+    );
+    let dir = host.write_manifests(&[("b.yaml", &scheduled)])?;
+    let path = dir.path_str();
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
+    let listed = host
+        .exec_ok(["systemctl", "list-timers", "--all", "--no-pager"])
+        .await?;
+    ensure!(listed.stdout.contains(&timer), "{}", listed.stdout);
+    ensure!(
+        host.exec(["systemctl", "is-enabled", "--quiet", &timer])
+            .await?
+            .success(),
+        "the timer is not enabled"
+    );
+    in_volume(&host, v, "echo timed > f").await?;
+    // Fired by systemd, not by the test: the record of a successful run appears.
+    let fired = podctl_e2e::wait_until(
+        std::time::Duration::from_secs(90),
+        "a backup run by the timer",
+        || async {
+            let out = host
+                .exec(["cat", &format!("/var/lib/podctl/backups/{v}.json")])
+                .await?;
+            let done = out.success()
+                && serde_json::from_str::<serde_json::Value>(&out.stdout)
+                    .is_ok_and(|r| r["lastOutcome"] == "succeeded");
+            Ok(done.then_some(()))
+        },
+    )
+    .await;
+    if let Err(e) = fired {
+        let journal = host.journal(&format!("podctl-backup@{v}.service")).await?;
+        anyhow::bail!("{e}; the service's journal:\n{journal}");
+    }
+    let list = ok(&host, &["backup", "list", v, "-f", &path]).await?;
+    ensure!(
+        list.stdout.lines().count() >= 2,
+        "no snapshot: {}",
+        list.stdout
+    );
+    // A second apply changes nothing.
+    let again = ok(&host, &["diff", "-f", &path]).await?;
+    ensure!(
+        !again.stdout.contains(&timer),
+        "diff after apply: {}",
+        again.stdout
+    );
+
+    // The schedule leaves the manifest: the timer is stopped, disabled and its files gone.
+    let unscheduled = setup.manifests("    consistency: none\n", "");
+    let dir = host.write_manifests(&[("b.yaml", &unscheduled)])?;
+    ok(&host, &["apply", "--allow-empty", "-f", &dir.path_str()]).await?;
+    ensure!(
+        !host
+            .exec(["systemctl", "is-active", "--quiet", &timer])
+            .await?
+            .success(),
+        "the timer still runs"
+    );
+    let gone = host
+        .exec(["test", "-e", &format!("/etc/systemd/system/{timer}")])
+        .await?;
+    ensure!(!gone.success(), "the timer's file is still there");
+    host.prune_all().await
+}
+
+#[tokio::test]
+async fn backup_before_should_snapshot_the_volume_before_an_update_and_hold_the_update_when_it_fails()
+-> Result<()> {
+    let Some(host) = TestHost::require(
+        "backup_before_should_snapshot_the_volume_before_an_update_and_hold_the_update_when_it_fails",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let setup = Setup::new(&host, "bbvol")?;
+    let app = host.unique_name("bbapp");
+    let v = &setup.volume;
+    let on = |image: &str| -> Result<String> {
+        let container = consumer(&app, v)?
+            .replace(
+                "  stopTimeout: 5s\n",
+                "  stopTimeout: 5s\n  update: {backupBefore: true, healthGate: 1s}\n",
+            )
+            .replace("localhost/bb:v1", image);
+        Ok(setup.manifests("    consistency: none\n", &container))
+    };
+    let image_of = || async {
+        let out = host
+            .exec_ok(["podman", "inspect", "--format", "{{.ImageName}}", &app])
+            .await?;
+        anyhow::Ok(out.stdout.trim().to_owned())
+    };
+    let record_file = format!("/var/lib/podctl/backups/{v}.json");
+    let dir = host.write_manifests(&[("b.yaml", &on("localhost/bb:v1")?)])?;
+    ok(&host, &["apply", "--allow-empty", "-f", &dir.path_str()]).await?;
+    ensure!(
+        !host.exec(["test", "-e", &record_file]).await?.success(),
+        "a new container's first image was backed up"
+    );
+    in_volume(&host, v, "echo before-update > f").await?;
+
+    // v1 -> v2: a snapshot first, then the rollout.
+    let dir = host.write_manifests(&[("b.yaml", &on("localhost/bb:v2")?)])?;
+    let path = dir.path_str();
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
+    ensure!(image_of().await? == "localhost/bb:v2", "not updated");
+    ensure!(record(&host, v).await?["lastOutcome"] == "succeeded");
+    let restored = format!("{v}-check");
+    ok(&host, &["restore", v, "-f", &path, "--into", &restored]).await?;
+    let f = in_volume(&host, &restored, "cat f").await?;
+    host.exec(["podman", "volume", "rm", &restored]).await?;
+    ensure!(f.stdout.trim() == "before-update", "snapshot: {}", f.stdout);
+
+    // A backup that fails holds the update: v2 keeps running, untouched.
+    let container = host.container_id(&app).await?;
+    host.write_file(&setup.password_file, "not-the-password-7q")?;
+    let dir = host.write_manifests(&[("b.yaml", &on("localhost/bb:v1")?)])?;
+    let out = podctl(&host, &["apply", "--allow-empty", "-f", &dir.path_str()]).await?;
+    ensure!(
+        !out.success() && out.stdout.contains("before the update failed"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    ensure!(
+        image_of().await? == "localhost/bb:v2",
+        "updated despite the failed backup"
+    );
+    ensure!(
+        host.container_id(&app).await? == container,
+        "the container was restarted"
+    );
+    host.write_file(&setup.password_file, PASSWORD)?;
+    host.prune_all().await
+}
+
+#[tokio::test]
+async fn a_corrupt_repository_should_fail_backup_and_restore_and_change_nothing() -> Result<()> {
+    let Some(host) =
+        TestHost::require("a_corrupt_repository_should_fail_backup_and_restore_and_change_nothing")
+            .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let setup = Setup::new(&host, "corrupt")?;
+    let dir =
+        host.write_manifests(&[("b.yaml", &setup.manifests("    consistency: none\n", ""))])?;
+    let path = dir.path_str();
+    ok(&host, &["apply", "--allow-empty", "-f", &path]).await?;
+    let v = &setup.volume;
+    in_volume(&host, v, "echo data > f").await?;
+    ok(&host, &["backup", "run", v, "-f", &path]).await?;
+    // Every pack file of the repository overwritten: the snapshot's data is gone.
+    host.sh(&format!(
+        "set -e; for f in $(find {}/data -type f); do head -c 4096 /dev/urandom > \"$f\"; done",
+        setup.repository
+    ))
+    .await?
+    .ok()?;
+    in_volume(&host, v, "echo newer > f").await?;
+    let restore = podctl(&host, &["restore", v, "-f", &path]).await?;
+    ensure!(
+        !restore.success() && restore.stderr.contains("restic"),
+        "restore from a corrupt repository: {}",
+        restore.stderr
+    );
+    ensure!(
+        in_volume(&host, v, "cat f").await?.stdout.trim() == "newer",
+        "the volume was changed by a failed restore"
     );
     host.prune_all().await
 }

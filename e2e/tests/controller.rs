@@ -580,13 +580,25 @@ async fn controller_should_start_a_crash_looping_container_less_and_less_often()
                 );
             }
         }
-        // It still counts as failing: the brief `active` windows reset nothing.
-        let s = status(&host).await?;
-        let failures = s["objects"]
-            .as_array()
-            .and_then(|o| o.iter().find(|o| o["name"] == crash.as_str()))
-            .map_or(0, |o| o["failures"].as_u64().unwrap_or(0));
-        ensure!(failures >= 4, "failures in /status: {failures}\n{s:#}");
+        // It still counts as failing: the brief `active` windows reset nothing. The start
+        // seen last is counted when the pass that made it ends and publishes /status (after
+        // it observed the host again), a moment after systemd showed it: wait for that
+        // publication, well within the next backoff delay (8 s).
+        let failures = |s: &serde_json::Value| {
+            s["objects"]
+                .as_array()
+                .and_then(|o| o.iter().find(|o| o["name"] == crash.as_str()))
+                .map_or(0, |o| o["failures"].as_u64().unwrap_or(0))
+        };
+        let counted = wait_until(Duration::from_secs(5), "4 failures in /status", || async {
+            let s = status(&host).await?;
+            Ok((failures(&s) >= 4).then_some(()))
+        })
+        .await;
+        if let Err(e) = counted {
+            let s = status(&host).await?;
+            anyhow::bail!("{e}: failures in /status: {}\n{s:#}", failures(&s));
+        }
         Ok(())
     }
     .await;
@@ -1383,6 +1395,90 @@ async fn alerts_should_reach_a_webhook_through_prometheus_and_alertmanager() -> 
         format!("controller journal:\n{journal}\nprometheus:\n{prom_log}\nalertmanager:\n{am_log}")
     })?;
     cleaned
+}
+
+/// A Volume backed up with `consistency: stop`, its repository and password, and a
+/// container that writes `running` into it when it starts and `stopped` when it is stopped.
+fn held_volume_manifests(host: &TestHost, volume: &str, app: &str) -> Result<String> {
+    let password_file = format!("/srv/{volume}-pw");
+    host.write_file(&password_file, "e2e-held-pw-4k")?;
+    let script = "trap 'echo stopped > /data/state; exit 0' TERM; echo running > /data/state; while :; do sleep 1 & wait $!; done";
+    Ok(format!(
+        "apiVersion: podctl.io/v1\nkind: Secret\nmetadata: {{name: {volume}-pw}}\nspec:\n  source: {{file: {password_file}}}\n\
+         ---\napiVersion: podctl.io/v1\nkind: BackupRepository\nmetadata: {{name: {volume}-repo}}\nspec: {{repository: /srv/{volume}/restic, passwordSecret: {volume}-pw}}\n\
+         ---\napiVersion: podctl.io/v1\nkind: Volume\nmetadata: {{name: {volume}}}\nspec:\n  reclaimPolicy: Delete\n  backup: {{repository: {volume}-repo, consistency: stop}}\n\
+         ---\napiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {app}}}\nspec:\n  image: localhost/bb:v1\n  network: none\n  stopTimeout: 5s\n  args: [sh, -c, {}]\n  volumes: [{{volume: {volume}, path: /data}}]\n",
+        serde_json::to_string(script)?
+    ))
+}
+
+#[tokio::test]
+async fn a_consumer_stopped_for_a_backup_should_be_held_against_the_controllers_repair()
+-> Result<()> {
+    let Some(host) = TestHost::require(
+        "a_consumer_stopped_for_a_backup_should_be_held_against_the_controllers_repair",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let (volume, app) = (host.unique_name("heldvol"), host.unique_name("heldapp"));
+    let unit = format!("{app}.service");
+    let dir = host.write_manifests(&[("h.yaml", &held_volume_manifests(&host, &volume, &app)?)])?;
+    let in_volume = |script: String| {
+        let host = &host;
+        let volume = volume.clone();
+        async move {
+            host.sh(&format!(
+                "set -e; cd \"$(podman volume inspect --format '{{{{.Mountpoint}}}}' {volume})\"; {script}"
+            ))
+            .await?
+            .ok()
+        }
+    };
+    let result = async {
+        start_controller(&host, &dir, "").await?;
+        wait_until(TIMEOUT, "the consumer running", || async {
+            let state = in_volume("cat state 2>/dev/null || true".into()).await?;
+            Ok((state.stdout.trim() == "running").then_some(()))
+        })
+        .await?;
+        // Enough data that the export outlasts the controller's reaction to a stopped unit.
+        in_volume("head -c 300M /dev/zero > big".into()).await?;
+        let out = host
+            .podctl(["backup", "run", &volume, "-f", &dir.path_str()])
+            .await?;
+        ensure!(out.success(), "backup failed: {}{}", out.stdout, out.stderr);
+        // The snapshot says `stopped`: nobody started the consumer during the export.
+        let check = format!("{volume}-check");
+        let out = host
+            .podctl(["restore", &volume, "-f", &dir.path_str(), "--into", &check])
+            .await?;
+        ensure!(out.success(), "restore failed: {}{}", out.stdout, out.stderr);
+        let state = host
+            .sh(&format!(
+                "cat \"$(podman volume inspect --format '{{{{.Mountpoint}}}}' {check})/state\"; podman volume rm {check} >/dev/null"
+            ))
+            .await?
+            .ok()?;
+        ensure!(
+            state.stdout.trim() == "stopped",
+            "the consumer ran during the export: {}",
+            state.stdout
+        );
+        wait_until(TIMEOUT, "the consumer running again", || async {
+            let active = host
+                .exec(["systemctl", "is-active", "--quiet", &unit])
+                .await?
+                .success();
+            Ok(active.then_some(()))
+        })
+        .await?;
+        Ok(())
+    }
+    .await;
+    finish(&host, result).await
 }
 
 /// A blue-green container (see e2e/tests/bluegreen.rs) on `port`.

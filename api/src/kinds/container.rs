@@ -630,8 +630,8 @@ pub struct UpdateSpec {
     /// `{timeout: 2m, watch: 60s}`; the defaults of [`HealthGate`] without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_gate: Option<HealthGate>,
-    /// Snapshot the container's backed-up volumes before a new image starts. Reserved: the
-    /// hook into updates is not built yet, so `true` is rejected by validation.
+    /// Back up the container's volumes that have a `backup` before it moves to another
+    /// image (a gated rollout); a failed backup leaves it on its image.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backup_before: bool,
 }

@@ -7,11 +7,21 @@ use podctl_api::{Kind, Revision};
 use super::BackupError;
 use crate::adapters::podman::{ContainerState, Podman};
 use crate::adapters::systemd::{ActiveState, JobOutcome, Systemd};
-use crate::render::unit_name;
+use crate::bluegreen::container_units;
+
+/// Who holds the stopped units, and where holds are kept (`holds.rs`).
+pub struct HoldFor<'a> {
+    pub state_dir: &'a std::path::Path,
+    /// `backup of volume pgdata`, `restore of volume pgdata`.
+    pub reason: String,
+}
 
 /// The units stopped for one operation, to start again afterwards.
 #[derive(Debug, Default)]
 pub struct Stopped {
+    /// Keeps `apply` and the controller from starting them again until this is dropped
+    /// (after [`start_again`]).
+    pub hold: Option<crate::holds::HoldGuard>,
     /// Every container unit of the revision that was active before, in dependency order:
     /// stopping a consumer also stops the units that `Requires=` it, and they come back too.
     pub restart: Vec<String>,
@@ -39,12 +49,15 @@ pub async fn running_consumers(
             continue;
         }
         let name = c.names.first().cloned().unwrap_or(c.id.clone());
+        // A blue-green container runs as `NAME-blue`/`NAME-green`: the one that runs is
+        // stopped and started again, under its own unit.
+        let unit = format!("{name}.service");
         let managed = revision
             .objects()
             .iter()
-            .find(|o| o.kind == Kind::Container && o.name().as_str() == name);
+            .find(|o| o.kind == Kind::Container && container_units(o).contains(&unit));
         match managed {
-            Some(o) => units.push(unit_name(o.name())),
+            Some(_) => units.push(unit),
             None => {
                 return Err(BackupError::ForeignConsumer {
                     volume: volume.to_owned(),
@@ -62,12 +75,14 @@ pub async fn stop(
     systemd: &Systemd,
     revision: &Revision,
     consumers: Vec<String>,
+    hold: &HoldFor<'_>,
 ) -> Result<Stopped, BackupError> {
     let all: Vec<String> = revision
         .graph()
         .order()
         .filter(|r| r.kind == Kind::Container)
-        .map(|r| unit_name(&r.name))
+        .filter_map(|r| revision.get(r))
+        .flat_map(container_units)
         .collect();
     let states = systemd
         .unit_states(&all)
@@ -85,7 +100,20 @@ pub async fn stop(
         })
         .cloned()
         .collect();
-    let stopped = Stopped { restart, consumers };
+    // Held before the first stop: a controller that sees a consumer stopped must already
+    // find the hold.
+    let guard = match restart.is_empty() && consumers.is_empty() {
+        true => None,
+        false => Some(
+            crate::holds::take(hold.state_dir, &hold.reason, &restart)
+                .map_err(BackupError::Hold)?,
+        ),
+    };
+    let stopped = Stopped {
+        hold: guard,
+        restart,
+        consumers,
+    };
     // Dependents first: the reverse of the dependency order.
     for unit in stopped.consumers.iter().rev() {
         tracing::info!(unit = %unit, "stopping a consumer of the volume");

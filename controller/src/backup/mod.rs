@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use podctl_api::{
-    BackupRepositorySpec, Consistency, Kind, Name, ObjectRef, Retention, Revision, VolumeBackup,
+    BackupRepositorySpec, Consistency, ConsistencyCommand, Kind, Name, ObjectRef, Retention,
+    Revision, VolumeBackup,
 };
 
 use crate::adapters::podman::{Podman, PodmanError};
@@ -37,6 +38,9 @@ pub const TAG_REVISION: &str = "podctl-revision";
 /// The size in bytes of the archive the snapshot holds, checked again at restore.
 pub const TAG_SIZE: &str = "podctl-size";
 
+/// The private directory of the password file when none is given (`--runtime-dir`).
+pub const DEFAULT_RUNTIME_DIR: &str = "/run/podctl";
+
 /// Where backups keep their temporary files.
 #[derive(Debug, Clone)]
 pub struct BackupConfig {
@@ -46,6 +50,20 @@ pub struct BackupConfig {
     pub runtime_dir: PathBuf,
     /// The last backup of each volume (`record.rs`): under podctl's state dir.
     pub records_dir: PathBuf,
+    /// podctl's state dir, where holds on stopped consumers are kept (`holds.rs`).
+    pub state_dir: PathBuf,
+}
+
+impl BackupConfig {
+    /// Everything under `state_dir`, the password file under `runtime_dir`.
+    pub fn new(state_dir: &Path, runtime_dir: &Path) -> Self {
+        Self {
+            work_dir: state_dir.join("backup"),
+            runtime_dir: runtime_dir.to_owned(),
+            records_dir: record::dir(state_dir),
+            state_dir: state_dir.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +104,19 @@ pub enum BackupError {
     },
     #[error("systemd: the job for {unit} ended {outcome}")]
     Job { unit: String, outcome: JobOutcome },
+    #[error("the consistency command in container `{container}` failed; nothing was backed up")]
+    ConsistencyCommand {
+        container: String,
+        #[source]
+        source: PodmanError,
+    },
+    #[error(
+        "the consistency command in container `{container}` did not end within {}s; nothing was backed up (raise `consistency.timeout` if it needs longer)",
+        after.as_secs()
+    )]
+    ConsistencyTimeout { container: String, after: Duration },
+    #[error("cannot hold the stopped consumers against repairs")]
+    Hold(#[source] crate::state_file::StateFileError),
     #[error(
         "container `{container}` uses volume `{volume}` but podctl does not run it; stop it yourself first"
     )]
@@ -124,8 +155,11 @@ impl BackupError {
             | BackupError::IntoExists(_)
             | BackupError::Driver { .. } => "usage",
             BackupError::Password { .. } => "password",
-            BackupError::Io { .. } => "io",
+            BackupError::Io { .. } | BackupError::Hold(_) => "io",
             BackupError::Podman { .. } => "podman",
+            BackupError::ConsistencyCommand { .. } | BackupError::ConsistencyTimeout { .. } => {
+                "consistency"
+            }
             BackupError::Restic { source, .. } => source.kind(),
             BackupError::Systemd { .. } | BackupError::Job { .. } => "systemd",
             BackupError::ForeignConsumer { .. } | BackupError::InUse { .. } => "in-use",
@@ -311,12 +345,20 @@ async fn snapshot(
     let opened = open(target, config).await?;
     let work = private_dir(&config.work_dir, "archive directory")?;
     let archive = work.path().join(target.filename());
-    let stopped = match target.backup.consistency {
+    let stopped = match &target.backup.consistency {
         Consistency::Stop => {
             let consumers = consumers::running_consumers(podman, revision, &target.volume).await?;
-            Some(consumers::stop(systemd, revision, consumers).await?)
+            let hold = consumers::HoldFor {
+                state_dir: &config.state_dir,
+                reason: format!("backup of volume {}", target.volume),
+            };
+            Some(consumers::stop(systemd, revision, consumers, &hold).await?)
         }
         Consistency::None => None,
+        Consistency::Command(command) => {
+            run_command(podman, &target.volume, command).await?;
+            None
+        }
     };
     let exported = podman.export_volume(&target.volume, &archive).await;
     if let Some(stopped) = &stopped {
@@ -356,6 +398,24 @@ async fn snapshot(
         stopped: stopped.map(|s| s.consumers).unwrap_or_default(),
         pruned,
     })
+}
+
+/// `consistency: {container, command}`: the command in the running container, before the
+/// export; a failure or a timeout fails the backup before anything is stored. On a timeout
+/// podman's client is killed; the process inside the container may go on until it ends.
+async fn run_command(
+    podman: &Podman,
+    volume: &str,
+    command: &ConsistencyCommand,
+) -> Result<(), BackupError> {
+    let container = command.container.to_string();
+    let after = command.timeout.as_std();
+    tracing::info!(volume, container = %container, "running the consistency command");
+    match tokio::time::timeout(after, podman.exec(&container, &command.command)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(source)) => Err(BackupError::ConsistencyCommand { container, source }),
+        Err(_) => Err(BackupError::ConsistencyTimeout { container, after }),
+    }
 }
 
 /// `restic forget --prune` with the policy; `--keep-last 1` at least, so that the snapshot

@@ -86,7 +86,11 @@ pub async fn restore(
             source,
         })?;
     let bytes = checked_size(snapshot, &archive)?;
-    let stopped = consumers::stop(systemd, revision, consumers).await?;
+    let hold = consumers::HoldFor {
+        state_dir: &config.state_dir,
+        reason: format!("restore of volume {}", target.volume),
+    };
+    let stopped = consumers::stop(systemd, revision, consumers, &hold).await?;
     let imported = import_exact(podman, &destination, &archive, options.into.is_some()).await;
     consumers::start_again(systemd, &stopped).await?;
     imported?;

@@ -83,6 +83,18 @@ pub fn units(container: &str) -> Vec<String> {
     units
 }
 
+/// The units that run a Container object's containers: `NAME.service`, or a blue-green
+/// container's two colours (its proxy runs none).
+pub fn container_units(object: &podctl_api::Object) -> Vec<String> {
+    match object.as_container() {
+        Some(c) if podctl_api::bluegreen_checks::is_blue_green(c) => Colour::ALL
+            .iter()
+            .map(|c| instance_unit(object.name().as_str(), *c))
+            .collect(),
+        _ => vec![crate::render::unit_name(object.name())],
+    }
+}
+
 /// What the host shows of one colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct InstanceSeen {

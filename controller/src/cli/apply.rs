@@ -47,6 +47,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
         // us, and a controller's host is not ours to change.
         let _lock = take_lock(args).await?;
         let mut host = Host::connect(args.host.config()).await?;
+        args.manifests.for_backup_timers(&mut host.render);
         if std::io::stderr().is_terminal() {
             host.progress = Some(Arc::new(|p: &PullProgress| {
                 eprintln!("{}", printable(&p.to_string()));

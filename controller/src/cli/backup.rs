@@ -75,18 +75,14 @@ pub struct WorkArgs {
         long,
         value_name = "DIR",
         env = "PODCTL_RUNTIME_DIR",
-        default_value = "/run/podctl"
+        default_value = backup::DEFAULT_RUNTIME_DIR
     )]
     pub runtime_dir: PathBuf,
 }
 
 impl WorkArgs {
     fn config(&self, state_dir: &std::path::Path) -> BackupConfig {
-        BackupConfig {
-            work_dir: state_dir.join("backup"),
-            runtime_dir: self.runtime_dir.clone(),
-            records_dir: backup::record::dir(state_dir),
-        }
+        BackupConfig::new(state_dir, &self.runtime_dir)
     }
 }
 

@@ -58,7 +58,8 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Exit> {
         .build()?;
     // The host (its D-Bus connection) lives and dies inside the runtime.
     let plan = runtime.block_on(async {
-        let host = Host::connect(args.host.config()).await?;
+        let mut host = Host::connect(args.host.config()).await?;
+        args.manifests.for_backup_timers(&mut host.render);
         let observed = host.observe(&revision).await?;
         anyhow::Ok(host.plan(&revision, &observed))
     })?;

@@ -133,7 +133,8 @@ fn collect_rows(
         (Ok(revision), _) => {
             // The host (its D-Bus connection) lives and dies inside the runtime.
             let mut rows = runtime.block_on(async {
-                let host = Host::connect(args.host.config()).await?;
+                let mut host = Host::connect(args.host.config()).await?;
+                args.manifests.for_backup_timers(&mut host.render);
                 let observed = host.observe(&revision).await?;
                 let plan = host.plan(&revision, &observed);
                 anyhow::Ok(rows(

@@ -78,7 +78,11 @@ fn host_states(args: &GraphArgs, revision: &Revision) -> BTreeMap<ObjectRef, Str
     };
     let states = runtime.block_on(async {
         tokio::time::timeout(HOST_TIMEOUT, async {
-            let host = Host::connect(args.host.config()).await?;
+            let mut host = Host::connect(args.host.config()).await?;
+            let dir = args.dir_arg.as_ref().unwrap_or(&args.manifests.dir);
+            host.render
+                .backup
+                .set_manifests(dir, &args.manifests.link_roots);
             let observed = host.observe(revision).await?;
             let plan = host.plan(revision, &observed);
             anyhow::Ok(rows(

@@ -88,6 +88,13 @@ pub struct ManifestArgs {
 }
 
 impl ManifestArgs {
+    /// Backup timers run `podctl backup run -f` on the directory this command was given.
+    pub fn for_backup_timers(&self, render: &mut podctl::render::RenderContext) {
+        render.backup.set_manifests(&self.dir, &self.link_roots);
+    }
+}
+
+impl ManifestArgs {
     pub fn load_options(&self) -> podctl_api::LoadOptions {
         podctl_api::LoadOptions {
             link_roots: self.link_roots.clone(),

@@ -54,7 +54,8 @@ pub fn run(args: &RollbackArgs) -> anyhow::Result<Exit> {
             |_| {},
         )
         .await?;
-        let host = Host::connect(args.host.config()).await?;
+        let mut host = Host::connect(args.host.config()).await?;
+        args.manifests.for_backup_timers(&mut host.render);
         let observed = host.observe(&revision).await?;
         let plan = host.plan(&revision, &observed);
         let Some(planned) = plan.step(&object) else {

@@ -59,7 +59,6 @@ where
 }
 
 impl Metrics {
-    /// Every metric registered: a list, one entry per metric (long, not complex).
     /// The metrics of a controller whose state directory is the default.
     pub fn new() -> Self {
         Self::with_backup_records(crate::backup::record::dir(std::path::Path::new(
@@ -67,7 +66,8 @@ impl Metrics {
         )))
     }
 
-    /// The metrics, with the backup records read from `records_dir`.
+    /// The metrics, with the backup records read from `records_dir`. Every metric is
+    /// registered here: a list, one entry per metric (long, not complex).
     pub fn with_backup_records(records_dir: std::path::PathBuf) -> Self {
         let mut registry = Registry::with_prefix("podctl");
         let r = &mut registry;

@@ -332,7 +332,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         pull_attempts: 1,
         ..config.host.clone()
     };
-    let host = Arc::new(Host::connect(host_config).await?);
+    let mut host = Host::connect(host_config).await?;
+    host.render
+        .backup
+        .set_manifests(&config.manifests, &config.load_options.link_roots);
+    let host = Arc::new(host);
     let sampler = Sampler::new(
         PathBuf::from(RUN_DIR),
         podman_run_root(&host).await,

@@ -42,6 +42,8 @@ pub enum ErrorKind {
     Proxy,
     /// A record under the state directory could not be written.
     StateFile,
+    /// The backup `update.backupBefore` asks for failed: the update was not made.
+    Backup,
 }
 
 impl ErrorKind {
@@ -58,6 +60,7 @@ impl ErrorKind {
             Self::Gate => "gate",
             Self::Proxy => "proxy",
             Self::StateFile => "state_file",
+            Self::Backup => "backup",
         }
     }
 }
@@ -196,6 +199,16 @@ pub enum ActionError {
         #[source]
         source: Arc<crate::state_file::StateFileError>,
     },
+    /// `update.backupBefore`: a volume's backup before the new image failed, so the
+    /// container stays on its image and its unit is left as it was.
+    #[error(
+        "backup of volume {volume} before the update failed; the update was not made: {source}"
+    )]
+    BackupBeforeUpdate {
+        volume: String,
+        #[source]
+        source: Arc<crate::backup::BackupError>,
+    },
     /// The new image failed its gate; the previous one runs again.
     #[error("{0}; rolled back to {from}", from = .0.from)]
     RolledBack(Box<GateFailure>),
@@ -246,6 +259,7 @@ impl ActionError {
             | Self::NotSwitched { .. } => ErrorKind::Gate,
             Self::Proxy { .. } => ErrorKind::Proxy,
             Self::BlueGreenState { .. } => ErrorKind::StateFile,
+            Self::BackupBeforeUpdate { .. } => ErrorKind::Backup,
         }
     }
 

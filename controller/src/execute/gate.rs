@@ -24,7 +24,28 @@ pub(super) enum Phase {
 }
 
 impl Phase {
-    pub fn includes(self, kind: Kind) -> bool {
+    /// Whether `step` has actions in this phase: its kind's phase, and for a resource with
+    /// unit actions (a volume's backup timer) also the containers' phase, when the unit
+    /// files have been written and systemd reloaded.
+    pub fn runs(self, step: &Step) -> bool {
+        self.includes(step.object.kind)
+            || (self == Phase::Containers
+                && step.object.kind == Kind::Volume
+                && step.actions.iter().any(Action::is_unit_action))
+    }
+
+    /// Whether `action` of an object of `kind` runs in this phase (see [`Self::runs`]). Only
+    /// a volume's actions are split; a network's unit actions (stopping its containers
+    /// before it is recreated) run with it.
+    pub fn runs_action(self, kind: Kind, action: &Action) -> bool {
+        match (self, kind) {
+            (Phase::Resources, Kind::Volume) => !action.is_unit_action(),
+            (Phase::Containers, Kind::Volume) => action.is_unit_action(),
+            _ => true,
+        }
+    }
+
+    fn includes(self, kind: Kind) -> bool {
         match self {
             Phase::Resources => matches!(
                 kind,

@@ -363,3 +363,25 @@ fn a_container_blocked_after_its_unit_was_written_should_have_it_put_back() {
     let objects: Vec<&ObjectRef> = put_back.iter().map(|s| &s.object).collect();
     assert_eq!(objects, [&container("app")]);
 }
+
+#[test]
+fn only_a_volumes_unit_actions_should_wait_for_the_containers_phase() {
+    let stop = Action::StopUnit {
+        unit: "app.service".into(),
+    };
+    let start_timer = Action::StartUnit {
+        unit: "podctl-backup@data.timer".into(),
+    };
+    let create = Action::CreateVolume {
+        name: "data".into(),
+        driver: "local".into(),
+        options: Default::default(),
+        labels: Default::default(),
+    };
+    // A network stops its containers itself, before it is recreated.
+    assert!(Phase::Networks.runs_action(Kind::Network, &stop));
+    assert!(!Phase::Resources.runs_action(Kind::Volume, &start_timer));
+    assert!(Phase::Containers.runs_action(Kind::Volume, &start_timer));
+    assert!(Phase::Resources.runs_action(Kind::Volume, &create));
+    assert!(!Phase::Containers.runs_action(Kind::Volume, &create));
+}

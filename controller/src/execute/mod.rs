@@ -12,6 +12,7 @@ mod bluegreen;
 mod enablement;
 mod error;
 mod gate;
+mod pre_update;
 mod pull;
 mod rollout;
 mod run;
@@ -131,6 +132,25 @@ pub struct Executor<'a> {
     pub secret_key: &'a secret_source::HashKey,
 }
 
+/// Records `outcome`, joined to the object's outcome of an earlier phase (a volume, then its
+/// backup timer): the actions of both, the time of both, and the verdict of the later one
+/// (it runs only after the earlier one was fine) unless it had nothing to do.
+fn merge_outcome(outcomes: &mut BTreeMap<ObjectRef, Outcome>, outcome: Outcome) {
+    match outcomes.entry(outcome.object.clone()) {
+        std::collections::btree_map::Entry::Vacant(e) => {
+            e.insert(outcome);
+        }
+        std::collections::btree_map::Entry::Occupied(mut e) => {
+            let earlier = e.get_mut();
+            earlier.done.extend(outcome.done);
+            earlier.elapsed += outcome.elapsed;
+            if !matches!(outcome.status, Verdict::UpToDate) {
+                earlier.status = outcome.status;
+            }
+        }
+    }
+}
+
 /// The steps of a plan by what the execution does with them.
 struct Sorted<'a> {
     removals: Vec<&'a Step>,
@@ -141,8 +161,11 @@ struct Sorted<'a> {
 
 impl<'a> Sorted<'a> {
     fn of(plan: &'a Plan) -> Self {
-        let (removals, rest): (Vec<&Step>, Vec<&Step>) =
-            plan.steps.iter().partition(|s| s.change == Change::Delete);
+        // A retained volume that left the revision is kept, but its backup timer goes.
+        let (removals, rest): (Vec<&Step>, Vec<&Step>) = plan.steps.iter().partition(|s| {
+            s.change == Change::Delete
+                || (matches!(s.change, Change::Orphaned { .. }) && !s.actions.is_empty())
+        });
         let (orphans, desired) = rest
             .into_iter()
             .partition(|s| matches!(s.change, Change::Orphaned { .. }));
@@ -209,6 +232,10 @@ impl Executor<'_> {
             return self.interrupted(plan, outcomes);
         }
 
+        // With the restarts a pull decided: those are updates too.
+        let updating: Vec<&Step> = by_object.values().copied().collect();
+        self.backups_before_updates(&updating, revision, &mut gate)
+            .await;
         self.write_and_enable(&removals, &desired, &outcomes, &mut gate, &mut batches)
             .await;
         self.converge_levels(
@@ -220,6 +247,7 @@ impl Executor<'_> {
             &mut outcomes,
         )
         .await;
+        self.reload_after_timer_removals(&outcomes).await;
         let put_back = gate::written_then_blocked(&by_object, &outcomes, &gate, &batches);
         if !put_back.is_empty() {
             self.put_back_units(&put_back).await;
@@ -275,8 +303,10 @@ impl Executor<'_> {
             if group.is_empty() {
                 continue;
             }
-            let done = if kind == Kind::Container {
-                self.remove_containers(&group).await
+            // Volumes may take a backup timer with them: stopped and disabled like a
+            // container's unit.
+            let done = if matches!(kind, Kind::Container | Kind::Volume) {
+                self.remove_with_units(&group).await
             } else {
                 self.remove_resources(&group).await
             };
@@ -356,6 +386,21 @@ impl Executor<'_> {
         failpoint::hit("enabled");
     }
 
+    /// A backup schedule dropped from a volume that stays removes its unit files in the
+    /// containers' phase, after the reload of this execution: systemd is reloaded once more
+    /// so that it forgets them now, not at the next reload.
+    async fn reload_after_timer_removals(&self, outcomes: &BTreeMap<ObjectRef, Outcome>) {
+        let removed = outcomes.values().any(|o| {
+            o.object.kind == Kind::Volume
+                && o.done
+                    .iter()
+                    .any(|a| matches!(a, Action::RemoveUnitFile { .. }))
+        });
+        if removed && let Err(e) = self.systemd.reload().await {
+            warn!(error = %e, "cannot reload systemd after removing backup timers");
+        }
+    }
+
     /// Converges one phase's objects level by level of the graph, independent ones in
     /// parallel up to `concurrency`; an object whose dependency did not converge is blocked.
     async fn converge_levels(
@@ -379,10 +424,16 @@ impl Executor<'_> {
                 return;
             }
             let mut work = Vec::new();
-            for object in level.into_iter().filter(|o| phase.includes(o.kind)) {
-                let Some(step) = by_object.get(object) else {
+            for object in level {
+                let Some(step) = by_object.get(object).filter(|s| phase.runs(s)) else {
                     continue;
                 };
+                // A resource's second phase (its units) only after its first succeeded.
+                if object.kind != Kind::Container
+                    && outcomes.get(object).is_some_and(|o| !o.status.is_ok())
+                {
+                    continue;
+                }
                 let not_attempted = gate.why_not_attempted(step, revision, outcomes, batches);
                 let semaphore = semaphore.clone();
                 let step = *step;
@@ -396,7 +447,7 @@ impl Executor<'_> {
                             if self.interrupt.is_cancelled() {
                                 (Verdict::Blocked(Blocked::Interrupted), Vec::new())
                             } else {
-                                self.converge(step, ctx)
+                                self.converge(step, phase, ctx)
                                     .instrument(info_span!("object", object = %step.object))
                                     .await
                             }
@@ -406,16 +457,25 @@ impl Executor<'_> {
                 });
             }
             for outcome in join_all(work).await {
-                outcomes.insert(outcome.object.clone(), outcome);
+                merge_outcome(outcomes, outcome);
             }
         }
     }
 
     /// Runs one desired object's actions in order, up to the first that fails (files and
     /// enablement were done for the batch: those report the batch's result).
-    async fn converge(&self, step: &Step, ctx: &RunContext<'_>) -> (Verdict, Vec<Action>) {
+    async fn converge(
+        &self,
+        step: &Step,
+        phase: Phase,
+        ctx: &RunContext<'_>,
+    ) -> (Verdict, Vec<Action>) {
         let mut done = Vec::new();
-        for action in &step.actions {
+        for action in step
+            .actions
+            .iter()
+            .filter(|a| phase.runs_action(step.object.kind, a))
+        {
             if let Err(e) = self.run_action(action, ctx).await {
                 // The caller reports every outcome (apply's table, the controller's
                 // events and metrics); a warning here would say it twice.
@@ -463,7 +523,7 @@ impl Executor<'_> {
     /// Removes the units and containers of objects that left the revision: their units
     /// stopped in parallel, then disabled in one batch, then each one's files and
     /// container removed.
-    async fn remove_containers(&self, steps: &[&Step]) -> Vec<Outcome> {
+    async fn remove_with_units(&self, steps: &[&Step]) -> Vec<Outcome> {
         let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let no_batches = Batches::default();
         let stop_ctx = RunContext {

@@ -19,8 +19,9 @@ pub enum UnitDirError {
     Remove { path: PathBuf, source: io::Error },
 }
 
-/// Reads the `*.service` files of `dir`: the full text of podctl's own, only the
-/// existence of the others. A missing directory is empty.
+/// Reads the `*.service` and `*.timer` files of `dir` (timers: volumes' backup schedules):
+/// the full text of podctl's own, only the existence of the others. A missing directory is
+/// empty.
 pub fn read_unit_dir(
     dir: &Path,
 ) -> Result<std::collections::BTreeMap<String, UnitFileOnDisk>, UnitDirError> {
@@ -43,7 +44,7 @@ pub fn read_unit_dir(
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if !name.ends_with(".service") || name.starts_with('.') {
+        if !(name.ends_with(".service") || name.ends_with(".timer")) || name.starts_with('.') {
             continue;
         }
         let path = entry.path();
@@ -175,8 +176,13 @@ mod tests {
         )
         .expect("write");
         fs::write(dir.path().join("c.timer"), "[Timer]\n").expect("write");
+        fs::write(dir.path().join("d.socket"), "[Socket]\n").expect("write");
         let files = read_unit_dir(dir.path()).expect("read");
-        assert_eq!(files.keys().collect::<Vec<_>>(), ["a.service", "b.service"]);
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            ["a.service", "b.service", "c.timer"]
+        );
+        assert!(!files["c.timer"].managed);
         assert!(files["a.service"].managed);
         assert!(files["a.service"].content.contains("[Unit]"));
         assert!(!files["b.service"].managed);

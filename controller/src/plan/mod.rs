@@ -1,6 +1,7 @@
 //! The plan: a pure function from the desired revision and the observed host to the
 //! actions that converge it, each with its reason. `diff` prints it, `apply` executes it.
 
+mod backup_timer;
 pub mod bluegreen;
 mod explain;
 pub mod guard;
@@ -145,6 +146,32 @@ impl Action {
         }
     }
 
+    /// Whether the action is about a systemd unit. A Volume's step carries some (its backup
+    /// timer): the executor runs them after the unit files are written, with the containers.
+    pub fn is_unit_action(&self) -> bool {
+        match self {
+            Action::WriteUnit { .. }
+            | Action::EnableUnit { .. }
+            | Action::DisableUnit { .. }
+            | Action::StartUnit { .. }
+            | Action::RestartUnit { .. }
+            | Action::RestartedWith { .. }
+            | Action::StopUnit { .. }
+            | Action::RemoveUnitFile { .. }
+            | Action::Rollout(_)
+            | Action::BlueGreen(_) => true,
+            Action::PullImage { .. }
+            | Action::RemoveImage { .. }
+            | Action::CreateVolume { .. }
+            | Action::RemoveVolume { .. }
+            | Action::CreateSecret { .. }
+            | Action::RemoveSecret { .. }
+            | Action::CreateNetwork { .. }
+            | Action::RemoveNetwork { .. }
+            | Action::RemoveContainer { .. } => false,
+        }
+    }
+
     /// Whether the action changes unit files (and so needs a daemon-reload after it).
     pub fn touches_unit_files(&self) -> bool {
         matches!(
@@ -271,7 +298,7 @@ impl Step {
             && !matches!(self.change, Change::Conflict { .. } | Change::Error { .. })
     }
 
-    fn new(object: ObjectRef, change: Change, actions: Vec<Action>) -> Self {
+    pub fn new(object: ObjectRef, change: Change, actions: Vec<Action>) -> Self {
         Self {
             object,
             change,
@@ -380,6 +407,9 @@ impl Plan {
                 step.change = Change::Orphaned {
                     reason: "left the revision; kept (--prune=false)".into(),
                 };
+            }
+            // A retained volume's step may carry the removal of its backup timer.
+            if matches!(step.change, Change::Orphaned { .. }) {
                 step.actions.clear();
             }
         }
@@ -416,7 +446,9 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
         };
         let spec = match &object.spec {
             podctl_api::Spec::Volume(v) => {
-                steps.push(volume::plan(object_ref, v, observed));
+                let mut step = volume::plan(object_ref, v, observed);
+                backup_timer::attach(&mut step, v, observed, ctx);
+                steps.push(step);
                 continue;
             }
             podctl_api::Spec::Secret(s) => {
@@ -482,6 +514,7 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
     steps.extend(network::removals(revision, observed));
     steps.extend(image::removals(revision, observed));
     steps.extend(volume::removals(revision, observed));
+    backup_timer::removals(revision, observed, &mut steps);
     Plan { steps }
 }
 
@@ -1008,6 +1041,8 @@ pub fn container_unit_name(name: &Name) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_backup_timer;
 #[cfg(test)]
 mod tests_bluegreen;
 #[cfg(test)]

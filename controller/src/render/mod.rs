@@ -1,6 +1,7 @@
 //! Rendering: desired objects to the exact files and commands podctl installs. Pure:
 //! the same revision and context always give the same bytes, so "changed" means "differs".
 
+pub mod backup_timer;
 pub mod bluegreen;
 pub mod container;
 pub mod quote;
@@ -32,6 +33,8 @@ pub struct RenderContext {
     /// The image ID each container is pinned to by name (see `rollout::decide`); the
     /// planner fills it. A container without one runs its reference.
     pub image_pins: BTreeMap<String, String>,
+    /// What a volume's backup timer runs (`backup.schedule`).
+    pub backup: backup_timer::BackupCommand,
 }
 
 impl Default for RenderContext {
@@ -44,6 +47,7 @@ impl Default for RenderContext {
             ],
             secret_hashes: BTreeMap::new(),
             image_pins: BTreeMap::new(),
+            backup: backup_timer::BackupCommand::default(),
         }
     }
 }

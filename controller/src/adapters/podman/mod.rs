@@ -316,6 +316,33 @@ impl Podman {
         .map(drop)
     }
 
+    /// `podman exec CONTAINER COMMAND…` (no shell; podman takes every argument after the
+    /// container's name as the command's). Its standard output is discarded, not collected:
+    /// a dump written to stdout by mistake must not fill podctl's memory; stderr is kept for
+    /// the error.
+    pub async fn exec(&self, container: &str, command: &[String]) -> Result<()> {
+        let mut args = strings(&["exec", container]);
+        args.extend(command.iter().cloned());
+        let argv = self.argv(&args);
+        tracing::debug!(argv = %argv, "podman");
+        let output = Command::new(&self.program)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|source| PodmanError::Spawn {
+                argv: argv.clone(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(failed(argv, &output));
+        }
+        Ok(())
+    }
+
     /// `podman volume import NAME PATH`: unpacks a tar file into the volume, over what it
     /// holds (podman merges: empty the volume first for an exact restore).
     pub async fn import_volume(&self, name: &str, path: &Path) -> Result<()> {
