@@ -244,3 +244,90 @@ async fn a_switch_killed_at_any_step_should_be_finished_or_undone_by_the_next_ap
     host.prune_all().await?;
     result
 }
+
+/// A Volume backed up with `consistency: stop` into a repository under /srv, mounted by a
+/// blue-green container with `update.backupBefore`.
+fn with_backed_up_volume(host: &TestHost, name: &str, tag: &str, port: u16) -> Result<String> {
+    let password = format!("/srv/{name}-pw");
+    host.write_file(&password, "e2e-bluegreen-pw-7q")?;
+    let container = web(name, tag, port)
+        .replace(
+            "  stopTimeout: 2s\n",
+            &format!("  stopTimeout: 2s\n  volumes: [{{volume: {name}, path: /data}}]\n"),
+        )
+        .replace(
+            "    strategy: blue-green\n",
+            "    strategy: blue-green\n    backupBefore: true\n",
+        );
+    Ok(format!(
+        "apiVersion: podctl.io/v1\nkind: Secret\nmetadata: {{name: {name}-pw}}\nspec: {{source: {{file: {password}}}}}\n\
+         ---\napiVersion: podctl.io/v1\nkind: BackupRepository\nmetadata: {{name: {name}}}\nspec: {{repository: /srv/{name}/restic, passwordSecret: {name}-pw}}\n\
+         ---\napiVersion: podctl.io/v1\nkind: Volume\nmetadata: {{name: {name}}}\nspec:\n  reclaimPolicy: Delete\n  backup: {{repository: {name}, consistency: stop}}\n\
+         ---\n{container}"
+    ))
+}
+
+/// Snapshots of `volume`, as `podctl backup list` counts them.
+async fn snapshots(host: &TestHost, dir: &ManifestDir, volume: &str) -> Result<usize> {
+    let out = host
+        .podctl(["backup", "list", "-f", &dir.path_str(), volume])
+        .await?
+        .ok()?;
+    Ok(out
+        .stdout
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count())
+}
+
+#[tokio::test]
+async fn backups_should_stop_and_start_the_serving_colour_and_run_before_a_switch() -> Result<()> {
+    let Some(host) = TestHost::require(
+        "backups_should_stop_and_start_the_serving_colour_and_run_before_a_switch",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("bgbk");
+    let port = port() + 2000;
+    let result = async {
+        let dir = host.write_manifests(&[(
+            "all.yaml",
+            &with_backed_up_volume(&host, &name, "v1", port)?,
+        )])?;
+        ensure!(apply(&host, &dir).await?.success(), "first apply failed");
+        serves(&host, port, "v1").await?;
+        // `consistency: stop`: the colour that runs is the consumer.
+        let out = host
+            .podctl_logged(&["backup", "run", "-f", &dir.path_str(), &name])
+            .await?;
+        ensure!(out.success(), "backup failed");
+        ensure!(
+            out.stdout
+                .contains(&format!("stopped and started again: {name}-blue.service")),
+            "backup said: {}",
+            out.stdout
+        );
+        serves(&host, port, "v1").await?;
+        ensure!(snapshots(&host, &dir, &name).await? == 1);
+        // `backupBefore`: a switch to another image is an update; the snapshot comes first.
+        let dir = host.write_manifests(&[(
+            "all.yaml",
+            &with_backed_up_volume(&host, &name, "v2", port)?,
+        )])?;
+        ensure!(apply(&host, &dir).await?.success(), "v2 apply failed");
+        serves(&host, port, "v2").await?;
+        ensure!(active_colours(&host, &name).await? == ["green"]);
+        ensure!(
+            snapshots(&host, &dir, &name).await? == 2,
+            "no snapshot before the switch"
+        );
+        Ok(())
+    }
+    .await;
+    host.prune_all().await?;
+    result
+}
