@@ -204,3 +204,31 @@ fn blue_green_idle_colour_left_running_should_be_stopped() {
     let step = step_of(&web("v1"), &o);
     assert_eq!(verbs(&step), ["stop web-green.service"]);
 }
+
+#[test]
+fn blue_green_colour_should_be_stopped_and_started_again_with_its_recreated_network() {
+    let net = "apiVersion: podctl.io/v1\nkind: Network\nmetadata: {name: net}\nspec: {}\n";
+    let text = "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  image: localhost/web:v1\n  network: net\n  ports: ['8080:8080']\n  healthCheck: {command: [true]}\n  update: {strategy: blue-green}\n";
+    let rev = revision(&[("net.yaml", net), ("web.yaml", text)]);
+    let mut o = host();
+    apply(&mut o, &rev);
+    o.bluegreen
+        .insert("web".into(), State::new("web", Colour::Blue));
+    o.networks.insert(
+        "net".into(),
+        crate::observe::NetworkStatus {
+            driver: "bridge".into(),
+            labels: crate::ownership::mark_labels(podctl_api::Kind::Network, "net", "old"),
+            ..Default::default()
+        },
+    );
+    let plan = plan(&rev, &o, &RenderContext::default());
+    let network = plan
+        .steps
+        .iter()
+        .find(|s| s.object.kind == podctl_api::Kind::Network)
+        .expect("network step");
+    assert_eq!(verbs(network)[0], "stop web-blue.service");
+    let web = step_of(&rev, &o);
+    assert_eq!(verbs(&web), ["start web-blue.service"]);
+}
