@@ -25,7 +25,27 @@ pub(super) struct Desired<'a> {
 
 /// The step of a blue-green container; `None` when its image does not resolve (validation
 /// rules that out).
-pub(super) fn plan(d: &Desired<'_>, observed: &Observed, ctx: &RenderContext) -> Option<Step> {
+pub(super) fn plan(
+    d: &Desired<'_>,
+    observed: &Observed,
+    ctx: &RenderContext,
+    recreated_network: Option<&podctl_api::Name>,
+) -> Option<Step> {
+    let mut step = plan_step(d, observed, ctx)?;
+    // Its network is recreated (which stops the serving colour): started again after.
+    if let Some(network) = recreated_network
+        && let Some(unit) = step.unit.clone()
+        && !step
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::BlueGreen(_)))
+    {
+        super::restart_for_network(&mut step, &unit, network);
+    }
+    Some(step)
+}
+
+fn plan_step(d: &Desired<'_>, observed: &Observed, ctx: &RenderContext) -> Option<Step> {
     let name = d.object.name();
     let image = image_reference(d.spec, d.revision)?;
     let pinned = d.decision.and_then(Decision::image_word);

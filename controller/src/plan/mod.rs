@@ -483,17 +483,8 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
                 decision: decisions.get(object_ref.name.as_str()),
             };
             desired_units.extend(crate::bluegreen::units(object.name().as_str()));
-            let mut step = bluegreen::plan(&desired, observed, ctx);
-            if let (Some(step), Some(network)) = (&mut step, recreated_networks.get(object_ref))
-                && let Some(unit) = step.unit.clone()
-                && !step
-                    .actions
-                    .iter()
-                    .any(|a| matches!(a, Action::BlueGreen(_)))
-            {
-                restart_for_network(step, &unit, network);
-            }
-            steps.extend(step);
+            let network = recreated_networks.get(object_ref);
+            steps.extend(bluegreen::plan(&desired, observed, ctx, network));
             continue;
         }
         let Some(unit) = container_unit(object, revision, ctx) else {
