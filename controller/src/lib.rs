@@ -16,3 +16,5 @@ pub mod render;
 pub mod report;
 pub mod rollout;
 pub mod state_file;
+pub mod sync;
+pub mod update;

@@ -35,6 +35,8 @@ pub struct HostConfig {
     /// Tries of a pull that fails on the network within one execution. The controller makes
     /// it 1: its own backoff retries, and a pass must not wait on a registry that is down.
     pub pull_attempts: u32,
+    /// Rollouts (restart onto a new image, then the gate) at once, host-wide.
+    pub max_parallel_updates: usize,
 }
 
 /// Where podctl keeps its own records (the images it pulled), unless `PODCTL_STATE_DIR`.
@@ -282,6 +284,7 @@ impl Host {
             pull_attempts: self.config.pull_attempts,
             interrupt: self.interrupt.clone(),
             secret_key: &self.secret_key,
+            updates: crate::execute::UpdateSlots::new(self.config.max_parallel_updates),
         }
         .execute(plan, revision)
         .await

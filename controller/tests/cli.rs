@@ -265,3 +265,25 @@ fn validate_should_escape_control_characters_in_file_names() {
         );
     }
 }
+
+#[test]
+fn update_of_a_container_without_an_update_policy_exits_2_with_a_hint() {
+    podctl()
+        .args(["update", "--check", "postgresql", "nosuch", "-f"])
+        .arg(examples("production"))
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("container/postgresql has update.policy none").and(
+                predicate::str::contains("hint: set `update: {policy: registry}`"),
+            ),
+        );
+    podctl()
+        .args(["update", "--check", "nosuch", "-f"])
+        .arg(examples("production"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "container/nosuch is not in the manifests",
+        ));
+}

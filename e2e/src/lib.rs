@@ -5,6 +5,7 @@
 //! the sandbox's D-Bus system bus, as podctl itself will. [`wait_until`] is the only way tests
 //! wait: a bounded poll on a condition, never a fixed sleep.
 
+pub mod controller;
 mod host;
 pub mod load;
 mod podctl;

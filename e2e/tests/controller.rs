@@ -11,10 +11,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use podctl_e2e::controller::{
+    CONTROLLER, clean_up, finish, http_get, start_controller, start_controller_with_env,
+};
 use podctl_e2e::{ManifestDir, TestHost, wait_until};
 
 const UNIT_DIR: &str = "/etc/systemd/system";
-const CONTROLLER: &str = "podctl.service";
 const TIMEOUT: Duration = Duration::from_secs(60);
 const STATUS_SOCKET: &str = "/run/podctl/status.sock";
 
@@ -22,82 +24,6 @@ fn container(name: &str, port: u16) -> String {
     format!(
         "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/web:v1\n  network: host\n  env: {{PORT: \"{port}\"}}\n  stopTimeout: 5s\n"
     )
-}
-
-/// Installs dist/podctl.service with a drop-in that runs this work tree's binary on `dir`,
-/// and starts it; `systemctl start` of a `Type=notify` unit returns once READY=1 arrived.
-async fn start_controller(host: &TestHost, dir: &ManifestDir, extra: &str) -> Result<()> {
-    start_controller_with_env(host, dir, extra, "").await
-}
-
-/// [`start_controller`] with `Environment=` settings (`"NAME=value ..."`) in the drop-in.
-async fn start_controller_with_env(
-    host: &TestHost,
-    dir: &ManifestDir,
-    extra: &str,
-    environment: &str,
-) -> Result<()> {
-    let unit = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../dist/podctl.service"
-    ))?;
-    host.write_file(format!("{UNIT_DIR}/{CONTROLLER}"), &unit)?;
-    let bin = host.podctl_bin()?;
-    host.write_file(
-        format!("{UNIT_DIR}/{CONTROLLER}.d/50-e2e.conf"),
-        &format!(
-            "[Service]\n{}ExecStart=\nExecStart={} controller -f {} {extra}\n",
-            // An empty `Environment=` would clear the unit's own (RUST_LOG).
-            if environment.is_empty() {
-                String::new()
-            } else {
-                format!("Environment={environment}\n")
-            },
-            bin.display(),
-            dir.path_str()
-        ),
-    )?;
-    host.exec_ok(["systemctl", "daemon-reload"]).await?;
-    host.exec_ok(["systemctl", "reset-failed", CONTROLLER])
-        .await
-        .ok();
-    let out = host.exec(["systemctl", "start", CONTROLLER]).await?;
-    ensure!(
-        out.success(),
-        "the controller did not start: {}\n{}",
-        out.stderr,
-        host.journal(CONTROLLER).await?
-    );
-    Ok(())
-}
-
-/// Stops the controller and removes what the test created, through podctl itself.
-async fn clean_up(host: &TestHost) -> Result<()> {
-    host.exec(["systemctl", "stop", CONTROLLER]).await?;
-    let _ = std::fs::remove_file(host.host_path(format!("{UNIT_DIR}/{CONTROLLER}.d/50-e2e.conf")));
-    host.exec(["systemctl", "daemon-reload"]).await?;
-    host.prune_all().await
-}
-
-/// Cleans up after a controller test, then reports its result with the controller's journal.
-async fn finish(host: &TestHost, result: Result<()>) -> Result<()> {
-    let journal = host.journal(CONTROLLER).await.unwrap_or_default();
-    let cleaned = clean_up(host).await;
-    result.with_context(|| format!("controller journal:\n{journal}"))?;
-    cleaned
-}
-
-async fn http_get(host: &TestHost, path: &str) -> Result<String> {
-    let out = host
-        .exec_ok([
-            "curl",
-            "-sS",
-            "--max-time",
-            "5",
-            &format!("http://127.0.0.1:9883{path}"),
-        ])
-        .await?;
-    Ok(out.stdout)
 }
 
 /// GET over the controller's root-only unix socket.

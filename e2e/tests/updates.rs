@@ -1,11 +1,15 @@
 //! Guarded rollouts on the real test host: an image change from the manifest is pinned by
 //! image ID, judged by the health gate, and rolled back to the pinned previous image when
 //! it fails (never healthy, or crashing inside the watch window), without a retry loop;
-//! the pin survives a daemon-reload and a restart of the unit.
+//! the pin survives a daemon-reload and a restart of the unit. A new digest under the same
+//! tag in the local registry is found by `podctl update --check` and rolled out by the
+//! controller on its own schedule (a failed one is held, not retried); `--max-parallel-updates`
+//! bounds the rollouts of a pass, and a rollback stops the rest of them.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use podctl_e2e::controller::{finish, http_get, start_controller};
 use podctl_e2e::{ExecOutput, ManifestDir, TestHost, line_of, wait_until};
 
 const UNIT_DIR: &str = "/etc/systemd/system";
@@ -13,12 +17,17 @@ const UNIT_DIR: &str = "/etc/systemd/system";
 /// A web container on no network (its health check and `/version` are asked from inside),
 /// with a fast health check and a short gate so that a test takes seconds.
 fn web(name: &str, tag: &str, extra: &str) -> String {
+    web_image(name, &format!("localhost/web:{tag}"), extra)
+}
+
+/// [`web`] with any image reference; `extra` may add to `update:` (it comes right after it).
+fn web_image(name: &str, image: &str, extra: &str) -> String {
     format!(
         "apiVersion: podctl.io/v1
 kind: Container
 metadata: {{name: {name}}}
 spec:
-  image: localhost/web:{tag}
+  image: {image}
   network: none
   stopTimeout: 2s
   healthCheck:
@@ -371,6 +380,250 @@ spec:
             app_active >= healthy,
             "app active at {app_active}, before db was healthy at {healthy}"
         );
+        Ok(())
+    }
+    .await;
+    host.prune_all().await?;
+    result
+}
+
+/// `manifest` (from [`web`] or [`web_image`]) with a health check that load on a shared
+/// test machine does not fail (seen: podman's exec over 1 s at a load average of 10): 5 s
+/// to answer, unhealthy after 3 failures. A broken image still fails in about 3 s.
+fn tolerant(manifest: &str) -> String {
+    manifest.replace("timeout: 1s\n    retries: 1", "timeout: 5s\n    retries: 3")
+}
+
+/// The tests' registry, inside the sandbox (plain HTTP by its registries.conf.d).
+const REGISTRY: &str = "127.0.0.1:5000";
+
+/// Pushes a local test image to the registry under `tag` of `REGISTRY/web`: a new digest
+/// under the same tag when the image differs.
+async fn push(host: &TestHost, image: &str, tag: &str) -> Result<()> {
+    host.exec_ok([
+        "podman",
+        "push",
+        "--quiet",
+        image,
+        &format!("{REGISTRY}/web:{tag}"),
+    ])
+    .await?;
+    Ok(())
+}
+
+async fn update_check(host: &TestHost, dir: &ManifestDir) -> Result<ExecOutput> {
+    host.podctl_logged(&["update", "--check", "-f", &dir.path_str()])
+        .await
+}
+
+/// `podctl_update_last_check_timestamp_seconds` from the controller's /metrics (0: none).
+async fn last_check(host: &TestHost) -> Result<f64> {
+    Ok(http_get(host, "/metrics")
+        .await?
+        .lines()
+        .find_map(|l| l.strip_prefix("podctl_update_last_check_timestamp_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0))
+}
+
+#[tokio::test]
+async fn a_new_digest_under_the_tag_should_be_rolled_out_by_the_controller_and_a_failed_one_held()
+-> Result<()> {
+    let Some(host) = TestHost::require(
+        "a_new_digest_under_the_tag_should_be_rolled_out_by_the_controller_and_a_failed_one_held",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("follow");
+    let result = async {
+        push(&host, "localhost/web:v1", &name).await?;
+        let image = format!("{REGISTRY}/web:{name}");
+        let manifest = tolerant(&web_image(&name, &image, "    policy: registry\n"));
+        let dir = host.write_manifests(&[("web.yaml", &manifest)])?;
+        ensure!(apply(&host, &dir).await?.success());
+        let check = update_check(&host, &dir).await?;
+        ensure!(check.status.code() == Some(0), "nothing new yet: {check:?}");
+        ensure!(check.stdout.contains("up to date"), "{}", check.stdout);
+
+        // v2 under the same tag: --check sees it (old -> new digest) and exits 1.
+        push(&host, "localhost/web:v2", &name).await?;
+        let check = update_check(&host, &dir).await?;
+        let line = line_of(&check, &format!("container/{name}"));
+        ensure!(check.status.code() == Some(1), "an update must exit 1");
+        ensure!(
+            line.contains(&image) && line.contains("sha256:") && line.contains(" -> sha256:"),
+            "{line}"
+        );
+
+        // The controller finds it on its own schedule, pulls it and rolls it out.
+        start_controller(&host, &dir, "--update-interval 1s --update-jitter 0s").await?;
+        wait_until(
+            Duration::from_secs(60),
+            "the controller rolled out v2",
+            || async {
+                Ok((version(&host, &name).await.ok().as_deref() == Some("v2")).then_some(()))
+            },
+        )
+        .await?;
+        wait_until(
+            Duration::from_secs(30),
+            "update --check exits 0",
+            || async {
+                let out = host
+                    .podctl(["update", "--check", "-f", &dir.path_str()])
+                    .await?;
+                Ok((out.status.code() == Some(0)).then_some(()))
+            },
+        )
+        .await?;
+        let h = history(&host, &name).await?;
+        ensure!(
+            h.contains("image-changed") && h.contains("Succeeded"),
+            "{h}"
+        );
+        ensure!(
+            last_check(&host).await? > 0.0,
+            "no last check time in /metrics"
+        );
+
+        // A broken image under the tag: rolled back once, then held over later checks.
+        push(&host, "localhost/web:broken", &name).await?;
+        wait_until(
+            Duration::from_secs(60),
+            "the broken image rolled back",
+            || async {
+                Ok(history(&host, &name)
+                    .await?
+                    .contains("RolledBack")
+                    .then_some(()))
+            },
+        )
+        .await?;
+        let after = last_check(&host).await?;
+        wait_until(
+            Duration::from_secs(30),
+            "three more update checks",
+            || async { Ok((last_check(&host).await? >= after + 3.0).then_some(())) },
+        )
+        .await?;
+        let h = history(&host, &name).await?;
+        ensure!(
+            h.matches("RolledBack").count() == 1,
+            "retried the failed image: {h}"
+        );
+        serves(&host, &name, "v2").await?;
+        let check = update_check(&host, &dir).await?;
+        ensure!(
+            check.status.code() == Some(0) && check.stdout.contains("held"),
+            "a held image is no update: {check:?}"
+        );
+        Ok(())
+    }
+    .await;
+    finish(&host, result).await
+}
+
+async fn apply_one_at_a_time(host: &TestHost, dir: &ManifestDir) -> Result<ExecOutput> {
+    host.podctl_logged(&[
+        "apply",
+        "--max-parallel-updates",
+        "1",
+        "-f",
+        &dir.path_str(),
+    ])
+    .await
+}
+
+/// The unit's ActiveEnterTimestamp (µs since the epoch).
+async fn active_since(host: &TestHost, name: &str) -> Result<u64> {
+    let systemd = host.systemd().await?;
+    Ok(systemd
+        .unit(&format!("{name}.service"))
+        .await?
+        .active_enter_timestamp)
+}
+
+#[tokio::test]
+async fn max_parallel_updates_should_bound_rollouts_and_a_rollback_stop_the_rest() -> Result<()> {
+    let Some(host) = TestHost::require(
+        "max_parallel_updates_should_bound_rollouts_and_a_rollback_stop_the_rest",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    // The graph's order is by name: a, then b, then c.
+    let names = [
+        host.unique_name("upa"),
+        host.unique_name("upb"),
+        host.unique_name("upc"),
+    ];
+    let result = async {
+        let manifests = |tags: [&str; 3]| -> Result<ManifestDir> {
+            let files: Vec<(String, String)> = names
+                .iter()
+                .zip(tags)
+                .map(|(n, t)| (format!("{n}.yaml"), tolerant(&web(n, t, ""))))
+                .collect();
+            let files: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(f, t)| (f.as_str(), t.as_str()))
+                .collect();
+            host.write_manifests(&files)
+        };
+        ensure!(
+            apply(&host, &manifests(["v1", "v1", "v1"])?)
+                .await?
+                .success()
+        );
+
+        // One at a time: each restart waits for the gate (3 s watch) of the one before.
+        let out = apply_one_at_a_time(&host, &manifests(["v2", "v2", "v2"])?).await?;
+        ensure!(out.success(), "v2 rollouts failed");
+        let mut since = Vec::new();
+        for n in &names {
+            since.push(active_since(&host, n).await?);
+        }
+        eprintln!("active since (µs): {since:?}");
+        for pair in since.windows(2) {
+            ensure!(
+                pair[1] >= pair[0] + 3_000_000,
+                "two rollouts overlapped: {since:?}"
+            );
+        }
+
+        // a fails its gate first: b and c are not rolled out in that pass.
+        let v2 = image_id(&host, "localhost/web:v2").await?;
+        let out = apply_one_at_a_time(&host, &manifests(["broken", "v1", "v1"])?).await?;
+        ensure!(!out.success(), "a rollback must fail the apply");
+        ensure!(
+            line_of(&out, &format!("container/{}", names[0])).contains("rolled back to"),
+            "{}",
+            out.stdout
+        );
+        for n in &names[1..] {
+            let line = line_of(&out, &format!("container/{n}"));
+            ensure!(
+                line.contains("BLOCKED") && line.contains("rolled back in this pass"),
+                "{line}"
+            );
+            ensure!(running_image(&host, n).await? == v2, "{n} left v2");
+            ensure!(
+                unit_text(&host, n)?.contains(&format!("\t{v2}")),
+                "{n}'s unit not put back on v2"
+            );
+        }
+        // The next pass rolls them out; a stays held.
+        let out = apply_one_at_a_time(&host, &manifests(["broken", "v1", "v1"])?).await?;
+        ensure!(out.success(), "the next apply must roll b and c out");
+        let v1 = image_id(&host, "localhost/web:v1").await?;
+        for n in &names[1..] {
+            ensure!(running_image(&host, n).await? == v1, "{n} not on v1");
+        }
         Ok(())
     }
     .await;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::{Exit, HostArgs, LockArgs, ManifestArgs, load_or_report};
+use super::{Exit, HostArgs, LockArgs, ManifestArgs, RolloutArgs, load_or_report};
 use podctl::execute::{Outcome, PullProgress, Verdict};
 use podctl::lock::{self, HostLock};
 use podctl::plan::{Change, Plan};
@@ -19,6 +19,8 @@ pub struct ApplyArgs {
     pub manifests: ManifestArgs,
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub rollouts: RolloutArgs,
     #[command(flatten)]
     pub lock: LockArgs,
     /// Apply even when the revision is empty and would remove every managed container
@@ -45,8 +47,8 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
         let started = Instant::now();
         // Before looking at the host: what is observed and planned must not change under
         // us, and a controller's host is not ours to change.
-        let _lock = take_lock(args).await?;
-        let mut host = Host::connect(args.host.config()).await?;
+        let _lock = take_lock(&args.lock, &args.manifests.dir).await?;
+        let mut host = Host::connect(args.rollouts.config(&args.host)).await?;
         args.manifests.for_backup_timers(&mut host.render);
         if std::io::stderr().is_terminal() {
             host.progress = Some(Arc::new(|p: &PullProgress| {
@@ -81,7 +83,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Exit> {
 }
 
 /// One line per object and the summary line, on stdout; how many objects are not ok.
-fn print_outcomes(
+pub(super) fn print_outcomes(
     outcomes: &[Outcome],
     revision: &podctl_api::Revision,
     started: Instant,
@@ -192,7 +194,9 @@ fn warn_drop_ins(plan: &Plan) -> usize {
 /// calls in flight finish, nothing more starts, and what was left half-way is finished by
 /// the next apply. A second one ends podctl at once, which is safe too (unit files are
 /// written atomically; the next apply repairs the rest).
-fn stop_on_signals(interrupt: tokio_util::sync::CancellationToken) -> std::io::Result<()> {
+pub(super) fn stop_on_signals(
+    interrupt: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -203,11 +207,11 @@ fn stop_on_signals(interrupt: tokio_util::sync::CancellationToken) -> std::io::R
                 _ = sigterm.recv() => {}
             }
             if n > 0 {
-                eprintln!("podctl apply: stopped at once; run apply again to finish");
+                eprintln!("podctl: stopped at once; run apply again to finish");
                 std::process::exit(Exit::Interrupted as i32);
             }
             eprintln!(
-                "podctl apply: interrupted: finishing the jobs in flight, then stopping (again to stop at once)"
+                "podctl: interrupted: finishing the jobs in flight, then stopping (again to stop at once)"
             );
             interrupt.cancel();
         }
@@ -215,15 +219,18 @@ fn stop_on_signals(interrupt: tokio_util::sync::CancellationToken) -> std::io::R
     Ok(())
 }
 
-/// Takes the host lock for this apply, saying on stderr when it has to wait.
-async fn take_lock(args: &ApplyArgs) -> Result<HostLock, lock::LockError> {
-    let me = lock::Holder::me(lock::Command::Apply, &args.manifests.dir);
-    let timeout = args.lock.lock_timeout.as_std();
-    HostLock::acquire(&args.lock.lock_file, &me, timeout, |holder| {
+/// Takes the host lock for one run (apply, update), saying on stderr when it has to wait.
+pub(super) async fn take_lock(
+    args: &LockArgs,
+    manifests: &std::path::Path,
+) -> Result<HostLock, lock::LockError> {
+    let me = lock::Holder::me(lock::Command::Apply, manifests);
+    let timeout = args.lock_timeout.as_std();
+    HostLock::acquire(&args.lock_file, &me, timeout, |holder| {
         let holder = holder.map_or_else(|| "another process".to_owned(), ToString::to_string);
         eprintln!(
             "waiting up to {timeout:?} for the host lock {}, held by {holder}",
-            args.lock.lock_file.display()
+            args.lock_file.display()
         );
     })
     .await

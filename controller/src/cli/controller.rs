@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::{Exit, HostArgs, LockArgs, ManifestArgs};
+use super::{Exit, HostArgs, LockArgs, ManifestArgs, RolloutArgs};
 use podctl::controller::{self, Config};
 
 #[derive(Debug, Args)]
@@ -17,6 +17,8 @@ pub struct ControllerArgs {
     pub manifests: ManifestArgs,
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub rollouts: RolloutArgs,
     /// Where to serve /metrics, /healthz and /readyz over TCP (any local user may connect);
     /// `off` to serve nothing there.
     #[arg(long, value_name = "ADDR", env = "PODCTL_METRICS_ADDRESS", default_value = controller::DEFAULT_METRICS_ADDRESS)]
@@ -39,6 +41,25 @@ pub struct ControllerArgs {
     /// Apply an empty revision even though it removes every container podctl manages.
     #[arg(long)]
     pub allow_empty: bool,
+    /// How often to look for new images of containers with `update.policy: registry` or
+    /// `local` (e.g. `1h`, `30m`): the first check after the random delay, then this long
+    /// after each check ended plus the random delay.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "PODCTL_UPDATE_INTERVAL",
+        default_value = "1h"
+    )]
+    pub update_interval: podctl_api::values::Duration,
+    /// Up to how long each update check is delayed at random, so that hosts do not ask a
+    /// registry all at once (`0s`: no delay).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "PODCTL_UPDATE_JITTER",
+        default_value = "5m"
+    )]
+    pub update_jitter: podctl_api::values::Duration,
 }
 
 pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
@@ -58,10 +79,14 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
         resync >= Duration::from_secs(1),
         "--resync must be at least 1 second"
     );
+    anyhow::ensure!(
+        args.update_interval.as_std() >= Duration::from_secs(1),
+        "--update-interval must be at least 1 second"
+    );
     let config = Config {
         manifests: args.manifests.dir.clone(),
         load_options: args.manifests.load_options(),
-        host: args.host.config(),
+        host: args.rollouts.config(&args.host),
         metrics_address,
         status_socket: (args.status_socket.as_os_str() != "off")
             .then(|| args.status_socket.clone()),
@@ -71,6 +96,10 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
         debounce: Duration::from_millis(args.debounce_ms),
         shutdown_grace: seconds("--shutdown-grace", args.shutdown_grace)?,
         allow_empty: args.allow_empty,
+        update_timer: controller::update_timer::UpdateTimer::new(
+            args.update_interval.as_std(),
+            args.update_jitter.as_std(),
+        ),
     };
     // Two workers: the loop and the pass in flight; podman and systemd do the heavy work.
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -68,6 +68,9 @@ struct StatusList<'a> {
     kind: &'static str,
     /// The revision the rows describe: the manifests on disk, or the controller's.
     revision: &'a str,
+    /// The Git commit of the manifests on disk, when `podctl sync` checked them out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<String>,
     items: &'a [Row],
     /// The running controller's `/status`, when one answered.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -183,14 +186,17 @@ fn print(
         api_version: podctl_api::API_VERSION,
         kind: "StatusList",
         revision: revision_hash,
+        commit: podctl::sync::source_of(&args.manifests.dir).map(|s| s.commit),
         items: rows,
         controller: live,
     };
     let mut out = std::io::stdout().lock();
     let table = |wide| {
-        let summary = live
-            .map(|s| format!("{}\n", live::summary(s)))
-            .unwrap_or_default();
+        let summary = match (live, &list.commit) {
+            (Some(s), _) => format!("{}\n", live::summary(s)),
+            (None, Some(commit)) => format!("manifests: commit {}\n", printable(commit)),
+            (None, None) => String::new(),
+        };
         format!("{summary}{}", render_table(rows, wide))
     };
     match args.output {

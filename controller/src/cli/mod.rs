@@ -10,6 +10,8 @@ mod get;
 mod graph;
 mod history;
 mod rollback;
+mod sync;
+mod update;
 mod validate;
 
 use std::path::PathBuf;
@@ -135,6 +137,32 @@ impl HostArgs {
             podman: self.podman.clone(),
             unit_podman: podman_on_path(),
             pull_attempts: podctl::execute::PULL_ATTEMPTS,
+            max_parallel_updates: podctl::execute::DEFAULT_MAX_PARALLEL_UPDATES,
+        }
+    }
+}
+
+/// The host-wide bound on rollouts: `apply`, `update` and the controller take it.
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    /// How many containers roll out a new image at once (restart, then the health gate),
+    /// host-wide, in dependency order; a rollback stops the rollouts of the pass not begun yet.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "PODCTL_MAX_PARALLEL_UPDATES",
+        default_value_t = podctl::execute::DEFAULT_MAX_PARALLEL_UPDATES as u64,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_parallel_updates: u64,
+}
+
+impl RolloutArgs {
+    /// `host`'s configuration with this bound.
+    pub fn config(&self, host: &HostArgs) -> podctl::reconcile::HostConfig {
+        podctl::reconcile::HostConfig {
+            max_parallel_updates: usize::try_from(self.max_parallel_updates).unwrap_or(usize::MAX),
+            ..host.config()
         }
     }
 }
@@ -241,6 +269,20 @@ pub enum Command {
         podctl history web"
     )]
     Rollback(rollback::RollbackArgs),
+    /// Look for new images of containers with an update policy; roll them out, or only report
+    #[command(
+        after_help = "Exit status with --check: 0 nothing would update, 1 something would, 2 a lookup\n\
+        failed (or an error). Without --check: 0 updated (or nothing to do), 1 a rollout failed\n\
+        or was blocked, 2 a lookup or pull failed (or an error).\n\n\
+        update.policy registry asks the registry (skopeo) for each distinct reference once;\n\
+        local compares the image local storage names under the reference. An image that\n\
+        failed its gate before is held, not retried. Prints `container/NAME REF old -> new`.\n\n\
+        Examples:\n  \
+        podctl update --check\n  \
+        podctl update web\n  \
+        podctl update --max-parallel-updates 1"
+    )]
+    Update(update::UpdateArgs),
     /// Back volumes up with restic now, or list their snapshots
     #[command(
         after_help = "Exit status: 0 done, 2 error (nothing is reported as backed up unless it is).\n\n\
@@ -264,6 +306,17 @@ pub enum Command {
         podctl restore data --into data-check"
     )]
     Restore(backup::RestoreArgs),
+    /// Fetch a Git repository and swap the manifests link to its commit, atomically
+    #[command(
+        after_help = "Exit status: 0 swapped or up to date, 2 error (the link is left as it was).\n\n\
+        The commit's tree is written to STATE_DIR/sync/COMMIT and --dest (a symlink) is\n\
+        swapped to it with one rename, so a running controller sees the old tree or the new\n\
+        one. With --allowed-signers, a commit without an allowed SSH signature is refused.\n\
+        dist/podctl-sync.timer runs it every minute (see docs/gitops.md).\n\nExamples:\n  \
+        podctl sync --repo https://git.example/ops/fleet.git --branch main\n  \
+        podctl sync --repo file:///srv/fleet.git --allowed-signers /etc/podctl/allowed_signers"
+    )]
+    Sync(sync::SyncArgs),
     /// Print Prometheus alert rules for podctl's metrics, with the manifests' thresholds
     #[command(after_help = "Exit status: 0 printed, 2 invalid revision.\n\n\
         Check them with `promtool check rules`; docs/monitoring.md says how to load them.\n\n\
@@ -291,8 +344,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Get(args) => get::run(&args),
         Command::History(args) => history::run(&args),
         Command::Rollback(args) => rollback::run(&args),
+        Command::Update(args) => update::run(&args),
         Command::Backup(args) => backup::run(&args),
         Command::Restore(args) => backup::restore(&args),
+        Command::Sync(args) => sync::run(&args),
         Command::Alerts(args) => alerts::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),

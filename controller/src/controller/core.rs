@@ -16,6 +16,7 @@ use super::backoff::{Backoff, Uptime};
 use super::events::{ContainerEvent, HostEvent};
 use super::pass_backoff::PassBackoff;
 use super::scheduler::{Request, Scheduler};
+use super::update_timer::UpdateTimer;
 use crate::execute::{Outcome, Verdict};
 use crate::observe::{ActiveState, Observed, UnitStatus};
 use crate::plan::Change;
@@ -36,6 +37,8 @@ pub(super) enum Work {
     Load,
     /// One reconcile pass of the running revision.
     Reconcile,
+    /// Look for new images of the containers with an update policy (`update_timer`).
+    UpdateCheck,
 }
 
 /// Why work was requested (shown in logs, spans and the status).
@@ -51,6 +54,8 @@ pub(super) enum Reason {
     Systemd(String),
     Podman(String),
     Lost(&'static str),
+    /// The update check's schedule, or new images it brought into local storage.
+    Updates,
 }
 
 impl fmt::Display for Reason {
@@ -65,6 +70,7 @@ impl fmt::Display for Reason {
             Reason::Systemd(u) => write!(f, "systemd ({u})"),
             Reason::Podman(c) => write!(f, "podman ({c})"),
             Reason::Lost(s) => write!(f, "{s} events lost"),
+            Reason::Updates => f.write_str("update-check"),
         }
     }
 }
@@ -260,6 +266,10 @@ pub(super) struct Core {
     phase: ControllerPhase,
     /// A pass was started and has not reported back: at most one at a time.
     pass_in_flight: bool,
+    /// When update checks run; `None`: never.
+    update_timer: Option<UpdateTimer>,
+    /// An update check came due during a pass: it runs when the pass ends.
+    check_after_pass: bool,
 }
 
 impl Core {
@@ -279,6 +289,8 @@ impl Core {
             last_outcomes: BTreeMap::new(),
             phase: ControllerPhase::Starting,
             pass_in_flight: false,
+            update_timer: None,
+            check_after_pass: false,
         };
         core.request(Work::Load, now, Reason::Start);
         core
@@ -304,7 +316,7 @@ impl Core {
     /// reason (SIGHUP and a new revision lift that backoff first).
     pub fn request(&mut self, key: Work, run_at: Instant, reason: Reason) -> Instant {
         let run_at = match key {
-            Work::Load => run_at,
+            Work::Load | Work::UpdateCheck => run_at,
             Work::Reconcile => self.pass_backoff.gate(run_at),
         };
         self.scheduler.schedule(Request {
@@ -313,6 +325,55 @@ impl Core {
             reason,
         });
         run_at
+    }
+
+    /// Checks for new images on `timer`'s schedule from now on; `fraction` is the first
+    /// random delay's.
+    pub fn schedule_updates(&mut self, timer: UpdateTimer, now: Instant, fraction: f64) {
+        self.update_timer = Some(timer);
+        self.request(
+            Work::UpdateCheck,
+            timer.first(now, fraction),
+            Reason::Updates,
+        );
+    }
+
+    /// A due update check: the revision whose containers it looks at. `None` while there is
+    /// none (or the controller stops): the check is over, the next one scheduled. A check
+    /// never overlaps a pass (its pulls would race a gate judging the image it replaces):
+    /// one due during a pass runs when the pass ends.
+    pub fn start_update_check(&mut self, now: Instant, fraction: f64) -> Option<Arc<Revision>> {
+        if self.pass_in_flight {
+            self.scheduler.done(&Work::UpdateCheck);
+            self.check_after_pass = true;
+            return None;
+        }
+        match (&self.current, self.phase) {
+            (Some(revision), ControllerPhase::Starting | ControllerPhase::Running) => {
+                Some(revision.clone())
+            }
+            (None, _) | (_, ControllerPhase::Stopping) => {
+                self.on_update_checked(false, now, fraction);
+                None
+            }
+        }
+    }
+
+    /// An update check ended; `found`: it brought new images into local storage (or found
+    /// local ones), which a pass now rolls out. Returns when the next check runs.
+    pub fn on_update_checked(&mut self, found: bool, now: Instant, fraction: f64) -> Instant {
+        self.scheduler.done(&Work::UpdateCheck);
+        if found {
+            // Local storage changed behind the last observation.
+            self.observed = None;
+            self.request(Work::Reconcile, now, Reason::Updates);
+        }
+        let timer = self.update_timer.unwrap_or_default();
+        self.request(
+            Work::UpdateCheck,
+            timer.next(now, fraction),
+            Reason::Updates,
+        )
     }
 
     /// The manifests changed, or the resync is due: read them again.
@@ -639,6 +700,9 @@ impl Core {
         };
         if let Some(retry_at) = self.backoff.next_retry() {
             self.request(Work::Reconcile, retry_at.max(now), Reason::Retry);
+        }
+        if std::mem::take(&mut self.check_after_pass) {
+            self.request(Work::UpdateCheck, now, Reason::Updates);
         }
         summary
     }

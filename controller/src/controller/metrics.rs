@@ -26,6 +26,8 @@ pub struct Metrics {
     pub objects: Family<Labels, Gauge>,
     pub revision_info: Family<Labels, Gauge>,
     pub revision_applied_time: Gauge<f64, AtomicU64>,
+    /// Unix time of the last update check that got an answer for every container.
+    pub update_last_check: Gauge<f64, AtomicU64>,
     pub revision_invalid: Gauge,
     pub invalid_revisions: Counter,
     pub object_failures: Family<Labels, Counter>,
@@ -85,6 +87,13 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             revision_applied_time.clone(),
         );
+        let update_last_check = Gauge::<f64, AtomicU64>::default();
+        r.register_with_unit(
+            "update_last_check_timestamp",
+            "Unix time of the last update check that found the newest image of every container with an update policy",
+            prometheus_client::registry::Unit::Seconds,
+            update_last_check.clone(),
+        );
         let containers = Arc::new(ContainerMetrics::default());
         r.register_collector(Box::new(containers.clone()));
         let backups = Arc::new(BackupMetrics::new(records_dir));
@@ -94,6 +103,7 @@ impl Metrics {
             backups,
             reconcile_duration,
             revision_applied_time,
+            update_last_check,
             reconciles: register(
                 r,
                 "reconciles",
@@ -246,7 +256,12 @@ mod tests {
             .get_or_create(&labels([("kind", "Container"), ("status", "ok")]))
             .set(3);
         m.reconcile_duration.observe(0.02);
+        m.update_last_check.set(1_700_000_000.0);
         let text = m.encode();
+        assert!(
+            text.contains("podctl_update_last_check_timestamp_seconds 1700000000"),
+            "{text}"
+        );
         assert!(text.contains("podctl_invalid_revisions_total 1"), "{text}");
         assert!(text.contains("podctl_revision_invalid 1"), "{text}");
         assert!(

@@ -23,6 +23,8 @@ pub mod metrics;
 pub mod notify;
 pub mod pass_backoff;
 pub mod scheduler;
+mod update_check;
+pub mod update_timer;
 mod vitals_cache;
 pub mod watch;
 
@@ -51,6 +53,8 @@ use container_metrics::Sampler;
 use events::HostEvent;
 use metrics::{Metrics, labels};
 use notify::Notifier;
+use update_check::UpdateChecked;
+use update_timer::{UpdateTimer, random_fraction};
 
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9883";
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(60);
@@ -77,6 +81,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Apply an empty revision even if it removes every managed container.
     pub allow_empty: bool,
+    /// When new images of containers with an update policy are looked for.
+    pub update_timer: UpdateTimer,
 }
 
 /// Starts the endpoints: `/status` on the root-only socket, the rest on TCP too.
@@ -264,6 +270,8 @@ struct Streams {
     watchdog: tokio::time::Interval,
     done_tx: mpsc::Sender<PassReport>,
     done_rx: mpsc::Receiver<PassReport>,
+    checked_tx: mpsc::Sender<UpdateChecked>,
+    checked_rx: mpsc::Receiver<UpdateChecked>,
 }
 
 impl Streams {
@@ -293,6 +301,7 @@ impl Streams {
         let mut watchdog = tokio::time::interval(watchdog_every);
         watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (done_tx, done_rx) = mpsc::channel::<PassReport>(1);
+        let (checked_tx, checked_rx) = mpsc::channel::<UpdateChecked>(1);
         Ok(Self {
             _watch: watch,
             manifest_changes,
@@ -304,6 +313,8 @@ impl Streams {
             watchdog,
             done_tx,
             done_rx,
+            checked_tx,
+            checked_rx,
         })
     }
 }
@@ -350,8 +361,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     serve_http(&config, &published, &http_stop).await?;
     let mut streams = Streams::open(&config, &host, &notifier, &cancel)?;
 
+    let mut core = Core::new(config.allow_empty, config.debounce, Instant::now());
+    core.schedule_updates(config.update_timer, Instant::now(), random_fraction());
     let mut shell = Shell {
-        core: Core::new(config.allow_empty, config.debounce, Instant::now()),
+        core,
         config,
         host,
         published,
@@ -403,9 +416,11 @@ impl Shell {
                     self.running = None;
                     self.on_pass_done(&report);
                 }
+                Some(checked) = s.checked_rx.recv() => self.on_update_checked(&checked),
                 request = self.core.scheduler.next() => match request.key {
                     Work::Load => self.load(request.reason).await,
                     Work::Reconcile => self.start_pass(request.reason, s.done_tx.clone()),
+                    Work::UpdateCheck => self.start_update_check(s.checked_tx.clone()),
                 },
             }
         }
@@ -473,16 +488,21 @@ impl Shell {
                 objects = revision.len(),
                 "new revision"
             );
+            let commit = crate::sync::source_of(revision.resolved_dir()).map(|s| s.commit);
             metrics.revision_info.clear();
             metrics
                 .revision_info
-                .get_or_create(&labels([("hash", revision.hash())]))
+                .get_or_create(&labels([
+                    ("hash", revision.hash()),
+                    ("commit", commit.as_deref().unwrap_or("")),
+                ]))
                 .set(1);
             metrics.revision_applied_time.set(unix_now());
             let info = status::RevisionInfo {
                 hash: revision.hash().to_owned(),
                 short_hash: revision.short_hash().to_owned(),
                 resolved_dir: revision.resolved_dir().display().to_string(),
+                commit,
                 objects: revision.len(),
                 loaded_at: unix_now(),
             };
@@ -567,6 +587,37 @@ impl Shell {
             }
             .instrument(span),
         ));
+    }
+
+    /// Starts a due update check in its own task (beside a pass: it only reads and pulls).
+    fn start_update_check(&mut self, done: mpsc::Sender<UpdateChecked>) {
+        let Some(revision) = self
+            .core
+            .start_update_check(Instant::now(), random_fraction())
+        else {
+            return;
+        };
+        let host = self.host.clone();
+        let span = info_span!("update_check", revision = revision.short_hash());
+        tokio::spawn(
+            async move {
+                let checked = update_check::run(&host, &revision).await;
+                let _ = done.send(checked).await;
+            }
+            .instrument(span),
+        );
+    }
+
+    fn on_update_checked(&mut self, checked: &UpdateChecked) {
+        checked.log();
+        if checked.complete() {
+            self.published.metrics.update_last_check.set(unix_now());
+        }
+        let now = Instant::now();
+        let next = self
+            .core
+            .on_update_checked(checked.found(), now, random_fraction());
+        tracing::debug!(next_in = ?(next - now), "update check done");
     }
 
     fn on_pass_done(&mut self, report: &PassReport) {

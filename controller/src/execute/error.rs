@@ -298,6 +298,9 @@ pub enum Blocked {
         /// Why that container is held back, as reported for it.
         why: String,
     },
+    /// A rollout earlier in the pass was rolled back: the rollouts not begun by then wait
+    /// for the next pass (a bad image often comes with its siblings).
+    UpdatesStopped { rolled_back: ObjectRef },
 }
 
 impl fmt::Display for Blocked {
@@ -310,6 +313,10 @@ impl fmt::Display for Blocked {
             Self::NotRecreated { container, why } => write!(
                 f,
                 "not recreated: {container} could not start again ({why}); it keeps running on the old network"
+            ),
+            Self::UpdatesStopped { rolled_back } => write!(
+                f,
+                "not rolled out: {rolled_back} was rolled back in this pass, which stops the remaining rollouts; the next apply (or controller pass) tries again"
             ),
         }
     }

@@ -16,10 +16,12 @@ mod pre_update;
 mod pull;
 mod rollout;
 mod run;
+mod updates;
 
 pub use enablement::Enablement;
 pub use error::{ActionError, Blocked, ErrorKind, GateFailure, PodmanWork};
 pub use pull::{ATTEMPTS as PULL_ATTEMPTS, ProgressSink, PullProgress};
+pub use updates::{DEFAULT_MAX_PARALLEL as DEFAULT_MAX_PARALLEL_UPDATES, UpdateSlots};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -130,6 +132,9 @@ pub struct Executor<'a> {
     pub interrupt: CancellationToken,
     /// The key of secret hashes, for the label of a secret created from its source.
     pub secret_key: &'a secret_source::HashKey,
+    /// How many rollouts run at once, and whether a rollback stopped the rest: one
+    /// `UpdateSlots` per execution.
+    pub updates: UpdateSlots,
 }
 
 /// Records `outcome`, joined to the object's outcome of an earlier phase (a volume, then its
@@ -412,7 +417,7 @@ impl Executor<'_> {
         phase: Phase,
         outcomes: &mut BTreeMap<ObjectRef, Outcome>,
     ) {
-        let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let semaphore = Semaphore::new(self.concurrency.max(1));
         // Every restart of this phase begins after this instant; a unit systemd restarts with
         // its dependency must have become active again since.
         let ctx = RunContext {
@@ -435,31 +440,58 @@ impl Executor<'_> {
                     continue;
                 }
                 let not_attempted = gate.why_not_attempted(step, revision, outcomes, batches);
-                let semaphore = semaphore.clone();
-                let step = *step;
-                let ctx = &ctx;
-                work.push(async move {
-                    let begin = Instant::now();
-                    let (status, done) = match not_attempted {
-                        Some(status) => (status, Vec::new()),
-                        None => {
-                            let _permit = semaphore.acquire().await;
-                            if self.interrupt.is_cancelled() {
-                                (Verdict::Blocked(Blocked::Interrupted), Vec::new())
-                            } else {
-                                self.converge(step, phase, ctx)
-                                    .instrument(info_span!("object", object = %step.object))
-                                    .await
-                            }
-                        }
-                    };
-                    Outcome::of(step, status, done, begin.elapsed())
-                });
+                work.push(self.attempt(step, phase, not_attempted, &semaphore, &ctx));
             }
             for outcome in join_all(work).await {
                 merge_outcome(outcomes, outcome);
             }
         }
+    }
+
+    /// One object of a level: reported as not attempted, or converged in its turn.
+    async fn attempt(
+        &self,
+        step: &Step,
+        phase: Phase,
+        not_attempted: Option<Verdict>,
+        semaphore: &Semaphore,
+        ctx: &RunContext<'_>,
+    ) -> Outcome {
+        let begin = Instant::now();
+        let (status, done) = match not_attempted {
+            Some(status) => (status, Vec::new()),
+            None => self.converge_in_turn(step, phase, semaphore, ctx).await,
+        };
+        Outcome::of(step, status, done, begin.elapsed())
+    }
+
+    /// Converges `step` once it has its place among the objects in flight and, for a
+    /// rollout, its rollout slot (taken first: a rollout waiting for a slot must not hold a
+    /// place that other objects could use).
+    async fn converge_in_turn(
+        &self,
+        step: &Step,
+        phase: Phase,
+        semaphore: &Semaphore,
+        ctx: &RunContext<'_>,
+    ) -> (Verdict, Vec<Action>) {
+        let _slot = match self.updates.enter(step).await {
+            Ok(slot) => slot,
+            Err(blocked) => {
+                info!(object = %step.object, "{blocked}");
+                return (Verdict::Blocked(blocked), Vec::new());
+            }
+        };
+        let _permit = semaphore.acquire().await;
+        if self.interrupt.is_cancelled() {
+            return (Verdict::Blocked(Blocked::Interrupted), Vec::new());
+        }
+        let (status, done) = self
+            .converge(step, phase, ctx)
+            .instrument(info_span!("object", object = %step.object))
+            .await;
+        self.updates.finished(step, &status);
+        (status, done)
     }
 
     /// Runs one desired object's actions in order, up to the first that fails (files and

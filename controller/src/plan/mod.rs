@@ -291,6 +291,16 @@ pub struct Step {
 }
 
 impl Step {
+    /// Whether the step moves a running container to another image through the gate: a
+    /// gated rollout, or a blue-green switch that starts the idle colour on one.
+    pub fn is_gated_update(&self) -> bool {
+        self.actions.iter().any(|a| match a {
+            Action::Rollout(r) => r.is_gated(),
+            Action::BlueGreen(s) => s.start && s.trigger.is_some() && s.from_pin.is_some(),
+            _ => false,
+        })
+    }
+
     /// Nothing to do and nothing to report.
     pub fn is_noop(&self) -> bool {
         self.actions.is_empty()

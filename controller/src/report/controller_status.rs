@@ -46,6 +46,10 @@ pub struct RevisionInfo {
     pub short_hash: String,
     /// The directory it was read from, after resolving a sync tool's symlink.
     pub resolved_dir: String,
+    /// The Git commit `podctl sync` checked the directory out from, if it did: the
+    /// revision's identity across hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     pub objects: usize,
     pub loaded_at: f64,
 }

@@ -177,7 +177,14 @@ pub fn summary(status: &ControllerStatus) -> String {
     // Every string is escaped: this line goes to a terminal as it is.
     let revision = status.revision.as_ref().map_or_else(
         || "none".to_owned(),
-        |r| printable(&r.short_hash).into_owned(),
+        |r| match &r.commit {
+            Some(commit) => format!(
+                "{} (commit {})",
+                printable(&r.short_hash),
+                printable(commit.get(..12).unwrap_or(commit))
+            ),
+            None => printable(&r.short_hash).into_owned(),
+        },
     );
     let mut line = format!(
         "controller: {} (pid {}), revision {revision}",

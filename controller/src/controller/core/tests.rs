@@ -8,6 +8,7 @@ use tokio::time::advance;
 
 use super::*;
 use crate::adapters::systemd::LoadState;
+use crate::controller::update_timer::UpdateTimer;
 use crate::execute::ActionError;
 use crate::plan::RepairReason;
 use crate::plan::guard::WipesTheHost;
@@ -473,5 +474,77 @@ async fn phases_should_go_starting_running_stopping_and_never_back() {
     assert!(
         core.start_pass(&pass.reason, Instant::now()).is_none(),
         "no pass starts once stopping"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn update_checks_should_run_on_their_timer_and_new_images_ask_for_a_pass() {
+    let mut core = running(&[DB, APP]).await;
+    let timer = UpdateTimer::new(Duration::from_secs(3600), Duration::from_secs(300));
+    let start = Instant::now();
+    core.schedule_updates(timer, start, 0.5);
+    assert_eq!(
+        core.scheduler.pending_at(&Work::UpdateCheck),
+        Some(start + Duration::from_secs(150))
+    );
+    assert!(
+        due(&mut core).await.is_none(),
+        "nothing due before the delay"
+    );
+    advance(Duration::from_secs(150)).await;
+    let check = due(&mut core).await.unwrap();
+    assert_eq!(
+        (check.key, check.reason),
+        (Work::UpdateCheck, Reason::Updates)
+    );
+    assert!(core.start_update_check(Instant::now(), 0.0).is_some());
+
+    // Nothing new: no pass, the next check an interval (and its delay) after this one.
+    advance(Duration::from_secs(2)).await;
+    let ended = Instant::now();
+    let next = core.on_update_checked(false, ended, 0.0);
+    assert_eq!(next, ended + Duration::from_secs(3600));
+    assert_eq!(core.scheduler.pending_at(&Work::Reconcile), None);
+
+    // New images: a pass now, on a fresh look at the host.
+    advance(Duration::from_secs(3600)).await;
+    assert_eq!(due(&mut core).await.unwrap().key, Work::UpdateCheck);
+    assert!(core.start_update_check(Instant::now(), 0.0).is_some());
+    let next = core.on_update_checked(true, Instant::now(), 1.0);
+    assert_eq!(next, Instant::now() + Duration::from_secs(3900));
+    assert_eq!(
+        core.scheduler.pending_at(&Work::Reconcile),
+        Some(Instant::now())
+    );
+    assert!(core.observed.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopping_controller_should_check_nothing() {
+    let mut core = running(&[DB]).await;
+    core.schedule_updates(UpdateTimer::default(), Instant::now(), 0.0);
+    assert_eq!(due(&mut core).await.unwrap().key, Work::UpdateCheck);
+    assert!(core.on_stopping());
+    assert!(core.start_update_check(Instant::now(), 0.0).is_none());
+    assert!(!core.scheduler.is_busy(&Work::UpdateCheck));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_check_due_during_a_pass_should_run_after_it() {
+    let mut core = running(&[DB]).await;
+    core.schedule_updates(UpdateTimer::default(), Instant::now(), 0.0);
+    assert!(core.start_pass(&Reason::Resync, Instant::now()).is_some());
+    assert_eq!(due(&mut core).await.unwrap().key, Work::UpdateCheck);
+    assert!(core.start_update_check(Instant::now(), 0.0).is_none());
+    assert_eq!(core.scheduler.pending_at(&Work::UpdateCheck), None);
+    core.on_pass_done(
+        &report(Vec::new(), None),
+        Instant::now(),
+        SystemTime::now(),
+        0.0,
+    );
+    assert_eq!(
+        core.scheduler.pending_at(&Work::UpdateCheck),
+        Some(Instant::now())
     );
 }
