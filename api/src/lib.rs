@@ -3,6 +3,7 @@
 //! `FILE:LINE:COL`, and the revision's dependency graph. Pure: no I/O beyond reading files.
 
 mod backup_checks;
+pub mod bluegreen_checks;
 pub mod diagnostic;
 mod document;
 pub mod graph;

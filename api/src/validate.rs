@@ -41,6 +41,7 @@ pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagn
         }
     }
     check_host_ports(objects, out);
+    crate::bluegreen_checks::check(objects, out);
     check_subnets(objects, out);
     check_cycles(objects, &index, out);
 }

@@ -18,6 +18,14 @@ pub const POINTS: &[&str] = &[
     "started",
 ];
 
+/// Names of the failpoints of a blue-green switch, in the order it reaches them (kept
+/// apart from [`POINTS`]: an apply without a blue-green container never reaches them).
+pub const BLUEGREEN_POINTS: &[&str] = &[
+    "bluegreen-starting",
+    "bluegreen-switching",
+    "bluegreen-draining",
+];
+
 #[cfg(debug_assertions)]
 pub fn hit(point: &str) {
     use std::sync::atomic::{AtomicU32, Ordering};

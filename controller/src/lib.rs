@@ -2,6 +2,7 @@
 
 pub mod adapters;
 pub mod backup;
+pub mod bluegreen;
 pub mod controller;
 pub mod execute;
 pub mod failpoint;

@@ -152,7 +152,7 @@ impl Host {
             observe::read_unit_dir(&self.config.unit_dir).map_err(ObserveError::UnitDir)?;
         let mut names: BTreeSet<String> = revision
             .of_kind(Kind::Container)
-            .map(|o| unit_name(o.name()))
+            .flat_map(desired_unit_names)
             .collect();
         names.extend(
             unit_files
@@ -191,6 +191,7 @@ impl Host {
                 &self.config.state_dir,
                 revision.of_kind(Kind::Container).map(|o| o.name().as_str()),
             ),
+            bluegreen: observe::bluegreen::read_all(&self.config.state_dir, revision),
             unit_dir: self.config.unit_dir.clone(),
             unit_files,
             units: units.into_iter().map(observe::unit_status).collect(),
@@ -290,6 +291,17 @@ impl Host {
     }
 }
 
+/// The units a Container object runs as: `NAME.service`, or a blue-green container's
+/// colours and proxy.
+fn desired_unit_names(object: &podctl_api::Object) -> Vec<String> {
+    match object.as_container() {
+        Some(c) if podctl_api::bluegreen_checks::is_blue_green(c) => {
+            crate::bluegreen::units(object.name().as_str())
+        }
+        _ => vec![unit_name(object.name())],
+    }
+}
+
 /// Leaves out of `plan` the containers whose unit another podctl process holds stopped (a
 /// backup or restore, `holds.rs`), read after the observation: a unit seen stopped by
 /// that observation was held before it was stopped. They are planned again once the hold
@@ -299,8 +311,10 @@ fn leave_held_alone(plan: &mut Plan, held: &BTreeMap<String, String>) {
         return;
     }
     plan.steps.retain(|s| {
+        // A blue-green container's step names the colour it plans (`Step::unit`).
+        let unit = s.unit.clone().unwrap_or_else(|| unit_name(&s.object.name));
         let holder = (s.object.kind == Kind::Container && !s.is_noop())
-            .then(|| held.get(&unit_name(&s.object.name)))
+            .then(|| held.get(&unit))
             .flatten();
         if let Some(reason) = holder {
             tracing::warn!(object = %s.object, change = %s.change, held_by = %reason, "left alone while held");

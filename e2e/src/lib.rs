@@ -7,12 +7,14 @@
 
 pub mod controller;
 mod host;
+pub mod load;
 mod podctl;
 mod systemd;
 mod turn;
 mod wait;
 
 pub use host::{ExecOutput, ManifestDir, TestHost};
+pub use load::Load;
 pub use podctl::line_of;
 pub use systemd::{Systemd, UnitStatus};
 pub use turn::ApplyTurn;

@@ -1406,3 +1406,75 @@ async fn a_consumer_stopped_for_a_backup_should_be_held_against_the_controllers_
     .await;
     finish(&host, result).await
 }
+
+/// A blue-green container (see e2e/tests/bluegreen.rs) on `port`.
+fn blue_green(name: &str, tag: &str, port: u16) -> String {
+    format!(
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/web:{tag}\n  ports: ['{port}:8080']\n  stopTimeout: 2s\n  healthCheck:\n    command: [wget, -q, -O, /dev/null, \"http://127.0.0.1:8080/health\"]\n    interval: 1s\n    timeout: 1s\n    retries: 1\n  update:\n    strategy: blue-green\n    healthGate: {{timeout: 20s, watch: 2s}}\n"
+    )
+}
+
+/// The controller switches a blue-green container as `apply` does, and one killed (-9)
+/// half-way through the switch finishes it after systemd restarted it: no request fails.
+#[tokio::test]
+async fn controller_should_finish_a_blue_green_switch_it_was_killed_in_without_failed_requests()
+-> Result<()> {
+    let Some(host) = TestHost::require(
+        "controller_should_finish_a_blue_green_switch_it_was_killed_in_without_failed_requests",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let name = host.unique_name("cbg");
+    let port = 33_000 + (std::process::id() % 1000) as u16;
+    let failpoint = "/run/podctl-e2e-bluegreen-failpoint";
+    let url = format!("http://127.0.0.1:{port}/version");
+    let dir = host.write_manifests(&[("web.yaml", &blue_green(&name, "v1", port))])?;
+    let result = async {
+        let env = format!("PODCTL_FAILPOINT_FILE={failpoint}");
+        start_controller_with_env(&host, &dir, "", &env).await?;
+        let serves = |want: &'static str| {
+            let host = &host;
+            let url = &url;
+            async move {
+                let out = host.exec(["wget", "-q", "-O-", url]).await?;
+                Ok::<_, anyhow::Error>(out.stdout.trim() == want)
+            }
+        };
+        wait_until(TIMEOUT, "v1 served through the proxy", || async {
+            Ok(serves("v1").await?.then_some(()))
+        })
+        .await?;
+        host.write_file(failpoint, "bluegreen-draining")?;
+        let green = format!("{name}-green.service");
+        let blue = format!("{name}-blue.service");
+        let ((), load) = host
+            .under_load(&url, Duration::from_secs(40), async {
+                host.write_file(dir.path().join("web.yaml"), &blue_green(&name, "v2", port))?;
+                wait_until(TIMEOUT, "v2 served by green alone", || async {
+                    let done = serves("v2").await?
+                        && active(&host, &green).await? == "active"
+                        && active(&host, &blue).await? != "active"
+                        && !host.host_path(failpoint).exists();
+                    Ok(done.then_some(()))
+                })
+                .await
+            })
+            .await?;
+        eprintln!("controller blue-green v1 -> v2, killed mid-switch: {load}");
+        ensure!(load.failed() == 0, "requests failed: {load}");
+        let restarts = unit_number(&host, CONTROLLER, "NRestarts").await?;
+        ensure!(
+            restarts.is_some_and(|n| n >= 1.0),
+            "the controller was not killed and restarted (NRestarts {restarts:?})"
+        );
+        // Its series are the serving colour's: the idle one is stopped on purpose.
+        let labels = [("container", name.as_str()), ("unit", green.as_str())];
+        ensure!(metric(&host, "podctl_container_up", &labels).await? == 1.0);
+        Ok(())
+    }
+    .await;
+    finish(&host, result).await
+}

@@ -6,6 +6,7 @@
 
 pub mod cgroup;
 pub mod git;
+pub mod haproxy;
 pub mod podman;
 pub mod registry;
 pub mod restic;

@@ -7,7 +7,7 @@ use podctl_api::{Kind, Revision};
 use super::BackupError;
 use crate::adapters::podman::{ContainerState, Podman};
 use crate::adapters::systemd::{ActiveState, JobOutcome, Systemd};
-use crate::render::unit_name;
+use crate::bluegreen::container_units;
 
 /// Who holds the stopped units, and where holds are kept (`holds.rs`).
 pub struct HoldFor<'a> {
@@ -49,12 +49,15 @@ pub async fn running_consumers(
             continue;
         }
         let name = c.names.first().cloned().unwrap_or(c.id.clone());
+        // A blue-green container runs as `NAME-blue`/`NAME-green`: the one that runs is
+        // stopped and started again, under its own unit.
+        let unit = format!("{name}.service");
         let managed = revision
             .objects()
             .iter()
-            .find(|o| o.kind == Kind::Container && o.name().as_str() == name);
+            .find(|o| o.kind == Kind::Container && container_units(o).contains(&unit));
         match managed {
-            Some(o) => units.push(unit_name(o.name())),
+            Some(_) => units.push(unit),
             None => {
                 return Err(BackupError::ForeignConsumer {
                     volume: volume.to_owned(),
@@ -78,7 +81,8 @@ pub async fn stop(
         .graph()
         .order()
         .filter(|r| r.kind == Kind::Container)
-        .map(|r| unit_name(&r.name))
+        .filter_map(|r| revision.get(r))
+        .flat_map(container_units)
         .collect();
     let states = systemd
         .unit_states(&all)

@@ -62,7 +62,15 @@ pub fn run(args: &RollbackArgs) -> anyhow::Result<Exit> {
             eprintln!("error: {} is not planned", printable(&object.to_string()));
             return Ok(Exit::Error);
         };
-        let step = match rollback_step(planned, observed.rollouts.get(object.name.as_str())) {
+        let blue_green = revision.get(&object).filter(|o| {
+            o.as_container()
+                .is_some_and(podctl_api::bluegreen_checks::is_blue_green)
+        });
+        let step = match blue_green {
+            Some(o) => podctl::plan::bluegreen::rollback(o, &revision, &observed, &host.render),
+            None => rollback_step(planned, observed.rollouts.get(object.name.as_str())),
+        };
+        let step = match step {
             Ok(step) => step,
             Err(refused) => {
                 eprintln!("error: {}", printable(&refused.to_string()));

@@ -598,14 +598,21 @@ impl Core {
     fn object_of_unit(&self, unit: &str) -> Option<ObjectRef> {
         let name = unit.strip_suffix(".service")?;
         self.object_of_container(name)
-            .filter(|o| unit_name(&o.name) == unit)
     }
 
+    /// The Container object a container (or unit stem) belongs to: its own, or a
+    /// blue-green container's colour or proxy (`NAME-blue`, `NAME-green`, `NAME-proxy`).
     fn object_of_container(&self, name: &str) -> Option<ObjectRef> {
         let revision = self.current.as_ref()?;
+        let unit = format!("{name}.service");
         revision
             .of_kind(Kind::Container)
-            .find(|o| o.name().as_str() == name)
+            .find(|o| match o.as_container() {
+                Some(c) if podctl_api::bluegreen_checks::is_blue_green(c) => {
+                    crate::bluegreen::units(o.name().as_str()).contains(&unit)
+                }
+                _ => o.name().as_str() == name,
+            })
             .map(|o| o.object_ref())
     }
 

@@ -46,7 +46,6 @@ use crate::adapters::cgroup::{CGROUP_ROOT, Hierarchy};
 use crate::adapters::podman::health_log;
 use crate::lock;
 use crate::reconcile::{Host, HostConfig, PassError, PassOptions};
-use crate::render::unit_name;
 use crate::report::controller_status::{
     self as status, ControllerPhase, ControllerStatus, unix_now,
 };
@@ -129,8 +128,8 @@ struct Published {
     status: Mutex<ControllerStatus>,
     /// Read on a scrape for the container metrics.
     host: Arc<Host>,
-    /// The running revision's containers and their units: (manifest name, unit).
-    containers: Mutex<Vec<(String, String)>>,
+    /// The running revision's containers: (manifest name, whether it is blue-green).
+    containers: Mutex<Vec<(String, bool)>>,
     sampler: Sampler,
 }
 
@@ -138,15 +137,37 @@ impl Published {
     /// Reads the running containers' units and turns them into `podctl_container_*`. A
     /// systemd that does not answer leaves the samples as they were, and says so.
     async fn sample_containers(&self) {
-        let containers = self
+        let containers: Vec<(String, String)> = self
             .containers
             .lock()
             .map(|c| c.clone())
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, blue_green)| {
+                let unit = if blue_green {
+                    self.serving_unit(&name)
+                } else {
+                    format!("{name}.service")
+                };
+                (name, unit)
+            })
+            .collect();
         match self.sampler.sample(&self.host.systemd, &containers).await {
             Ok(samples) => self.metrics.containers.set(samples),
             Err(e) => warn!(error = %e, "cannot read the container units for /metrics"),
         }
+    }
+}
+
+impl Published {
+    /// A blue-green container is sampled by the colour that serves (its state file says
+    /// which; blue before it has one): the idle colour is stopped on purpose.
+    fn serving_unit(&self, name: &str) -> String {
+        let active = crate::bluegreen::state::read(&self.host.config.state_dir, name)
+            .ok()
+            .flatten()
+            .map_or(crate::bluegreen::Colour::Blue, |s| s.active);
+        crate::bluegreen::instance_unit(name, active)
     }
 }
 
@@ -488,7 +509,12 @@ impl Shell {
             self.published.update(|s| s.revision = Some(info));
             let containers = revision
                 .of_kind(Kind::Container)
-                .map(|o| (o.name().to_string(), unit_name(o.name())))
+                .map(|o| {
+                    let blue_green = o
+                        .as_container()
+                        .is_some_and(podctl_api::bluegreen_checks::is_blue_green);
+                    (o.name().to_string(), blue_green)
+                })
                 .collect();
             if let Ok(mut c) = self.published.containers.lock() {
                 *c = containers;

@@ -38,6 +38,10 @@ pub enum ErrorKind {
     Internal,
     /// A new image failed its health gate (and was rolled back, or could not be).
     Gate,
+    /// A blue-green proxy's admin socket failed or refused a command.
+    Proxy,
+    /// A record under the state directory could not be written.
+    StateFile,
     /// The backup `update.backupBefore` asks for failed: the update was not made.
     Backup,
 }
@@ -54,6 +58,8 @@ impl ErrorKind {
             Self::JobFailed => "job_failed",
             Self::Internal => "internal",
             Self::Gate => "gate",
+            Self::Proxy => "proxy",
+            Self::StateFile => "state_file",
             Self::Backup => "backup",
         }
     }
@@ -171,6 +177,28 @@ pub enum ActionError {
         "{unit}: interrupted while its new image was being judged; the next apply judges it again"
     )]
     GateInterrupted { unit: String },
+    /// A blue-green container's new colour failed its gate: the proxy was never switched.
+    #[error(
+        "failed its gate on {colour} ({reason}); not switched, {serving} keeps serving; see `journalctl -u {container}-{colour}.service`"
+    )]
+    NotSwitched {
+        container: String,
+        colour: crate::bluegreen::Colour,
+        serving: crate::bluegreen::Colour,
+        reason: FailReason,
+    },
+    #[error("{unit}: {source}")]
+    Proxy {
+        unit: String,
+        #[source]
+        source: Arc<crate::adapters::haproxy::HaproxyError>,
+    },
+    #[error("cannot write the blue-green state of {container}: {source}")]
+    BlueGreenState {
+        container: String,
+        #[source]
+        source: Arc<crate::state_file::StateFileError>,
+    },
     /// `update.backupBefore`: a volume's backup before the new image failed, so the
     /// container stays on its image and its unit is left as it was.
     #[error(
@@ -227,7 +255,10 @@ impl ActionError {
             Self::NotInBatch { .. } => ErrorKind::Internal,
             Self::RolledBack { .. }
             | Self::RollbackFailed { .. }
-            | Self::GateInterrupted { .. } => ErrorKind::Gate,
+            | Self::GateInterrupted { .. }
+            | Self::NotSwitched { .. } => ErrorKind::Gate,
+            Self::Proxy { .. } => ErrorKind::Proxy,
+            Self::BlueGreenState { .. } => ErrorKind::StateFile,
             Self::BackupBeforeUpdate { .. } => ErrorKind::Backup,
         }
     }

@@ -53,6 +53,7 @@ fn step(object: ObjectRef, change: Change, actions: Vec<Action>) -> Step {
         unit_after: None,
         drop_ins: Vec::new(),
         rollout: None,
+        unit: None,
     }
 }
 

@@ -8,6 +8,7 @@
 //! This file holds the phases (which actions run when); `run` carries out one action,
 //! `gate` decides what is attempted, `pull` and `enablement` do the batches.
 
+mod bluegreen;
 mod enablement;
 mod error;
 mod gate;
@@ -76,11 +77,16 @@ impl Verdict {
 pub fn rollout_result(outcome: &Outcome) -> Option<crate::rollout::RolloutResult> {
     use crate::rollout::RolloutResult;
     match &outcome.status {
-        Verdict::Failed(ActionError::RolledBack(_)) => Some(RolloutResult::RolledBack),
+        Verdict::Failed(ActionError::RolledBack(_) | ActionError::NotSwitched { .. }) => {
+            Some(RolloutResult::RolledBack)
+        }
         Verdict::Failed(ActionError::RollbackFailed { .. }) => Some(RolloutResult::RollbackFailed),
         _ => outcome.done.iter().find_map(|a| match a {
             Action::Rollout(r) if r.is_gated() => Some(RolloutResult::Succeeded),
             Action::Rollout(_) => Some(RolloutResult::Pinned),
+            Action::BlueGreen(s) if s.start && s.trigger.is_some() => {
+                Some(RolloutResult::Succeeded)
+            }
             _ => None,
         }),
     }
@@ -630,6 +636,15 @@ impl Executor<'_> {
         }
         for step in steps {
             let unit = crate::render::unit_name(&step.object.name);
+            // A blue-green container's units are not `NAME.service`: the next pass plans
+            // them again from its state.
+            if !step
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::WriteUnit { unit: u, .. } if *u == unit))
+            {
+                continue;
+            }
             let result = match &step.unit_before {
                 Some(before) => write_unit_file(&self.unit_dir, &unit, before).map(drop),
                 None => remove_unit_file(&self.unit_dir.join(&unit)),

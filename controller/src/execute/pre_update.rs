@@ -14,7 +14,7 @@ use super::error::ActionError;
 use super::gate::Gate;
 use super::{Executor, Verdict};
 use crate::backup::{self, BackupConfig, Target};
-use crate::plan::{Action, Step};
+use crate::plan::Step;
 
 impl Executor<'_> {
     /// Backs up the volumes of the containers of `desired` about to be rolled out to a new
@@ -76,10 +76,7 @@ fn updating_with_backup<'r>(step: &Step, revision: &'r Revision) -> Option<&'r C
     if step.object.kind != Kind::Container {
         return None;
     }
-    let gated = step
-        .actions
-        .iter()
-        .any(|a| matches!(a, Action::Rollout(r) if r.is_gated()));
+    let gated = step.is_gated_update();
     let spec = revision.get(&step.object)?.as_container()?;
     (gated && spec.update.backup_before).then_some(spec)
 }

@@ -70,7 +70,7 @@ impl Executor<'_> {
     }
 
     /// Looks at the unit and its container every `gate::POLL` until the gate decides.
-    async fn watch_gate(&self, r: &Rollout) -> GateEnd {
+    pub(super) async fn watch_gate(&self, r: &Rollout) -> GateEnd {
         let mut gate = Gate::new(r.gate, Instant::now());
         loop {
             let verdict = match self.probe(r).await {
@@ -115,13 +115,7 @@ impl Executor<'_> {
     /// Writes the unit pinned to `from`, reloads, restarts it, and starts its dependents.
     async fn roll_back(&self, r: &Rollout, from: &ImagePin) -> Result<(), ActionError> {
         let content = with_image(&r.template, &from.image_id);
-        write_unit_file(&self.unit_dir, &r.unit, &content)?;
-        self.systemd
-            .reload()
-            .await
-            .map_err(|e| ActionError::Reload {
-                source: Arc::new(e),
-            })?;
+        self.write_and_reload(&r.unit, &content).await?;
         self.reset_failed(&r.unit).await;
         restart_done(&r.unit, self.systemd.restart(&r.unit).await)?;
         for unit in &r.dependents {
@@ -132,9 +126,24 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// Writes a unit file outside the plan's batch and has systemd load it.
+    pub(super) async fn write_and_reload(
+        &self,
+        unit: &str,
+        content: &str,
+    ) -> Result<(), ActionError> {
+        write_unit_file(&self.unit_dir, unit, content)?;
+        self.systemd
+            .reload()
+            .await
+            .map_err(|e| ActionError::Reload {
+                source: Arc::new(e),
+            })
+    }
+
     /// Adds the rollout's end to the container's record; a record that cannot be
     /// written is logged (the pin then falls back to what runs).
-    fn record(
+    pub(super) fn record(
         &self,
         r: &Rollout,
         result: RolloutResult,
@@ -173,7 +182,7 @@ impl Executor<'_> {
 }
 
 /// How watching a gate ended.
-enum GateEnd {
+pub(super) enum GateEnd {
     Passed,
     Failed(FailReason),
     /// Ctrl-C or shutdown: the new image is left running, unjudged; the next pass finds it
@@ -181,7 +190,7 @@ enum GateEnd {
     Interrupted,
 }
 
-fn restart_done(
+pub(super) fn restart_done(
     unit: &str,
     outcome: Result<JobOutcome, crate::adapters::systemd::SystemdError>,
 ) -> Result<(), ActionError> {

@@ -110,6 +110,10 @@ impl Executor<'_> {
             }
             Action::StopUnit { unit } => job_result(unit, self.systemd.stop(unit).await),
             Action::Rollout(rollout) => self.rollout(rollout).await,
+            Action::BlueGreen(switch) => {
+                let pulled = ctx.batches.pulls.ids.get(&switch.reference);
+                self.blue_green(switch, pulled.map(String::as_str)).await
+            }
         }
     }
 

@@ -10,7 +10,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::Verdict;
 use super::error::{ActionError, Blocked};
-use crate::plan::{Action, Step};
+use crate::plan::Step;
 
 /// The default of `--max-parallel-updates`, as the seed's auto-update policy had it.
 pub const DEFAULT_MAX_PARALLEL: usize = 2;
@@ -57,16 +57,18 @@ impl UpdateSlots {
 
 /// Whether `step` restarts a container onto a new image and judges it with the gate.
 fn is_gated_rollout(step: &Step) -> bool {
-    step.actions
-        .iter()
-        .any(|a| matches!(a, Action::Rollout(r) if r.is_gated()))
+    step.is_gated_update()
 }
 
 /// Whether a step's verdict is a rollback (or a rollback that failed).
 fn rolled_back(status: &Verdict) -> bool {
     matches!(
         status,
-        Verdict::Failed(ActionError::RolledBack(_) | ActionError::RollbackFailed { .. })
+        Verdict::Failed(
+            ActionError::RolledBack(_)
+                | ActionError::RollbackFailed { .. }
+                | ActionError::NotSwitched { .. }
+        )
     )
 }
 
@@ -78,6 +80,7 @@ mod tests {
 
     use super::*;
     use crate::execute::GateFailure;
+    use crate::plan::Action;
     use crate::plan::Change;
     use crate::rollout::{FailReason, GateSpec, ImagePin, Rollout, Trigger};
 
@@ -111,6 +114,7 @@ mod tests {
             unit_after: None,
             drop_ins: Vec::new(),
             rollout: None,
+            unit: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! containers, images, volumes, secrets and networks, gathered with one query per podman
 //! resource kind and, for systemd, one call for all units plus one per unit; and the content hashes of the desired secrets' sources.
 
+pub mod bluegreen;
 pub mod pulled_images;
 pub mod rollouts;
 pub mod secret_source;
@@ -117,6 +118,8 @@ pub struct Observed {
     pub secret_hashes: BTreeMap<String, Result<String, String>>,
     /// The rollout record of each desired container that has one (`observe::rollouts`).
     pub rollouts: BTreeMap<String, crate::rollout::RolloutRecord>,
+    /// The blue-green state of each desired blue-green container that has one.
+    pub bluegreen: BTreeMap<String, crate::bluegreen::State>,
 }
 
 /// A podman volume.

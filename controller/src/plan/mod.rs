@@ -2,6 +2,7 @@
 //! actions that converge it, each with its reason. `diff` prints it, `apply` executes it.
 
 mod backup_timer;
+pub mod bluegreen;
 mod explain;
 pub mod guard;
 mod image;
@@ -114,6 +115,9 @@ pub enum Action {
     /// After a container's restart onto a new image: judge it by the health gate and keep
     /// it, or put the previous image back (see `rollout`). Boxed: it carries the unit text.
     Rollout(Box<crate::rollout::Rollout>),
+    /// A blue-green container's switch from one colour to the other (see `bluegreen`).
+    /// Boxed: it carries two unit texts.
+    BlueGreen(Box<crate::bluegreen::Switch>),
 }
 
 impl Action {
@@ -138,6 +142,7 @@ impl Action {
             Action::CreateNetwork { .. } => "create-network",
             Action::RemoveNetwork { .. } => "remove-network",
             Action::Rollout(_) => "rollout",
+            Action::BlueGreen(_) => "switch",
         }
     }
 
@@ -153,7 +158,8 @@ impl Action {
             | Action::RestartedWith { .. }
             | Action::StopUnit { .. }
             | Action::RemoveUnitFile { .. }
-            | Action::Rollout(_) => true,
+            | Action::Rollout(_)
+            | Action::BlueGreen(_) => true,
             Action::PullImage { .. }
             | Action::RemoveImage { .. }
             | Action::CreateVolume { .. }
@@ -210,6 +216,7 @@ impl fmt::Display for Action {
                 ),
                 None => write!(f, "pin {} to {}", r.unit, r.to),
             },
+            Action::BlueGreen(s) => write!(f, "{s}"),
         }
     }
 }
@@ -273,6 +280,9 @@ pub struct Step {
     /// The unit file's text before and after, for `diff`.
     pub unit_before: Option<String>,
     pub unit_after: Option<String>,
+    /// The unit `unit_before`/`unit_after` are of, when it is not `NAME.service` (a
+    /// blue-green container's colour).
+    pub unit: Option<String>,
     /// Drop-ins that change this container's unit behind the manifest (`systemctl edit`):
     /// drift podctl reports and never removes, since the files are the operator's.
     pub drop_ins: Vec<PathBuf>,
@@ -281,6 +291,16 @@ pub struct Step {
 }
 
 impl Step {
+    /// Whether the step moves a running container to another image through the gate: a
+    /// gated rollout, or a blue-green switch that starts the idle colour on one.
+    pub fn is_gated_update(&self) -> bool {
+        self.actions.iter().any(|a| match a {
+            Action::Rollout(r) => r.is_gated(),
+            Action::BlueGreen(s) => s.start && s.trigger.is_some() && s.from_pin.is_some(),
+            _ => false,
+        })
+    }
+
     /// Nothing to do and nothing to report.
     pub fn is_noop(&self) -> bool {
         self.actions.is_empty()
@@ -297,6 +317,7 @@ impl Step {
             unit_after: None,
             drop_ins: Vec::new(),
             rollout: None,
+            unit: None,
         }
     }
 }
@@ -464,6 +485,18 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
             }
             podctl_api::Spec::Container(c) => c,
         };
+        if podctl_api::bluegreen_checks::is_blue_green(spec) {
+            let desired = bluegreen::Desired {
+                object,
+                spec,
+                revision,
+                decision: decisions.get(object_ref.name.as_str()),
+            };
+            desired_units.extend(crate::bluegreen::units(object.name().as_str()));
+            let network = recreated_networks.get(object_ref);
+            steps.extend(bluegreen::plan(&desired, observed, ctx, network));
+            continue;
+        }
         let Some(unit) = container_unit(object, revision, ctx) else {
             continue;
         };
@@ -692,6 +725,7 @@ fn plan_container(
         unit_after: Some(unit.content.clone()),
         drop_ins: status.map_or_else(Vec::new, |s| unit_drop_ins(&s.drop_in_paths)),
         rollout: None,
+        unit: None,
     };
 
     if let Some(message) = conflict(object, name, on_disk, status, observed) {
@@ -983,6 +1017,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
             unit_after: None,
             drop_ins: Vec::new(),
             rollout: None,
+            unit: None,
         });
     }
     // Managed containers whose unit is gone (a unit removed by hand, a crash mid-prune).
@@ -1004,6 +1039,7 @@ fn plan_removals(desired_units: &BTreeSet<String>, observed: &Observed) -> Vec<S
             unit_after: None,
             drop_ins: Vec::new(),
             rollout: None,
+            unit: None,
         });
     }
     steps
@@ -1018,5 +1054,7 @@ pub fn container_unit_name(name: &Name) -> String {
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests_backup_timer;
+#[cfg(test)]
+mod tests_bluegreen;
 #[cfg(test)]
 mod tests_resources;

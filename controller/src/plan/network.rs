@@ -79,7 +79,13 @@ pub(super) fn plan(
     let mut actions: Vec<Action> = containers
         .iter()
         .rev()
-        .map(|c| unit_name(&c.name))
+        .flat_map(|c| {
+            // A blue-green container runs as one of its colours.
+            revision.get(c).map_or_else(
+                || vec![unit_name(&c.name)],
+                crate::bluegreen::container_units,
+            )
+        })
         .filter(|u| observed.units.get(u).is_some_and(|s| s.is_running()))
         .map(|unit| Action::StopUnit { unit })
         .collect();

@@ -59,6 +59,14 @@ pub enum RepairReason {
     /// The container runs a new image whose rollout was interrupted before its gate
     /// decided (Ctrl-C, a kill): it is judged now, without a restart.
     RolloutUnjudged,
+    /// A blue-green container's idle colour runs beside the serving one (a rollout cut
+    /// off before its switch): it is stopped.
+    IdleColourRunning(crate::bluegreen::Colour),
+    /// A blue-green container's proxy unit is not as desired (missing, stopped, changed).
+    ProxyChanged,
+    /// A blue-green switch to this colour was cut off half-way: it is finished (or, when
+    /// that colour does not run, undone).
+    SwitchInterrupted(crate::bluegreen::Colour),
 }
 
 impl RepairReason {
@@ -110,6 +118,14 @@ impl fmt::Display for RepairReason {
             Self::RolloutUnjudged => f.write_str(
                 "runs a new image its health gate has not judged (an interrupted rollout)",
             ),
+            Self::IdleColourRunning(colour) => write!(
+                f,
+                "{colour} runs beside the serving colour (a rollout cut off before its switch)"
+            ),
+            Self::ProxyChanged => f.write_str("blue-green proxy not as desired"),
+            Self::SwitchInterrupted(colour) => {
+                write!(f, "a blue-green switch to {colour} was cut off half-way")
+            }
             Self::ImageNotPinned => {
                 f.write_str("unit runs its image by reference; pinned to the image ID it runs")
             }

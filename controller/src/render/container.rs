@@ -69,8 +69,23 @@ pub fn container_unit(
 ) -> Option<UnitFile> {
     let spec = object.as_container()?;
     let image = image_reference(spec, revision)?;
-    let name = unit_name(object.name());
-    let template = render(object.name(), spec, image, ctx);
+    let pinned = ctx
+        .image_pins
+        .get(object.name().as_str())
+        .map(String::as_str);
+    Some(unit_of(object.name(), spec, image, pinned, ctx))
+}
+
+/// The unit that runs `spec` as the container `name`, with `pinned` (an image ID) as its
+/// image word, or the reference without one.
+pub fn unit_of(
+    name: &Name,
+    spec: &ContainerSpec,
+    image: &ImageReference,
+    pinned: Option<&str>,
+    ctx: &RenderContext,
+) -> UnitFile {
+    let template = render(name, spec, image, ctx);
     // The hash covers the manifest's reference, not the pinned ID: the definition is the
     // same whichever image a rollout pins, and a rollback does not change it.
     let hash = {
@@ -84,16 +99,12 @@ pub fn container_unit(
             })
     };
     let template = template.replace(HASH_PLACEHOLDER, &hash);
-    let pinned = ctx.image_pins.get(object.name().as_str());
-    Some(UnitFile {
-        name,
-        content: with_image(
-            &template,
-            &pinned.map_or_else(|| image.to_string(), Clone::clone),
-        ),
+    UnitFile {
+        name: unit_name(name),
+        content: with_image(&template, pinned.unwrap_or(&image.to_string())),
         hash,
         template,
-    })
+    }
 }
 
 /// Go's duration syntax for podman flags (it has no `d` unit).

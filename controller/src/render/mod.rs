@@ -2,6 +2,7 @@
 //! the same revision and context always give the same bytes, so "changed" means "differs".
 
 pub mod backup_timer;
+pub mod bluegreen;
 pub mod container;
 pub mod quote;
 

@@ -220,7 +220,9 @@ fn write_step(out: &mut String, step: &Step, blocker: Option<&ObjectRef>, unit_d
 }
 
 fn unit_name_of(step: &Step) -> String {
-    format!("{}.service", step.object.name)
+    step.unit
+        .clone()
+        .unwrap_or_else(|| format!("{}.service", step.object.name))
 }
 
 /// One object in the JSON report.

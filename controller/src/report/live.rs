@@ -266,6 +266,7 @@ pub fn rows(status: &ControllerStatus) -> Vec<Row> {
                 unit: o.unit.clone().unwrap_or_default(),
                 container_id: String::new(),
                 rollout: String::new(),
+                blue_green: None,
             }
         })
         .collect()

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use podctl_api::{Kind, ObjectRef, Revision};
 use serde::Serialize;
 
+use crate::bluegreen::{Colour, Phase, instance_name, instance_unit, proxy_unit};
 use crate::observe::{ActiveState, Health, Observed, UnitStatus};
 use crate::plan::{Change, Plan, RepairReason, Step};
 
@@ -48,6 +49,78 @@ pub struct Row {
     /// The last rollout's result and, for a failed one, the image and the reason.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub rollout: String,
+    /// A blue-green container's colours; its `unit`, `active`, `health` and `containerId`
+    /// are those of the colour that serves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blue_green: Option<BlueGreenRow>,
+}
+
+/// A blue-green container as `get` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueGreenRow {
+    /// The colour the proxy sends new requests to.
+    pub active: Colour,
+    /// `serving`, or how far a switch got: `starting`, `switching`, `draining`.
+    pub phase: &'static str,
+    /// `active/sub` of each colour's unit and of the proxy's (`-`: not loaded).
+    pub blue: String,
+    pub green: String,
+    pub proxy: String,
+    /// The last rollout that was not switched to: `COLOUR: reason`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+impl BlueGreenRow {
+    fn of(name: &str, observed: &Observed) -> Self {
+        let state = observed.bluegreen.get(name);
+        let unit_state = |unit: String| {
+            observed
+                .units
+                .get(&unit)
+                .filter(|u| u.is_loaded())
+                .map_or_else(
+                    || "-".to_owned(),
+                    |u| format!("{}/{}", u.active_state, u.sub_state),
+                )
+        };
+        Self {
+            active: state.map_or(Colour::Blue, |s| s.active),
+            phase: match state.map(|s| s.phase) {
+                None | Some(Phase::Serving) => "serving",
+                Some(Phase::Starting { .. }) => "starting",
+                Some(Phase::Switching { .. }) => "switching",
+                Some(Phase::Draining { .. }) => "draining",
+            },
+            blue: unit_state(instance_unit(name, Colour::Blue)),
+            green: unit_state(instance_unit(name, Colour::Green)),
+            proxy: unit_state(proxy_unit(name)),
+            failed: state
+                .and_then(|s| s.failed.as_ref())
+                .map(|f| format!("{}: {}", f.colour, f.reason)),
+        }
+    }
+
+    /// `blue serves (green inactive/dead, proxy active/running)`.
+    fn summary(&self) -> String {
+        let idle = self.active.other();
+        let idle_state = match idle {
+            Colour::Blue => &self.blue,
+            Colour::Green => &self.green,
+        };
+        let mut s = format!(
+            "{} serves ({idle} {idle_state}, proxy {})",
+            self.active, self.proxy
+        );
+        if self.phase != "serving" {
+            s.push_str(&format!("; switch {}", self.phase));
+        }
+        if let Some(failed) = &self.failed {
+            s.push_str(&format!("; not switched: {failed}"));
+        }
+        s
+    }
 }
 
 /// The rows of every object in the plan (desired and leaving), optionally filtered.
@@ -107,13 +180,24 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
         unit: String::new(),
         container_id: String::new(),
         rollout: String::new(),
+        blue_green: None,
     };
     // podman exits 143 when the container ends on SIGTERM: a `systemctl stop`, which
     // systemd records as a failure (see docs/operations.md), not a crash.
     let mut stopped_by_sigterm = false;
     let mut seen = Seen::default();
     if object.kind == Kind::Container {
-        let unit = format!("{}.service", object.name);
+        r.blue_green = revision
+            .get(object)
+            .and_then(|o| o.as_container())
+            .filter(|c| podctl_api::bluegreen_checks::is_blue_green(c))
+            .map(|_| BlueGreenRow::of(object.name.as_str(), observed));
+        // A blue-green container is reported by the colour that serves.
+        let instance = match &r.blue_green {
+            Some(bg) => instance_name(object.name.as_str(), bg.active),
+            None => object.name.to_string(),
+        };
+        let unit = format!("{instance}.service");
         seen.unit = observed.units.get(&unit).filter(|u| u.is_loaded());
         if let Some(u) = seen.unit {
             r.active = format!("{}/{}", u.active_state, u.sub_state);
@@ -124,7 +208,7 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
                 r.age_seconds = now.duration_since(since).ok().map(|d| d.as_secs());
             }
         }
-        if let Some(c) = observed.containers.get(object.name.as_str()) {
+        if let Some(c) = observed.containers.get(&instance) {
             seen.health = c.health;
             r.health = c.health.map(|h| h.to_string()).unwrap_or_default();
             r.container_id = c.id.chars().take(12).collect();
@@ -152,6 +236,9 @@ fn row(step: &Step, revision: &Revision, observed: &Observed, now: SystemTime) -
     if r.status == Convergence::Failed && stopped_by_sigterm && failed {
         r.status = Convergence::Degraded;
         r.message = "stopped (exit 143 on SIGTERM, e.g. `systemctl stop`); apply starts it".into();
+    }
+    if let Some(bg) = r.blue_green.as_ref().filter(|_| r.message.is_empty()) {
+        r.message = bg.summary();
     }
     r
 }
