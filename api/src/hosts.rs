@@ -50,6 +50,35 @@ pub struct HostIdentity {
     pub labels: BTreeMap<String, String>,
 }
 
+/// The objects of `revision` (read for every host) that none of `hosts` gets: a selection
+/// with a typo, or a host file missing from the set. `set` names the set in the message.
+pub fn chosen_by_none(
+    revision: &crate::Revision,
+    hosts: &[HostIdentity],
+    set: &str,
+) -> crate::Diagnostics {
+    let mut out = crate::Diagnostics::default();
+    for object in revision.objects() {
+        let Some(selection) = &object.metadata.hosts else {
+            continue;
+        };
+        if hosts.iter().any(|h| selection.selects(h)) {
+            continue;
+        }
+        out.push(
+            crate::Diagnostic::new(
+                object.origin.at_key(&[crate::yaml::PathStep::Key("metadata")], "hosts"),
+                format!(
+                    "{} is for no host of {set}: no name in `names` and no host whose labels hold `selector`",
+                    object.object_ref()
+                ),
+            )
+            .with_hint("check the names and labels against the host files, or add the missing host file"),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

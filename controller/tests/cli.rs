@@ -287,3 +287,43 @@ fn update_of_a_container_without_an_update_policy_exits_2_with_a_hint() {
             "container/nosuch is not in the manifests",
         ));
 }
+
+#[test]
+fn validate_hosts_checks_each_hosts_revision_and_objects_for_no_host() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (manifests, hosts) = (dir.path().join("m"), dir.path().join("hosts"));
+    fs::create_dir_all(&manifests).expect("mkdir");
+    fs::create_dir_all(&hosts).expect("mkdir");
+    fs::write(
+        manifests.join("a.yaml"),
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata:\n  name: db\n  hosts: {selector: {role: dbb}}\nspec: {image: docker.io/library/postgres:16}\n---\napiVersion: podctl.io/v1\nkind: Container\nmetadata: {name: app}\nspec:\n  image: docker.io/library/busybox:1\n  dependsOn: [web]\n---\napiVersion: podctl.io/v1\nkind: Container\nmetadata:\n  name: web\n  hosts: {names: [web-1]}\nspec: {image: docker.io/library/nginx:1}\n",
+    )
+    .expect("write");
+    fs::write(
+        hosts.join("web-1.yaml"),
+        "name: web-1\nlabels: {role: web}\n",
+    )
+    .expect("write");
+    fs::write(hosts.join("db-1.yaml"), "name: db-1\nlabels: {role: db}\n").expect("write");
+    podctl()
+        .arg("validate")
+        .arg("--hosts")
+        .arg(&hosts)
+        .arg(&manifests)
+        .env_remove("PODCTL_HOST_FILE")
+        .assert()
+        .code(2)
+        .stdout(
+            predicate::str::contains("host web-1")
+                .and(predicate::str::contains("valid: 2 objects")),
+        )
+        .stderr(
+            predicate::str::contains("host db-1")
+                .and(predicate::str::contains(
+                    "a.yaml:13:15: container `web` is not defined",
+                ))
+                .and(predicate::str::contains(
+                    "a.yaml:5:3: container/db is for no host",
+                )),
+        );
+}

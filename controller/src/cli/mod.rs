@@ -139,7 +139,7 @@ impl ManifestArgs {
 }
 
 /// A host identity file; an error is printed with its place and the fix.
-fn read_host(file: &Path) -> Result<podctl_api::HostIdentity, Exit> {
+pub(super) fn read_host(file: &Path) -> Result<podctl_api::HostIdentity, Exit> {
     let shown = podctl_api::printable(&file.display().to_string()).into_owned();
     let text = std::fs::read_to_string(file).map_err(|e| {
         eprintln!("error: cannot read the host identity {shown}: {e}");
