@@ -89,6 +89,7 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
     };
     let config = Config {
         manifests: args.manifests.dir.clone(),
+        host_file: args.manifests.host_file.clone(),
         load_options,
         host: args.rollouts.config(&args.host),
         metrics_address,

@@ -84,9 +84,11 @@ fn host_states(args: &GraphArgs, revision: &Revision) -> BTreeMap<ObjectRef, Str
         tokio::time::timeout(HOST_TIMEOUT, async {
             let mut host = Host::connect(args.host.config()).await?;
             let dir = args.dir_arg.as_ref().unwrap_or(&args.manifests.dir);
-            host.render
-                .backup
-                .set_manifests(dir, &args.manifests.link_roots);
+            host.render.backup.set_manifests(
+                dir,
+                &args.manifests.link_roots,
+                args.manifests.host_file.as_deref(),
+            );
             let observed = host.observe(revision).await?;
             let plan = host.plan(revision, &observed);
             anyhow::Ok(rows(

@@ -101,7 +101,9 @@ pub const DEFAULT_HOST_FILE: &str = "/etc/podctl/host.yaml";
 impl ManifestArgs {
     /// Backup timers run `podctl backup run -f` on the directory this command was given.
     pub fn for_backup_timers(&self, render: &mut podctl::render::RenderContext) {
-        render.backup.set_manifests(&self.dir, &self.link_roots);
+        render
+            .backup
+            .set_manifests(&self.dir, &self.link_roots, self.host_file.as_deref());
     }
 }
 

@@ -64,6 +64,8 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone)]
 pub struct Config {
     pub manifests: PathBuf,
+    /// `--host`, for the backup timers' runs (`load_options.host` holds the identity read).
+    pub host_file: Option<PathBuf>,
     /// How the manifests are read (the directories links may point into).
     pub load_options: podctl_api::LoadOptions,
     pub host: HostConfig,
@@ -344,9 +346,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         ..config.host.clone()
     };
     let mut host = Host::connect(host_config).await?;
-    host.render
-        .backup
-        .set_manifests(&config.manifests, &config.load_options.link_roots);
+    host.render.backup.set_manifests(
+        &config.manifests,
+        &config.load_options.link_roots,
+        config.host_file.as_deref(),
+    );
     let host = Arc::new(host);
     let sampler = Sampler::new(
         PathBuf::from(RUN_DIR),

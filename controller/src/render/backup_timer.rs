@@ -26,6 +26,8 @@ pub struct BackupCommand {
     pub manifests: PathBuf,
     /// `--allow-links-to` of the apply, passed on.
     pub link_roots: Vec<PathBuf>,
+    /// `--host` of the apply, passed on, so the run reads the same host's revision.
+    pub host_file: Option<PathBuf>,
     pub state_dir: PathBuf,
 }
 
@@ -35,6 +37,7 @@ impl Default for BackupCommand {
             podctl: PathBuf::from("/usr/bin/podctl"),
             manifests: PathBuf::from("/etc/podctl/manifests"),
             link_roots: Vec::new(),
+            host_file: None,
             state_dir: PathBuf::from(crate::reconcile::DEFAULT_STATE_DIR),
         }
     }
@@ -44,10 +47,11 @@ impl BackupCommand {
     /// The manifests a timer's run reads: the directory the apply (or the controller) was
     /// given, made absolute but not resolved, so a symlink a sync tool swaps is followed at
     /// each run.
-    pub fn set_manifests(&mut self, dir: &Path, link_roots: &[PathBuf]) {
+    pub fn set_manifests(&mut self, dir: &Path, link_roots: &[PathBuf], host_file: Option<&Path>) {
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
         self.manifests = absolute(dir);
         self.link_roots = link_roots.iter().map(|p| absolute(p)).collect();
+        self.host_file = host_file.map(absolute);
     }
 }
 
@@ -99,6 +103,9 @@ fn service(volume: &Name, command: &BackupCommand) -> String {
     ];
     for root in &command.link_roots {
         argv.extend(["--allow-links-to".to_owned(), path(root)]);
+    }
+    if let Some(host) = &command.host_file {
+        argv.extend(["--host".to_owned(), path(host)]);
     }
     let mut s = String::new();
     // Writing to a String cannot fail.
