@@ -32,7 +32,7 @@ spec:
   healthCheck:
     command: [wget, -q, -O, /dev/null, \"http://127.0.0.1:8080/health\"]
     interval: 1s
-    timeout: 1s
+    timeout: 5s
     retries: 1
   update:
     strategy: blue-green

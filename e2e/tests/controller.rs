@@ -1410,7 +1410,7 @@ async fn a_consumer_stopped_for_a_backup_should_be_held_against_the_controllers_
 /// A blue-green container (see e2e/tests/bluegreen.rs) on `port`.
 fn blue_green(name: &str, tag: &str, port: u16) -> String {
     format!(
-        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/web:{tag}\n  ports: ['{port}:8080']\n  stopTimeout: 2s\n  healthCheck:\n    command: [wget, -q, -O, /dev/null, \"http://127.0.0.1:8080/health\"]\n    interval: 1s\n    timeout: 1s\n    retries: 1\n  update:\n    strategy: blue-green\n    healthGate: {{timeout: 20s, watch: 2s}}\n"
+        "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {name}}}\nspec:\n  image: localhost/web:{tag}\n  ports: ['{port}:8080']\n  stopTimeout: 2s\n  healthCheck:\n    command: [wget, -q, -O, /dev/null, \"http://127.0.0.1:8080/health\"]\n    interval: 1s\n    timeout: 5s\n    retries: 1\n  update:\n    strategy: blue-green\n    healthGate: {{timeout: 20s, watch: 2s}}\n"
     )
 }
 
