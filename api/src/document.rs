@@ -79,6 +79,7 @@ pub(crate) fn parse_object(file: &Arc<Path>, document: Node, out: &mut Diagnosti
         Kind::Image => typed(&document, file, out, Spec::Image),
         Kind::Network => typed(&document, file, out, Spec::Network),
         Kind::BackupRepository => typed(&document, file, out, Spec::BackupRepository),
+        Kind::HostSettings => typed(&document, file, out, Spec::HostSettings),
     };
     let origin = Origin {
         file: file.clone(),

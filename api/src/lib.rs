@@ -7,6 +7,7 @@ pub mod bluegreen_checks;
 pub mod diagnostic;
 mod document;
 pub mod graph;
+mod host_settings_checks;
 pub mod hosts;
 pub mod kinds;
 pub mod load;

@@ -183,7 +183,7 @@ pub fn from_sources_for(
         objects.retain(|o| o.metadata.hosts.as_ref().is_none_or(|h| h.selects(host)));
     }
     let mut checks = Diagnostics::default();
-    validate(&objects, &invalid, &mut checks);
+    validate(&objects, &invalid, host.is_some(), &mut checks);
     // A check that looks at a value taken out of a partial object would report the gap
     // (a mount with neither `volume` nor `hostPath` after a bad `hostPath`), not the file.
     diagnostics.extend(

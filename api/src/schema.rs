@@ -3,6 +3,7 @@
 use schemars::generate::SchemaSettings;
 use schemars::{Schema, json_schema};
 
+use crate::HostSettingsSpec;
 use crate::kinds::{
     API_VERSION, BackupRepositorySpec, ContainerSpec, ImageSpec, Kind, NetworkSpec, ObjectMeta,
     SecretSpec, VolumeSpec,
@@ -21,6 +22,10 @@ pub fn manifest_schema() -> Schema {
         (
             Kind::BackupRepository,
             generator.subschema_for::<BackupRepositorySpec>(),
+        ),
+        (
+            Kind::HostSettings,
+            generator.subschema_for::<HostSettingsSpec>(),
         ),
     ];
     let variants: Vec<Schema> = specs

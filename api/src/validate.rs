@@ -18,7 +18,12 @@ use crate::yaml::PathStep::{Index, Key};
 /// The origin of every declared object, valid or not, by identity.
 pub(crate) type Declarations<'a> = HashMap<ObjectRef, &'a Origin>;
 
-pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagnostics) {
+pub(crate) fn validate(
+    objects: &[Object],
+    invalid: &[Declared],
+    for_host: bool,
+    out: &mut Diagnostics,
+) {
     let declared = check_duplicates(objects, invalid, out);
     let index: HashMap<ObjectRef, &Object> = objects.iter().map(|o| (o.object_ref(), o)).collect();
     for object in objects {
@@ -37,9 +42,11 @@ pub(crate) fn validate(objects: &[Object], invalid: &[Declared], out: &mut Diagn
             Spec::BackupRepository(r) => {
                 crate::backup_checks::check_repository(object, r, &declared, out);
             }
+            Spec::HostSettings(h) => crate::host_settings_checks::check(object, h, out),
             Spec::Image(_) => {}
         }
     }
+    crate::host_settings_checks::check_one_per_host(objects, for_host, out);
     check_host_ports(objects, out);
     crate::bluegreen_checks::check(objects, out);
     check_subnets(objects, out);
@@ -95,7 +102,9 @@ fn check_labels(object: &Object, out: &mut Diagnostics) {
         Spec::Container(c) => Some(&c.labels),
         Spec::Volume(v) => Some(&v.labels),
         Spec::Network(n) => Some(&n.labels),
-        Spec::Secret(_) | Spec::Image(_) | Spec::BackupRepository(_) => None,
+        Spec::Secret(_) | Spec::Image(_) | Spec::BackupRepository(_) | Spec::HostSettings(_) => {
+            None
+        }
     };
     for key in spec_labels.into_iter().flat_map(BTreeMap::keys) {
         let at = || object.origin.at_key(&[Key("spec"), Key("labels")], key);

@@ -51,7 +51,8 @@ fn schema_is_one_of_per_kind_with_const_kind_and_closed_objects() {
             "Secret",
             "Image",
             "Network",
-            "BackupRepository"
+            "BackupRepository",
+            "HostSettings"
         ]
     );
     for v in variants {

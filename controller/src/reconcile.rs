@@ -37,6 +37,8 @@ pub struct HostConfig {
     pub pull_attempts: u32,
     /// Rollouts (restart onto a new image, then the gate) at once, host-wide.
     pub max_parallel_updates: usize,
+    /// Where a HostSettings' files and values live (`/etc/sysctl.d`, `/proc/sys`, ...).
+    pub host_paths: observe::host_settings::HostPaths,
 }
 
 /// Where podctl keeps its own records (the images it pulled), unless `PODCTL_STATE_DIR`.
@@ -193,6 +195,13 @@ impl Host {
             ),
             bluegreen: observe::bluegreen::read_all(&self.config.state_dir, revision),
             unit_dir: self.config.unit_dir.clone(),
+            host_settings: observe::host_settings::observe(
+                &self.config.host_paths,
+                revision
+                    .of_kind(Kind::HostSettings)
+                    .filter_map(|o| o.as_host_settings())
+                    .flat_map(|h| h.sysctl.keys()),
+            ),
             unit_files,
             units: units.into_iter().map(observe::unit_status).collect(),
             containers: containers

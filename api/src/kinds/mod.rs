@@ -2,6 +2,7 @@
 
 mod backup;
 mod container;
+mod host_settings;
 mod image;
 mod network;
 mod secret;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backup::*;
 pub use container::*;
+pub use host_settings::*;
 pub use image::*;
 pub use network::*;
 pub use secret::*;
@@ -42,16 +44,19 @@ pub enum Kind {
     /// Last so that adding it changed no existing order; the graph orders it before the
     /// volumes that use it.
     BackupRepository,
+    /// Kernel parameters and journal retention of the host.
+    HostSettings,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Volume,
         Kind::Secret,
         Kind::Image,
         Kind::Network,
         Kind::Container,
         Kind::BackupRepository,
+        Kind::HostSettings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +67,7 @@ impl Kind {
             Kind::Network => "Network",
             Kind::Container => "Container",
             Kind::BackupRepository => "BackupRepository",
+            Kind::HostSettings => "HostSettings",
         }
     }
 
@@ -74,6 +80,7 @@ impl Kind {
             Kind::Network => "network",
             Kind::Container => "container",
             Kind::BackupRepository => "backuprepository",
+            Kind::HostSettings => "hostsettings",
         }
     }
 
@@ -141,6 +148,7 @@ pub enum Spec {
     Network(NetworkSpec),
     Container(Box<ContainerSpec>),
     BackupRepository(BackupRepositorySpec),
+    HostSettings(HostSettingsSpec),
 }
 
 impl Spec {
@@ -152,6 +160,7 @@ impl Spec {
             Spec::Network(_) => Kind::Network,
             Spec::Container(_) => Kind::Container,
             Spec::BackupRepository(_) => Kind::BackupRepository,
+            Spec::HostSettings(_) => Kind::HostSettings,
         }
     }
 }
@@ -240,6 +249,13 @@ impl Object {
         }
     }
 
+    pub fn as_host_settings(&self) -> Option<&HostSettingsSpec> {
+        match &self.spec {
+            Spec::HostSettings(h) => Some(h),
+            _ => None,
+        }
+    }
+
     pub fn as_backup_repository(&self) -> Option<&BackupRepositorySpec> {
         match &self.spec {
             Spec::BackupRepository(r) => Some(r),
@@ -260,7 +276,9 @@ impl Object {
             Spec::BackupRepository(r) => {
                 vec![ObjectRef::new(Kind::Secret, r.password_secret.clone())]
             }
-            Spec::Secret(_) | Spec::Image(_) | Spec::Network(_) => Vec::new(),
+            Spec::Secret(_) | Spec::Image(_) | Spec::Network(_) | Spec::HostSettings(_) => {
+                Vec::new()
+            }
         }
     }
 }

@@ -205,6 +205,7 @@ impl HostArgs {
             unit_podman: podman_on_path(),
             pull_attempts: podctl::execute::PULL_ATTEMPTS,
             max_parallel_updates: podctl::execute::DEFAULT_MAX_PARALLEL_UPDATES,
+            host_paths: podctl::observe::host_settings::HostPaths::default(),
         }
     }
 }

@@ -745,7 +745,8 @@ impl Core {
                     | Kind::Secret
                     | Kind::Image
                     | Kind::Network
-                    | Kind::BackupRepository => Uptime::NotApplicable,
+                    | Kind::BackupRepository
+                    | Kind::HostSettings => Uptime::NotApplicable,
                 };
                 self.backoff.succeeded(&o.object, uptime);
             }

@@ -49,7 +49,11 @@ impl Phase {
         match self {
             Phase::Resources => matches!(
                 kind,
-                Kind::Volume | Kind::Secret | Kind::Image | Kind::BackupRepository
+                Kind::Volume
+                    | Kind::Secret
+                    | Kind::Image
+                    | Kind::BackupRepository
+                    | Kind::HostSettings
             ),
             Phase::Networks => kind == Kind::Network,
             Phase::Containers => kind == Kind::Container,

@@ -299,6 +299,7 @@ impl Executor<'_> {
             Kind::Network,
             Kind::Image,
             Kind::Volume,
+            Kind::HostSettings,
         ] {
             let group: Vec<&Step> = removals
                 .iter()

@@ -91,7 +91,10 @@ impl Executor<'_> {
                     .await
                     .map_err(|e| ActionError::podman(PodmanWork::RemoveContainer, name, e))
             }
-            Action::RemoveUnitFile { path, .. } => remove_unit_file(path).map_err(Into::into),
+            Action::RemoveUnitFile { path, .. } | Action::RemoveFile { path } => {
+                remove_unit_file(path).map_err(Into::into)
+            }
+            Action::WriteFile { path, content } => write_file(path, content),
             Action::StartUnit { unit } => {
                 // A unit that failed or hit its start limit must be reset to start again.
                 self.reset_failed(unit).await;
@@ -260,6 +263,17 @@ fn network_create(name: &str, spec: &podctl_api::NetworkSpec, labels: &Labels) -
         ipv6: spec.ipv6,
         labels: labels.clone(),
     }
+}
+
+/// A file podctl owns outside the unit directory, written as atomically as a unit file.
+fn write_file(path: &std::path::Path, content: &str) -> Result<(), ActionError> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("/"));
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    crate::observe::write_unit_file(dir, &name, content)
+        .map(drop)
+        .map_err(Into::into)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! resource kind and, for systemd, one call for all units plus one per unit; and the content hashes of the desired secrets' sources.
 
 pub mod bluegreen;
+pub mod host_settings;
 pub mod pulled_images;
 pub mod rollouts;
 pub mod secret_source;
@@ -95,6 +96,8 @@ pub struct ContainerStatus {
 pub struct Observed {
     /// Where podctl writes units.
     pub unit_dir: PathBuf,
+    /// podctl's sysctl and journald files, and the kernel's values (HostSettings).
+    pub host_settings: host_settings::HostSettingsStatus,
     /// `*.service` files in `unit_dir`, by file name.
     pub unit_files: BTreeMap<String, UnitFileOnDisk>,
     /// systemd's view of every unit of interest (desired or managed), by name.

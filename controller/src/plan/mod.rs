@@ -5,6 +5,7 @@ mod backup_timer;
 pub mod bluegreen;
 mod explain;
 pub mod guard;
+mod host_settings;
 mod image;
 mod network;
 mod reason;
@@ -108,6 +109,16 @@ pub enum Action {
         unit: String,
         path: PathBuf,
     },
+    /// Write a configuration file podctl owns outside the unit directory (a HostSettings'
+    /// sysctl.d file or journald drop-in), atomically.
+    WriteFile {
+        path: PathBuf,
+        content: String,
+    },
+    /// Remove such a file.
+    RemoveFile {
+        path: PathBuf,
+    },
     /// Remove a managed container that no unit runs any more.
     RemoveContainer {
         name: String,
@@ -142,6 +153,8 @@ impl Action {
             Action::CreateNetwork { .. } => "create-network",
             Action::RemoveNetwork { .. } => "remove-network",
             Action::Rollout(_) => "rollout",
+            Action::WriteFile { .. } => "write-file",
+            Action::RemoveFile { .. } => "remove-file",
             Action::BlueGreen(_) => "switch",
         }
     }
@@ -168,7 +181,9 @@ impl Action {
             | Action::RemoveSecret { .. }
             | Action::CreateNetwork { .. }
             | Action::RemoveNetwork { .. }
-            | Action::RemoveContainer { .. } => false,
+            | Action::RemoveContainer { .. }
+            | Action::WriteFile { .. }
+            | Action::RemoveFile { .. } => false,
         }
     }
 
@@ -205,6 +220,8 @@ impl fmt::Display for Action {
             Action::RemoveSecret { name } => write!(f, "remove secret {name}"),
             Action::CreateNetwork { name, .. } => write!(f, "create network {name}"),
             Action::RemoveNetwork { name } => write!(f, "remove network {name}"),
+            Action::WriteFile { path, .. } => write!(f, "write {}", path.display()),
+            Action::RemoveFile { path } => write!(f, "remove {}", path.display()),
             Action::Rollout(r) => match &r.from {
                 Some(from) => write!(
                     f,
@@ -483,6 +500,10 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
                 steps.push(Step::new(object_ref.clone(), Change::UpToDate, Vec::new()));
                 continue;
             }
+            podctl_api::Spec::HostSettings(h) => {
+                steps.push(host_settings::plan(object_ref, h, observed));
+                continue;
+            }
             podctl_api::Spec::Container(c) => c,
         };
         if podctl_api::bluegreen_checks::is_blue_green(spec) {
@@ -526,6 +547,7 @@ pub fn plan(revision: &Revision, observed: &Observed, ctx: &RenderContext) -> Pl
     steps.extend(image::removals(revision, observed));
     steps.extend(volume::removals(revision, observed));
     backup_timer::removals(revision, observed, &mut steps);
+    steps.extend(host_settings::removals(revision, observed));
     Plan { steps }
 }
 
@@ -1056,5 +1078,7 @@ pub(crate) mod tests;
 mod tests_backup_timer;
 #[cfg(test)]
 mod tests_bluegreen;
+#[cfg(test)]
+mod tests_host_settings;
 #[cfg(test)]
 mod tests_resources;

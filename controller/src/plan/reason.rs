@@ -41,6 +41,11 @@ pub enum RepairReason {
         reference: String,
         current: String,
     },
+    /// A kernel parameter of a HostSettings was changed behind its file (`sysctl -w`).
+    SysctlChanged {
+        key: String,
+        value: String,
+    },
     /// Drop-ins change the unit behind the manifest.
     OverriddenByDropIn {
         paths: Vec<PathBuf>,
@@ -110,6 +115,9 @@ impl fmt::Display for RepairReason {
                     "overridden by drop-in {}: podctl never removes it; move the setting into the manifest or delete the file",
                     files.join(", ")
                 )
+            }
+            Self::SysctlChanged { key, value } => {
+                write!(f, "sysctl {key} was changed to {value}; applied again")
             }
             Self::ImageMissing => f.write_str("image missing"),
             Self::RestartedWith(with) => write!(f, "restarted with {with}"),

@@ -4,6 +4,7 @@
 pub mod backup_timer;
 pub mod bluegreen;
 pub mod container;
+pub mod host_settings;
 pub mod quote;
 
 use std::collections::BTreeMap;
