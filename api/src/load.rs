@@ -196,6 +196,12 @@ pub fn from_sources_for(
         diagnostics.sort();
         return Err(LoadError::Invalid(diagnostics));
     }
+    if host.is_none() {
+        // Read for every host, variants of one object for different hosts are one node of
+        // the graph: the first declared stands for them (each host's revision has its own).
+        let mut seen = HashSet::new();
+        objects.retain(|o| seen.insert(o.object_ref()));
+    }
     let stats = crate::revision::Stats {
         files: files.len(),
         documents,

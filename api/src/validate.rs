@@ -24,7 +24,7 @@ pub(crate) fn validate(
     for_host: bool,
     out: &mut Diagnostics,
 ) {
-    let declared = check_duplicates(objects, invalid, out);
+    let declared = check_duplicates(objects, invalid, for_host, out);
     let index: HashMap<ObjectRef, &Object> = objects.iter().map(|o| (o.object_ref(), o)).collect();
     for object in objects {
         check_labels(object, out);
@@ -47,6 +47,20 @@ pub(crate) fn validate(
         }
     }
     crate::host_settings_checks::check_one_per_host(objects, for_host, out);
+    // Read for every host, objects meant for some hosts only may well clash with each other
+    // (a variant per host): the checks across objects see only those for every host. Each
+    // host's own revision (`--host`, `validate --hosts`, and every apply) checks them all.
+    let for_every_host: Vec<Object>;
+    let objects = if for_host || objects.iter().all(|o| o.metadata.hosts.is_none()) {
+        objects
+    } else {
+        for_every_host = objects
+            .iter()
+            .filter(|o| o.metadata.hosts.is_none())
+            .cloned()
+            .collect();
+        &for_every_host
+    };
     check_host_ports(objects, out);
     crate::bluegreen_checks::check(objects, out);
     check_subnets(objects, out);
@@ -54,20 +68,30 @@ pub(crate) fn validate(
 }
 
 /// `(kind, name)` is unique across the directory; a duplicate names both places.
+/// Read for every host (`!for_host`), two declarations that both have `metadata.hosts` are
+/// variants of one object for different hosts, not duplicates: a host that gets both finds
+/// them duplicated in its own revision.
 fn check_duplicates<'a>(
     objects: &'a [Object],
     invalid: &'a [Declared],
+    for_host: bool,
     out: &mut Diagnostics,
 ) -> Declarations<'a> {
-    let mut all: Vec<(ObjectRef, &Origin)> = objects
+    let mut all: Vec<(ObjectRef, &Origin, bool)> = objects
         .iter()
-        .map(|o| (o.object_ref(), &o.origin))
-        .chain(invalid.iter().map(|d| (d.object.clone(), &d.origin)))
+        .map(|o| (o.object_ref(), &o.origin, o.metadata.hosts.is_some()))
+        .chain(invalid.iter().map(|d| (d.object.clone(), &d.origin, false)))
         .collect();
     // Report the later declaration (in file order) as the duplicate of the earlier one.
     all.sort_by(|a, b| (&a.1.file, a.1.mark()).cmp(&(&b.1.file, b.1.mark())));
     let mut declared: Declarations<'a> = HashMap::with_capacity(all.len());
-    for (key, origin) in all {
+    let mut variants: std::collections::HashSet<ObjectRef> = std::collections::HashSet::new();
+    for (key, origin, has_hosts) in all {
+        if !for_host && has_hosts {
+            if !variants.insert(key.clone()) && declared.contains_key(&key) {
+                continue;
+            }
+        }
         if let Some(first) = declared.get(&key) {
             let first_at = first.at(&[Key("metadata"), Key("name")]);
             out.push(

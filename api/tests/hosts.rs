@@ -97,3 +97,48 @@ fn hosts_without_names_or_selector_should_be_an_error() {
         ]
     );
 }
+
+#[test]
+fn variants_of_one_object_for_different_hosts_should_each_reach_their_host() {
+    let web_1 = "apiVersion: podctl.io/v1
+kind: Container
+metadata:
+  name: web
+  hosts: {selector: {wave: '0'}}
+spec:
+  image: docker.io/library/nginx:1.27
+  ports: ['8080:80']
+";
+    let web_2 = web_1
+        .replace("wave: '0'", "wave: '1'")
+        .replace("nginx:1.27", "nginx:1.26");
+    let fx = Fixture::new(&[("web-canary.yaml", web_1), ("web.yaml", &web_2)]);
+    // Read for every host: variants, not duplicates, and not a port clash.
+    assert!(load_for(&fx, None).is_ok());
+    let image_on = |wave: &str| {
+        let host = HostIdentity {
+            name: "h".into(),
+            labels: [("wave".to_owned(), wave.to_owned())].into(),
+        };
+        let revision = load_for(&fx, Some(host)).expect("valid on the host");
+        let web = revision
+            .objects()
+            .iter()
+            .find_map(|o| o.as_container())
+            .expect("web");
+        format!("{:?}", web.image)
+    };
+    assert!(image_on("0").contains("1.27"));
+    assert!(image_on("1").contains("1.26"));
+    // A host both variants choose has a duplicate.
+    let both = web_2.replace(
+        "hosts: {selector: {wave: '1'}}",
+        "hosts: {selector: {wave: '0'}}",
+    );
+    let fx = Fixture::new(&[("a.yaml", web_1), ("b.yaml", &both)]);
+    let host = HostIdentity {
+        name: "h".into(),
+        labels: [("wave".to_owned(), "0".to_owned())].into(),
+    };
+    assert!(load_for(&fx, Some(host)).is_err());
+}
