@@ -87,10 +87,8 @@ fn check_duplicates<'a>(
     let mut declared: Declarations<'a> = HashMap::with_capacity(all.len());
     let mut variants: std::collections::HashSet<ObjectRef> = std::collections::HashSet::new();
     for (key, origin, has_hosts) in all {
-        if !for_host && has_hosts {
-            if !variants.insert(key.clone()) && declared.contains_key(&key) {
-                continue;
-            }
+        if !for_host && has_hosts && !variants.insert(key.clone()) && declared.contains_key(&key) {
+            continue;
         }
         if let Some(first) = declared.get(&key) {
             let first_at = first.at(&[Key("metadata"), Key("name")]);
