@@ -102,3 +102,42 @@ async fn a_host_should_apply_only_the_objects_that_choose_it() -> Result<()> {
     );
     host.prune_all().await
 }
+
+#[tokio::test]
+async fn a_variant_should_reach_only_the_hosts_of_its_group() -> Result<()> {
+    let Some(host) = TestHost::require("a_variant_should_reach_only_the_hosts_of_its_group").await
+    else {
+        return Ok(());
+    };
+    let _turn = host.apply_turn().await?;
+    let web = host.unique_name("variant-web");
+    let base = format!("/srv/{}", host.unique_name("variant"));
+    let (canary, rest) = (format!("{base}-canary.yaml"), format!("{base}-rest.yaml"));
+    host.write_file(&canary, "name: web-1\nlabels: {wave: \"0\"}\n")?;
+    host.write_file(&rest, "name: web-2\nlabels: {wave: \"1\"}\n")?;
+    let variant = |wave: &str, tag: &str| {
+        container(&web, &format!("  hosts: {{selector: {{wave: \"{wave}\"}}}}\n"))
+            .replace("localhost/bb:v1", &format!("localhost/bb:{tag}"))
+    };
+    let dir = host.write_manifests(&[
+        ("web-canary.yaml", &variant("0", "v2")),
+        ("web.yaml", &variant("1", "v1")),
+    ])?;
+    let path = dir.path_str();
+    // By image ID: units run their image by ID, and one ID has several names here.
+    let id = |args: Vec<&str>| {
+        let host = &host;
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move { anyhow::Ok(host.exec_ok(args).await?.stdout.trim().to_owned()) }
+    };
+    for (file, want) in [(&canary, "localhost/bb:v2"), (&rest, "localhost/bb:v1")] {
+        let out = host
+            .podctl(["apply", "--allow-empty", "--host", file, "-f", &path])
+            .await?;
+        ensure!(out.success(), "{}{}", out.stdout, out.stderr);
+        let runs = id(vec!["podman", "inspect", "--format", "{{.Image}}", &web]).await?;
+        let wanted = id(vec!["podman", "image", "inspect", "--format", "{{.Id}}", want]).await?;
+        ensure!(runs == wanted, "{file}: runs {runs}, not {want} ({wanted})");
+    }
+    host.prune_all().await
+}
