@@ -116,8 +116,11 @@ async fn a_variant_should_reach_only_the_hosts_of_its_group() -> Result<()> {
     host.write_file(&canary, "name: web-1\nlabels: {wave: \"0\"}\n")?;
     host.write_file(&rest, "name: web-2\nlabels: {wave: \"1\"}\n")?;
     let variant = |wave: &str, tag: &str| {
-        container(&web, &format!("  hosts: {{selector: {{wave: \"{wave}\"}}}}\n"))
-            .replace("localhost/bb:v1", &format!("localhost/bb:{tag}"))
+        container(
+            &web,
+            &format!("  hosts: {{selector: {{wave: \"{wave}\"}}}}\n"),
+        )
+        .replace("localhost/bb:v1", &format!("localhost/bb:{tag}"))
     };
     let dir = host.write_manifests(&[
         ("web-canary.yaml", &variant("0", "v2")),
@@ -136,7 +139,10 @@ async fn a_variant_should_reach_only_the_hosts_of_its_group() -> Result<()> {
             .await?;
         ensure!(out.success(), "{}{}", out.stdout, out.stderr);
         let runs = id(vec!["podman", "inspect", "--format", "{{.Image}}", &web]).await?;
-        let wanted = id(vec!["podman", "image", "inspect", "--format", "{{.Id}}", want]).await?;
+        let wanted = id(vec![
+            "podman", "image", "inspect", "--format", "{{.Id}}", want,
+        ])
+        .await?;
         ensure!(runs == wanted, "{file}: runs {runs}, not {want} ({wanted})");
     }
     host.prune_all().await
