@@ -35,6 +35,9 @@ pub struct SyncOptions {
     pub work_dir: PathBuf,
     /// How many checkouts to keep besides the current one.
     pub keep: usize,
+    /// A directory inside the repository that holds the manifests (default: its root), so
+    /// that files hosts must not read (host identities, CI scripts) can live beside it.
+    pub path: Option<PathBuf>,
     /// An SSH allowed-signers file: commits must carry a signature of one of its keys.
     pub allowed_signers: Option<PathBuf>,
     pub credentials: Credentials,
@@ -89,6 +92,10 @@ pub enum SyncError {
     DestNotALink(PathBuf),
     #[error("cannot write {SOURCE_FILE}")]
     Source(#[source] state_file::StateFileError),
+    #[error(
+        "commit {commit} has no directory {path} (--path), or it is a link out of the checkout; the manifests stay as they are"
+    )]
+    NoPath { commit: String, path: PathBuf },
 }
 
 impl SyncError {
@@ -99,7 +106,7 @@ impl SyncError {
             Self::Signature { .. } => "signature",
             Self::Checkout { .. } => "checkout",
             Self::Io { .. } | Self::Source(_) => "io",
-            Self::DestNotALink(_) => "usage",
+            Self::DestNotALink(_) | Self::NoPath { .. } => "usage",
         }
     }
 }
@@ -147,22 +154,45 @@ pub async fn sync(options: &SyncOptions) -> Result<Synced, SyncError> {
                 source,
             })?;
     }
-    let previous = current_commit(&options.dest)?;
-    if previous.as_deref() == Some(commit.as_str()) {
+    let previous = current_commit(&options.dest, &options.work_dir)?;
+    let checkout = options.work_dir.join(&commit);
+    let target = match &options.path {
+        Some(path) => checkout.join(path),
+        None => checkout.clone(),
+    };
+    let linked = std::fs::read_link(&options.dest).ok();
+    if previous.as_deref() == Some(commit.as_str()) && linked.as_deref() == Some(target.as_path()) {
         return Ok(Synced::UpToDate { commit });
     }
-    let checkout = options.work_dir.join(&commit);
     if !checkout.is_dir() {
         write_checkout(&git, options, &commit, &checkout).await?;
     }
-    swap_link(&options.dest, &checkout)?;
+    // A link in the repository must not lead the manifests path out of the checkout (to
+    // /etc, say): podctl reads the manifests as root.
+    let inside = match (target.canonicalize(), checkout.canonicalize()) {
+        (Ok(t), Ok(c)) => t.starts_with(c),
+        _ => false,
+    };
+    if !target.is_dir() || !inside {
+        return Err(SyncError::NoPath {
+            commit,
+            path: options.path.clone().unwrap_or_default(),
+        });
+    }
+    if !target.join(SOURCE_FILE).is_file()
+        && let Some(source) = source_of(&checkout)
+    {
+        state_file::write(&target.join(SOURCE_FILE), &source).map_err(SyncError::Source)?;
+    }
+    swap_link(&options.dest, &target)?;
     tracing::info!(commit = %commit, dest = %options.dest.display(), "manifests swapped to a new commit");
     prune_checkouts(&options.work_dir, &commit, options.keep);
     Ok(Synced::Swapped { commit, previous })
 }
 
-/// The commit the link points at now; `None` without a link. A directory is refused.
-fn current_commit(dest: &Path) -> Result<Option<String>, SyncError> {
+/// The commit the link points at now (the checkout under `work_dir` it leads into); `None`
+/// without a link. A directory is refused.
+fn current_commit(dest: &Path, work_dir: &Path) -> Result<Option<String>, SyncError> {
     match std::fs::symlink_metadata(dest) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(SyncError::Io {
@@ -171,9 +201,11 @@ fn current_commit(dest: &Path) -> Result<Option<String>, SyncError> {
             source,
         }),
         Ok(meta) if !meta.file_type().is_symlink() => Err(SyncError::DestNotALink(dest.to_owned())),
-        Ok(_) => Ok(std::fs::read_link(dest)
-            .ok()
-            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))),
+        Ok(_) => Ok(std::fs::read_link(dest).ok().and_then(|t| {
+            let inside = t.strip_prefix(work_dir).ok()?;
+            let first = inside.components().next()?;
+            Some(first.as_os_str().to_string_lossy().into_owned())
+        })),
     }
 }
 
@@ -313,11 +345,11 @@ mod tests {
     fn a_directory_at_the_manifests_path_should_be_refused_and_a_missing_one_is_no_commit() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(matches!(
-            current_commit(dir.path()),
+            current_commit(dir.path(), dir.path()),
             Err(SyncError::DestNotALink(_))
         ));
         assert_eq!(
-            current_commit(&dir.path().join("missing")).expect("ok"),
+            current_commit(&dir.path().join("missing"), dir.path()).expect("ok"),
             None
         );
     }
@@ -331,9 +363,15 @@ mod tests {
         }
         let dest = dir.path().join("manifests");
         swap_link(&dest, &dir.path().join(&a)).expect("swap");
-        assert_eq!(current_commit(&dest).expect("ok"), Some(a.clone()));
+        assert_eq!(
+            current_commit(&dest, dir.path()).expect("ok"),
+            Some(a.clone())
+        );
         swap_link(&dest, &dir.path().join(&b)).expect("swap");
-        assert_eq!(current_commit(&dest).expect("ok"), Some(b.clone()));
+        assert_eq!(
+            current_commit(&dest, dir.path()).expect("ok"),
+            Some(b.clone())
+        );
         prune_checkouts(dir.path(), &b, 0);
         assert!(!dir.path().join(&a).exists());
         assert!(dir.path().join(&b).exists());

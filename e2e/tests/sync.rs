@@ -190,6 +190,29 @@ async fn sync_should_swap_the_link_per_commit_and_keep_it_on_every_failure() -> 
                 .success()
         );
         ensure!(repo.linked(&host).await? == signed);
+
+        // --path: the manifests in a directory of the repository, a link in it refused.
+        host.sh(&format!(
+            "set -e; cd {}; mkdir sub; ln -s /etc evil",
+            repo.src()
+        ))
+        .await?
+        .ok()?;
+        repo.git(&host, "mv a.yaml b.yaml sub/").await?;
+        repo.git(&host, "add evil").await?;
+        repo.git(&host, "commit -q -m sub").await?;
+        repo.git(&host, "push -q origin HEAD:main").await?;
+        let evil = repo.sync(&host, &["--path", "evil"]).await?;
+        ensure!(evil.status.code() == Some(2), "{}", evil.stderr);
+        ensure!(repo.sync(&host, &["--path", "sub"]).await?.success());
+        let target = host.exec_ok(["readlink", &repo.link()]).await?;
+        ensure!(target.stdout.trim().ends_with("/sub"), "{}", target.stdout);
+        let valid = host.podctl(["validate", "-f", &repo.link()]).await?;
+        ensure!(
+            valid.success() && valid.stdout.contains("2 objects"),
+            "{}",
+            valid.stdout
+        );
         Ok(())
     }
     .await;

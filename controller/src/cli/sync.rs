@@ -21,6 +21,10 @@ pub struct SyncArgs {
     /// The manifests path, a symlink swapped to each new commit's checkout.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_MANIFESTS)]
     pub dest: PathBuf,
+    /// A directory inside the repository holding the manifests (default: its root), so that
+    /// host files and scripts beside it are not read as manifests.
+    #[arg(long, value_name = "DIR", env = "PODCTL_SYNC_PATH", value_parser = relative_path)]
+    pub path: Option<PathBuf>,
     /// How many earlier checkouts to keep beside the current one.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub keep: usize,
@@ -58,6 +62,7 @@ pub fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
         dest: args.dest.clone(),
         work_dir: args.state_dir.join("sync"),
         keep: args.keep,
+        path: args.path.clone(),
         allowed_signers: args.allowed_signers.clone(),
         credentials: Credentials {
             ssh_key: args.ssh_key.clone(),
@@ -94,4 +99,20 @@ pub fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
 
 fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
+}
+
+/// `--path`: inside the repository, so relative and without `..`.
+fn relative_path(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    let inside = path.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    if inside && !value.is_empty() {
+        Ok(path)
+    } else {
+        Err("a directory inside the repository: relative, without `..`".to_owned())
+    }
 }
