@@ -22,29 +22,32 @@ pub(super) fn plan(object: &ObjectRef, spec: &HostSettingsSpec, observed: &Obser
     }
     let mut actions = Vec::new();
     let mut fields = Vec::new();
-    let sysctl = sysctl_file(&object.name, spec);
-    if converge_file(
-        &mut actions,
-        &host.sysctl_path,
-        host.sysctl_file.as_ref(),
-        sysctl.as_deref(),
-    ) {
-        actions.push(Action::RestartUnit {
-            unit: SYSCTL_SERVICE.to_owned(),
-        });
-        fields.push("sysctl".to_owned());
-    }
-    let journald = journald_file(&object.name, spec);
-    if converge_file(
-        &mut actions,
-        &host.journald_path,
-        host.journald_file.as_ref(),
-        journald.as_deref(),
-    ) {
-        actions.push(Action::RestartUnit {
-            unit: JOURNALD_SERVICE.to_owned(),
-        });
-        fields.push("journald".to_owned());
+    let (sysctl, journald) = (
+        sysctl_file(&object.name, spec),
+        journald_file(&object.name, spec),
+    );
+    for (field, path, current, desired, service) in [
+        (
+            "sysctl",
+            &host.sysctl_path,
+            &host.sysctl_file,
+            &sysctl,
+            SYSCTL_SERVICE,
+        ),
+        (
+            "journald",
+            &host.journald_path,
+            &host.journald_file,
+            &journald,
+            JOURNALD_SERVICE,
+        ),
+    ] {
+        if converge_file(&mut actions, path, current.as_ref(), desired.as_deref()) {
+            actions.push(Action::RestartUnit {
+                unit: service.to_owned(),
+            });
+            fields.push(field.to_owned());
+        }
     }
     if !fields.is_empty() {
         return Step::new(object.clone(), Change::Update { fields }, actions);
