@@ -1059,14 +1059,17 @@ async fn container_health_and_oom_kills_should_be_what_podman_and_the_kernel_say
         "apiVersion: podctl.io/v1\nkind: Container\nmetadata: {{name: {sick}}}\nspec:\n  image: localhost/web:v1\n  network: none\n  stopTimeout: 2s\n  healthCheck:\n    command: [sh, -c, \"test ! -e /tmp/sick\"]\n    interval: 1s\n    retries: 1\n"
     );
     // A subshell holds 200 MB in a variable under a 32 MB limit (no swap on the test host):
-    // the kernel kills it, the outer shell (the container's main process) lives on.
+    // the kernel kills it, the outer shell (the container's main process) lives on. The
+    // subshell marks itself the first to kill (oom_score_adj 1000, which anyone may raise):
+    // without it, the kernel once killed the main shell too while the first victim's memory
+    // was still being reclaimed, and systemd restarted the unit.
     let hog_manifest = format!(
         r#"apiVersion: podctl.io/v1
 kind: Container
 metadata: {{name: {hog}}}
 spec:
   image: localhost/bb:v1
-  args: [sh, -c, 'while true; do (x=$(head -c 200000000 /dev/zero | tr "\\0" a)); sleep 1; done']
+  args: [sh, -c, 'while true; do (echo 1000 > /proc/self/oom_score_adj; x=$(head -c 200000000 /dev/zero | tr "\\0" a)); sleep 1; done']
   network: none
   resources: {{memoryMax: 32M}}
   stopTimeout: 2s
