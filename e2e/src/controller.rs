@@ -28,6 +28,22 @@ pub async fn start_controller_with_env(
 
 /// The same on any `manifests` path (a link `podctl sync` swaps, say).
 pub async fn start(host: &TestHost, manifests: &str, extra: &str, environment: &str) -> Result<()> {
+    // An empty `Environment=` would clear the unit's own (RUST_LOG).
+    let lines = if environment.is_empty() {
+        String::new()
+    } else {
+        format!("Environment={environment}\n")
+    };
+    start_with_drop_in(host, manifests, extra, &lines).await
+}
+
+/// [`start`] with any `[Service]` lines in the drop-in (`RestartSec=100ms`, say).
+pub async fn start_with_drop_in(
+    host: &TestHost,
+    manifests: &str,
+    extra: &str,
+    lines: &str,
+) -> Result<()> {
     let unit = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../dist/podctl.service"
@@ -37,15 +53,8 @@ pub async fn start(host: &TestHost, manifests: &str, extra: &str, environment: &
     host.write_file(
         format!("{UNIT_DIR}/{CONTROLLER}.d/50-e2e.conf"),
         &format!(
-            "[Service]\n{}ExecStart=\nExecStart={} controller -f {} {extra}\n",
-            // An empty `Environment=` would clear the unit's own (RUST_LOG).
-            if environment.is_empty() {
-                String::new()
-            } else {
-                format!("Environment={environment}\n")
-            },
+            "[Service]\n{lines}ExecStart=\nExecStart={} controller -f {manifests} {extra}\n",
             bin.display(),
-            manifests
         ),
     )?;
     host.exec_ok(["systemctl", "daemon-reload"]).await?;

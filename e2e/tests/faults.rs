@@ -296,23 +296,13 @@ async fn apply_killed_at_every_step_converges_on_the_next_run() -> Result<()> {
 /// Runs dist/podctl.service on `manifests` with a failpoint file; systemd restarts it after
 /// the kill (Restart=always), and the new controller finds the file gone.
 async fn start_controller(host: &TestHost, manifests: &str) -> Result<()> {
-    let unit = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../dist/podctl.service"
-    ))?;
-    host.write_file(format!("{UNIT_DIR}/{CONTROLLER}"), &unit)?;
-    let bin = host.podctl_bin()?;
-    host.write_file(
-        format!("{UNIT_DIR}/{CONTROLLER}.d/50-e2e.conf"),
-        &format!(
-            "[Service]\nExecStart=\nExecStart={} controller -f {manifests} --resync 600\nEnvironment=PODCTL_FAILPOINT_FILE={FAILPOINT_FILE}\nRestartSec=100ms\n",
-            bin.display(),
-        ),
-    )?;
-    host.exec_ok(["systemctl", "daemon-reload"]).await?;
-    host.exec(["systemctl", "reset-failed", CONTROLLER]).await?;
-    host.exec_ok(["systemctl", "start", CONTROLLER]).await?;
-    Ok(())
+    podctl_e2e::controller::start_with_drop_in(
+        host,
+        manifests,
+        "--resync 600",
+        &format!("Environment=PODCTL_FAILPOINT_FILE={FAILPOINT_FILE}\nRestartSec=100ms\n"),
+    )
+    .await
 }
 
 /// Points the link `link` (a path inside the sandbox) at `to`, atomically, as a sync tool
