@@ -6,36 +6,15 @@
 //! `GIT_SSH_COMMAND`, both only in git's environment. Errors keep the argv and git's stderr.
 
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 
 use tokio::process::Command;
 
 use super::podman::Argv;
+use super::process::ProcessError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum GitError {
-    #[error("cannot run `{argv}`: {source}")]
-    Spawn {
-        argv: Argv,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("`{argv}` failed ({status}): {}", stderr.trim_end())]
-    Failed {
-        argv: Argv,
-        status: ExitStatus,
-        stderr: String,
-    },
-}
-
-impl GitError {
-    pub fn stderr(&self) -> &str {
-        match self {
-            Self::Spawn { .. } => "",
-            Self::Failed { stderr, .. } => stderr,
-        }
-    }
-}
+/// git's failures are a process's: it did not start, or exited non-zero with its stderr.
+pub type GitError = ProcessError;
 
 pub type Result<T, E = GitError> = std::result::Result<T, E>;
 
@@ -90,17 +69,11 @@ impl Git {
     async fn run(&self, args: &[&str], config: &[(&str, &str)]) -> Result<String> {
         let (argv, mut cmd) = self.command(args, config);
         tracing::debug!(argv = %argv, "git");
-        let output = cmd.output().await.map_err(|source| GitError::Spawn {
-            argv: argv.clone(),
-            source,
-        })?;
-        if !output.status.success() {
-            return Err(GitError::Failed {
-                argv,
-                status: output.status,
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            });
-        }
+        let output = cmd
+            .output()
+            .await
+            .map_err(|source| ProcessError::spawn(&argv, source))?;
+        ProcessError::check(argv, &output)?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
@@ -190,15 +163,11 @@ impl Git {
             &[],
         );
         tracing::debug!(argv = %argv, dest = %dest.display(), "git archive");
-        let spawn_error = |argv: &Argv, source| GitError::Spawn {
-            argv: argv.clone(),
-            source,
-        };
         let mut archive = archive
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| spawn_error(&argv, e))?;
+            .map_err(|e| ProcessError::spawn(&argv, e))?;
         let tar_argv = Argv(vec![
             "tar".into(),
             "-x".into(),
@@ -218,22 +187,10 @@ impl Git {
             .kill_on_drop(true)
             .output();
         let (archived, untarred) = tokio::join!(archive.wait_with_output(), tar);
-        let archived = archived.map_err(|e| spawn_error(&argv, e))?;
-        if !archived.status.success() {
-            return Err(GitError::Failed {
-                argv,
-                status: archived.status,
-                stderr: String::from_utf8_lossy(&archived.stderr).into_owned(),
-            });
-        }
-        let untarred = untarred.map_err(|e| spawn_error(&tar_argv, e))?;
-        if !untarred.status.success() {
-            return Err(GitError::Failed {
-                argv: tar_argv,
-                status: untarred.status,
-                stderr: String::from_utf8_lossy(&untarred.stderr).into_owned(),
-            });
-        }
+        let archived = archived.map_err(|e| ProcessError::spawn(&argv, e))?;
+        ProcessError::check(argv, &archived)?;
+        let untarred = untarred.map_err(|e| ProcessError::spawn(&tar_argv, e))?;
+        ProcessError::check(tar_argv, &untarred)?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ pub mod cgroup;
 pub mod git;
 pub mod haproxy;
 pub mod podman;
+pub mod process;
 pub mod registry;
 pub mod restic;
 pub mod systemd;

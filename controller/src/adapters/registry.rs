@@ -8,27 +8,18 @@
 //! insecure in the sandbox's registries.conf.d, nowhere in podctl.
 
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 
 use sha2::{Digest as _, Sha256};
 use tokio::process::Command;
 
 use super::podman::Argv;
+use super::process::ProcessError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("cannot run `{argv}`: {source}")]
-    Spawn {
-        argv: Argv,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("`{argv}` failed ({status}): {}", stderr.trim_end())]
-    Failed {
-        argv: Argv,
-        status: ExitStatus,
-        stderr: String,
-    },
+    #[error(transparent)]
+    Process(#[from] ProcessError),
     #[error("`{argv}` printed no manifest")]
     Empty { argv: Argv },
 }
@@ -37,8 +28,7 @@ impl RegistryError {
     /// A short name for logs and metric labels.
     pub fn kind(&self) -> &'static str {
         match self {
-            RegistryError::Spawn { .. } => "spawn",
-            RegistryError::Failed { .. } => "failed",
+            RegistryError::Process(e) => e.kind(),
             RegistryError::Empty { .. } => "empty",
         }
     }
@@ -94,17 +84,8 @@ impl Skopeo {
             .kill_on_drop(true)
             .output()
             .await
-            .map_err(|source| RegistryError::Spawn {
-                argv: argv.clone(),
-                source,
-            })?;
-        if !output.status.success() {
-            return Err(RegistryError::Failed {
-                argv,
-                status: output.status,
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            });
-        }
+            .map_err(|source| ProcessError::spawn(&argv, source))?;
+        ProcessError::check(argv.clone(), &output)?;
         if output.stdout.is_empty() {
             return Err(RegistryError::Empty { argv });
         }
