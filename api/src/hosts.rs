@@ -41,13 +41,50 @@ impl HostSelection {
     }
 }
 
-/// A host's name and labels (`/etc/podctl/host.yaml`: `{name: web-1, labels: {role: web}}`).
+/// A host's name and labels (`/etc/podctl/host.yaml`: `{name: web-1, labels: {role: web}}`),
+/// and its place in fleet rollouts (`wave: 0`, `group: web`; see docs/fleet.md).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostIdentity {
     pub name: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The fleet rollout wave: 0 for canaries; a host takes a new commit after every host of
+    /// the lower waves runs it converged and healthy for the soak time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<u32>,
+    /// The group whose hosts share the fleet's slots for updating at once (default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// The group of a host without `group`.
+pub const DEFAULT_GROUP: &str = "default";
+
+impl HostIdentity {
+    /// The host's fleet wave: `wave`, else a numeric label `wave` (the labels that choose a
+    /// canary variant of an object, `labels: {wave: "0"}`, then count too); `None` if neither.
+    pub fn fleet_wave(&self) -> Result<Option<u32>, String> {
+        let label = self.labels.get("wave");
+        let from_label = match label {
+            Some(v) => Some(v.parse::<u32>().map_err(|_| {
+                format!("the label `wave: {v}` is not a wave number (0 for canaries, 1, 2, ...)")
+            })?),
+            None => None,
+        };
+        match (self.wave, from_label) {
+            (Some(w), Some(l)) if w != l => Err(format!(
+                "`wave: {w}` and the label `wave: \"{l}\"` disagree; keep one, or make them equal"
+            )),
+            (Some(w), _) | (None, Some(w)) => Ok(Some(w)),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The host's fleet group (`group`, else `default`).
+    pub fn fleet_group(&self) -> &str {
+        self.group.as_deref().unwrap_or(DEFAULT_GROUP)
+    }
 }
 
 /// The objects of `revision` (read for every host) that none of `hosts` gets: a selection
@@ -90,7 +127,25 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_wave_should_come_from_the_field_or_a_numeric_label_and_never_from_two_that_disagree() {
+        let mut h = host("web-1", &[]);
+        assert_eq!(h.fleet_wave(), Ok(None));
+        h.wave = Some(2);
+        assert_eq!(h.fleet_wave(), Ok(Some(2)));
+        h.labels.insert("wave".into(), "2".into());
+        assert_eq!(h.fleet_wave(), Ok(Some(2)));
+        h.labels.insert("wave".into(), "0".into());
+        assert!(h.fleet_wave().unwrap_err().contains("disagree"));
+        h.wave = None;
+        assert_eq!(h.fleet_wave(), Ok(Some(0)));
+        h.labels.insert("wave".into(), "canary".into());
+        assert!(h.fleet_wave().unwrap_err().contains("not a wave number"));
+        assert_eq!(h.fleet_group(), "default");
     }
 
     #[test]

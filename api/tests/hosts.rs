@@ -30,6 +30,7 @@ fn host(name: &str, role: &str) -> HostIdentity {
     HostIdentity {
         name: name.into(),
         labels: [("role".to_owned(), role.to_owned())].into(),
+        ..Default::default()
     }
 }
 
@@ -119,6 +120,7 @@ spec:
         let host = HostIdentity {
             name: "h".into(),
             labels: [("wave".to_owned(), wave.to_owned())].into(),
+            ..Default::default()
         };
         let revision = load_for(&fx, Some(host)).expect("valid on the host");
         let web = revision
@@ -139,6 +141,7 @@ spec:
     let host = HostIdentity {
         name: "h".into(),
         labels: [("wave".to_owned(), "0".to_owned())].into(),
+        ..Default::default()
     };
     assert!(load_for(&fx, Some(host)).is_err());
 }

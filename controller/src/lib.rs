@@ -6,6 +6,7 @@ pub mod bluegreen;
 pub mod controller;
 pub mod execute;
 pub mod failpoint;
+pub mod fleet;
 pub mod holds;
 pub mod lock;
 pub mod observe;

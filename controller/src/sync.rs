@@ -133,6 +133,30 @@ pub fn source_of(dir: &Path) -> Option<Source> {
 
 /// Fetches, checks, writes out and swaps; see the module's comment.
 pub async fn sync(options: &SyncOptions) -> Result<Synced, SyncError> {
+    let fetched = fetch(options).await?;
+    install(options, &fetched).await
+}
+
+/// A commit fetched and checked (signature), not yet written out or linked.
+#[derive(Debug)]
+pub struct Fetched {
+    git: Git,
+    pub commit: String,
+    /// The commit the manifests path points at now.
+    pub current: Option<String>,
+}
+
+impl Fetched {
+    /// The manifests path already shows this commit (at `--path`).
+    pub fn is_current(&self, options: &SyncOptions) -> bool {
+        self.current.as_deref() == Some(self.commit.as_str())
+            && std::fs::read_link(&options.dest).ok().as_deref()
+                == Some(target_of(options, &self.commit).as_path())
+    }
+}
+
+/// Steps 1 and 2: the branch's commit, fetched and verified; the link is not touched.
+pub async fn fetch(options: &SyncOptions) -> Result<Fetched, SyncError> {
     let git = Git::new(&options.work_dir.join("repo.git"));
     create_dir(&options.work_dir)?;
     let fetch_error = |source| SyncError::Fetch {
@@ -154,18 +178,33 @@ pub async fn sync(options: &SyncOptions) -> Result<Synced, SyncError> {
                 source,
             })?;
     }
-    let previous = current_commit(&options.dest, &options.work_dir)?;
-    let checkout = options.work_dir.join(&commit);
-    let target = match &options.path {
+    let current = current_commit(&options.dest, &options.work_dir)?;
+    Ok(Fetched {
+        git,
+        commit,
+        current,
+    })
+}
+
+/// The directory the link points at for `commit`: the checkout, or its `--path`.
+fn target_of(options: &SyncOptions, commit: &str) -> PathBuf {
+    let checkout = options.work_dir.join(commit);
+    match &options.path {
         Some(path) => checkout.join(path),
-        None => checkout.clone(),
-    };
-    let linked = std::fs::read_link(&options.dest).ok();
-    if previous.as_deref() == Some(commit.as_str()) && linked.as_deref() == Some(target.as_path()) {
+        None => checkout,
+    }
+}
+
+/// Steps 3 to 5: writes the fetched commit out and points the manifests path at it.
+pub async fn install(options: &SyncOptions, fetched: &Fetched) -> Result<Synced, SyncError> {
+    let commit = fetched.commit.clone();
+    if fetched.is_current(options) {
         return Ok(Synced::UpToDate { commit });
     }
+    let checkout = options.work_dir.join(&commit);
+    let target = target_of(options, &commit);
     if !checkout.is_dir() {
-        write_checkout(&git, options, &commit, &checkout).await?;
+        write_checkout(&fetched.git, options, &commit, &checkout).await?;
     }
     // A link in the repository must not lead the manifests path out of the checkout (to
     // /etc, say): podctl reads the manifests as root.
@@ -187,7 +226,10 @@ pub async fn sync(options: &SyncOptions) -> Result<Synced, SyncError> {
     swap_link(&options.dest, &target)?;
     tracing::info!(commit = %commit, dest = %options.dest.display(), "manifests swapped to a new commit");
     prune_checkouts(&options.work_dir, &commit, options.keep);
-    Ok(Synced::Swapped { commit, previous })
+    Ok(Synced::Swapped {
+        commit,
+        previous: fetched.current.clone(),
+    })
 }
 
 /// The commit the link points at now (the checkout under `work_dir` it leads into); `None`

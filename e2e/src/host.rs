@@ -87,8 +87,20 @@ impl TestHost {
         }
     }
 
+    /// The running sandbox `name` (one a test booted itself, say); an error if it is not up.
+    pub async fn open(name: &str) -> Result<TestHost> {
+        match Self::locate_named(name.to_owned()).await {
+            Ok(host) => Ok(host),
+            Err(Unavailable::NotCapable(why) | Unavailable::NotUp(why)) => bail!("{why}"),
+        }
+    }
+
     /// Finds the running sandbox named by `PODCTL_SANDBOX` (default `podctl`).
     async fn locate() -> std::result::Result<TestHost, Unavailable> {
+        Self::locate_named(sandbox_name()).await
+    }
+
+    async fn locate_named(name: String) -> std::result::Result<TestHost, Unavailable> {
         // The effective uid from /proc: no libc dependency for one number.
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let euid = status
@@ -113,7 +125,6 @@ impl TestHost {
             }
         }
         let repo = repo_root();
-        let name = sandbox_name();
         let out = Command::new(repo.join("hack/sandbox"))
             .arg("status")
             .env("PODCTL_SANDBOX", &name)
@@ -345,7 +356,7 @@ fn sandbox_name() -> String {
 }
 
 /// The workspace root: this crate lives in `<root>/e2e`.
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
 }

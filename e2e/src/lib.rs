@@ -6,6 +6,7 @@
 //! wait: a bounded poll on a condition, never a fixed sleep.
 
 pub mod controller;
+pub mod fleet;
 mod host;
 pub mod load;
 mod podctl;

@@ -60,6 +60,18 @@ pub struct ControllerArgs {
         default_value = "5m"
     )]
     pub update_jitter: podctl_api::values::Duration,
+    #[command(flatten)]
+    pub etcd: super::fleet::EtcdArgs,
+    /// How long this host's report outlives the controller in etcd when it stops answering
+    /// (a powered-off host stops counting for the rollout after this long).
+    #[arg(
+        long = "fleet-lease-ttl",
+        value_name = "DURATION",
+        env = "PODCTL_FLEET_LEASE_TTL",
+        default_value = "15s",
+        help_heading = "Fleet (etcd)"
+    )]
+    pub lease_ttl: podctl_api::values::Duration,
 }
 
 pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
@@ -87,6 +99,23 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
         Ok(o) => o,
         Err(exit) => return Ok(exit),
     };
+    let fleet = match args.etcd.config()? {
+        None => None,
+        Some(etcd) => {
+            anyhow::ensure!(
+                args.lease_ttl.as_std() >= Duration::from_secs(3),
+                "--fleet-lease-ttl must be at least 3 seconds"
+            );
+            let identity = load_options.host.clone().unwrap_or_default();
+            Some(podctl::fleet::reporter::ReporterConfig {
+                host: podctl::fleet::FleetHost::of(&identity)?,
+                etcd,
+                lease_ttl: args.lease_ttl.as_std(),
+                manifests: args.manifests.dir.clone(),
+                state_dir: args.host.state_dir.clone(),
+            })
+        }
+    };
     let config = Config {
         manifests: args.manifests.dir.clone(),
         host_file: args.manifests.host_file.clone(),
@@ -105,6 +134,7 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
             args.update_interval.as_std(),
             args.update_jitter.as_std(),
         ),
+        fleet,
     };
     // Two workers: the loop and the pass in flight; podman and systemd do the heavy work.
     let runtime = tokio::runtime::Builder::new_multi_thread()

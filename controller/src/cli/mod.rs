@@ -6,6 +6,7 @@ mod backup;
 mod completions;
 mod controller;
 mod diff;
+mod fleet;
 mod get;
 mod graph;
 mod history;
@@ -119,6 +120,7 @@ impl ManifestArgs {
             None => podctl_api::HostIdentity {
                 name: podctl::backup::hostname(),
                 labels: Default::default(),
+                ..Default::default()
             },
         };
         Ok(podctl_api::LoadOptions {
@@ -385,6 +387,16 @@ pub enum Command {
         podctl sync --repo file:///srv/fleet.git --allowed-signers /etc/podctl/allowed_signers"
     )]
     Sync(sync::SyncArgs),
+    /// See a fleet's rollout in etcd: hosts, waves, commits, states, why a rollout waits
+    #[command(
+        after_help = "Exit status: 0 shown, 2 etcd unreachable (or an error).\n\n\
+        Hosts appear while their controller runs with --fleet-etcd (their lease keeps them);\n\
+        GATE is what `podctl sync` decided about the newest commit (docs/fleet.md).\n\n\
+        Examples:\n  \
+        podctl fleet status --fleet-etcd http://10.0.0.5:2379\n  \
+        podctl fleet status -o json | jq '.hosts[] | select(.state != \"Converged\")'"
+    )]
+    Fleet(fleet::FleetArgs),
     /// Print Prometheus alert rules for podctl's metrics, with the manifests' thresholds
     #[command(after_help = "Exit status: 0 printed, 2 invalid revision.\n\n\
         Check them with `promtool check rules`; docs/monitoring.md says how to load them.\n\n\
@@ -416,6 +428,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Backup(args) => backup::run(&args),
         Command::Restore(args) => backup::restore(&args),
         Command::Sync(args) => sync::run(&args),
+        Command::Fleet(args) => fleet::run(&args),
         Command::Alerts(args) => alerts::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),

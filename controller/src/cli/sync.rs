@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 use podctl::adapters::git::Credentials;
+use podctl::fleet::{self, record::GateState};
 use podctl::sync::{self, SyncOptions, Synced};
 use podctl_api::printable;
 
-use super::{DEFAULT_MANIFESTS, Exit};
+use super::fleet::EtcdArgs;
+use super::{DEFAULT_HOST_FILE, DEFAULT_MANIFESTS, Exit};
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -44,6 +46,32 @@ pub struct SyncArgs {
     /// Where the bare repository and the checkouts are kept (STATE_DIR/sync).
     #[arg(long, value_name = "DIR", env = "PODCTL_STATE_DIR", default_value = podctl::reconcile::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub etcd: EtcdArgs,
+    /// How long every host of the lower waves must run a new commit converged and healthy
+    /// before this host takes it (with --fleet-etcd).
+    #[arg(
+        long = "fleet-soak",
+        value_name = "DURATION",
+        env = "PODCTL_FLEET_SOAK",
+        default_value = "5m",
+        help_heading = "Fleet (etcd)"
+    )]
+    pub soak: podctl_api::values::Duration,
+    /// How many hosts of this host's group may take a commit at once (with --fleet-etcd;
+    /// give every host the same number).
+    #[arg(
+        long = "fleet-max-parallel",
+        value_name = "N",
+        env = "PODCTL_FLEET_MAX_PARALLEL",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..),
+        help_heading = "Fleet (etcd)"
+    )]
+    pub max_parallel: u32,
+    /// This host's identity with its wave and group (with --fleet-etcd).
+    #[arg(long = "host", value_name = "FILE", env = "PODCTL_HOST_FILE", default_value = DEFAULT_HOST_FILE, help_heading = "Fleet (etcd)")]
+    pub host_file: PathBuf,
 }
 
 pub fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
@@ -73,26 +101,73 @@ pub fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match runtime.block_on(sync::sync(&options)) {
-        Ok(Synced::Swapped { commit, previous }) => {
+    let Some(etcd) = args.etcd.config()? else {
+        let result = runtime.block_on(sync::sync(&options));
+        return Ok(report(result.map(Some), args, None));
+    };
+    let identity = match super::read_host(&args.host_file) {
+        Ok(host) => host,
+        Err(exit) => return Ok(exit),
+    };
+    let me = match fleet::FleetHost::of(&identity) {
+        Ok(me) => me,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Exit::Error);
+        }
+    };
+    let policy = fleet::gate::Policy {
+        soak: args.soak.as_std(),
+        max_parallel: args.max_parallel,
+    };
+    let result = runtime.block_on(fleet::rollout::sync(
+        &options,
+        &etcd,
+        &me,
+        &policy,
+        &args.state_dir,
+    ));
+    Ok(match result {
+        Ok(outcome) => report(Ok(outcome.synced), args, Some(&outcome.state)),
+        Err(fleet::rollout::RolloutError::Sync(e)) => report(Err(e), args, None),
+        Err(e) => {
+            eprintln!("error: {}", printable(&fleet::rollout::chain(&e)));
+            tracing::error!(kind = e.kind(), "sync failed");
+            Exit::Error
+        }
+    })
+}
+
+/// Prints what a sync did; the exit status. etcd unreachable is an error (exit 2): the host
+/// keeps its commit, and the timer's next run tries again.
+fn report(
+    result: Result<Option<Synced>, sync::SyncError>,
+    args: &SyncArgs,
+    gate: Option<&GateState>,
+) -> Exit {
+    match (result, gate) {
+        (Ok(_), Some(state @ GateState::Unreachable(_))) => {
+            eprintln!("error: {}", printable(&state.to_string()));
+            Exit::Error
+        }
+        (Ok(None), Some(state)) => {
+            println!("held: {}", printable(&state.to_string()));
+            Exit::Ok
+        }
+        (Ok(Some(Synced::Swapped { commit, previous })), _) => {
             let from = previous.map_or_else(String::new, |p| format!(" (was {})", short(&p)));
             println!("synced {} -> {}{from}", commit, args.dest.display());
-            Ok(Exit::Ok)
+            Exit::Ok
         }
-        Ok(Synced::UpToDate { commit }) => {
+        (Ok(Some(Synced::UpToDate { commit })), _) => {
             println!("up to date: {} at {commit}", args.dest.display());
-            Ok(Exit::Ok)
+            Exit::Ok
         }
-        Err(e) => {
-            let mut message = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                message.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            eprintln!("error: {}", printable(&message));
+        (Ok(None), None) => Exit::Ok,
+        (Err(e), _) => {
+            eprintln!("error: {}", printable(&fleet::rollout::chain(&e)));
             tracing::error!(kind = e.kind(), "sync failed");
-            Ok(Exit::Error)
+            Exit::Error
         }
     }
 }

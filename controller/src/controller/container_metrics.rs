@@ -257,6 +257,11 @@ pub struct ContainerMetrics {
 }
 
 impl ContainerMetrics {
+    /// The samples of the last read.
+    pub fn samples(&self) -> Vec<ContainerSample> {
+        self.samples.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// Replaces every sample: a container gone from the revision is gone from `/metrics`.
     pub fn set(&self, samples: Vec<ContainerSample>) {
         if let Ok(mut s) = self.samples.lock() {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use super::backup_metrics::BackupMetrics;
 use super::container_metrics::ContainerMetrics;
+use super::fleet_metrics::FleetMetrics;
 use crate::report::controller_status::ControllerPhase;
 
 type Labels = Vec<(String, String)>;
@@ -43,6 +44,8 @@ pub struct Metrics {
     pub containers: Arc<ContainerMetrics>,
     /// `podctl_backup_*`, read from the backup records on each scrape.
     pub backups: Arc<BackupMetrics>,
+    /// `podctl_fleet_*`, for a controller in a fleet.
+    pub fleet: Arc<FleetMetrics>,
 }
 
 impl Default for Metrics {
@@ -63,14 +66,12 @@ where
 impl Metrics {
     /// The metrics of a controller whose state directory is the default.
     pub fn new() -> Self {
-        Self::with_backup_records(crate::backup::record::dir(std::path::Path::new(
-            crate::reconcile::DEFAULT_STATE_DIR,
-        )))
+        Self::for_state_dir(std::path::Path::new(crate::reconcile::DEFAULT_STATE_DIR))
     }
 
-    /// The metrics, with the backup records read from `records_dir`. Every metric is
+    /// The metrics, with the backup and fleet records read from `state_dir`. Every metric is
     /// registered here: a list, one entry per metric (long, not complex).
-    pub fn with_backup_records(records_dir: std::path::PathBuf) -> Self {
+    pub fn for_state_dir(state_dir: &std::path::Path) -> Self {
         let mut registry = Registry::with_prefix("podctl");
         let r = &mut registry;
         let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
@@ -96,11 +97,14 @@ impl Metrics {
         );
         let containers = Arc::new(ContainerMetrics::default());
         r.register_collector(Box::new(containers.clone()));
-        let backups = Arc::new(BackupMetrics::new(records_dir));
+        let fleet = Arc::new(FleetMetrics::new(state_dir.to_owned()));
+        r.register_collector(Box::new(fleet.clone()));
+        let backups = Arc::new(BackupMetrics::new(crate::backup::record::dir(state_dir)));
         r.register_collector(Box::new(backups.clone()));
         Self {
             containers,
             backups,
+            fleet,
             reconcile_duration,
             revision_applied_time,
             update_last_check,

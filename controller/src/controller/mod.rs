@@ -17,6 +17,7 @@ pub mod backup_metrics;
 pub mod container_metrics;
 mod core;
 pub mod events;
+pub mod fleet_metrics;
 pub mod http;
 pub mod limits;
 pub mod metrics;
@@ -85,6 +86,8 @@ pub struct Config {
     pub allow_empty: bool,
     /// When new images of containers with an update policy are looked for.
     pub update_timer: UpdateTimer,
+    /// This host's report to the fleet's etcd (`--fleet-etcd`); `None`: not in a fleet.
+    pub fleet: Option<crate::fleet::reporter::ReporterConfig>,
 }
 
 /// Starts the endpoints: `/status` on the root-only socket, the rest on TCP too.
@@ -173,6 +176,28 @@ impl Published {
     }
 }
 
+impl crate::fleet::reporter::HostView for Published {
+    fn seen(&self) -> futures_util::future::BoxFuture<'_, crate::fleet::reporter::Seen> {
+        Box::pin(async {
+            self.sample_containers().await;
+            crate::fleet::reporter::Seen {
+                status: self
+                    .status
+                    .lock()
+                    .map(|s| s.clone())
+                    .unwrap_or_else(|p| p.into_inner().clone()),
+                containers: self.metrics.containers.samples(),
+            }
+        })
+    }
+
+    fn reported(&self, connected: bool, report: Option<&crate::fleet::report::HostReport>) {
+        self.metrics
+            .fleet
+            .reported(connected, report.map(|r| r.state));
+    }
+}
+
 /// systemd's `%t` for system services: where the units' cidfiles are.
 const RUN_DIR: &str = "/run";
 
@@ -226,9 +251,7 @@ impl Published {
             sampler,
             containers: Mutex::new(Vec::new()),
             metrics: {
-                let metrics = Metrics::with_backup_records(crate::backup::record::dir(
-                    &config.host.state_dir,
-                ));
+                let metrics = Metrics::for_state_dir(&config.host.state_dir);
                 metrics.set_phase(ControllerPhase::Starting);
                 metrics
             },
@@ -363,6 +386,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let http_stop = CancellationToken::new();
     let _http_guard = http_stop.clone().drop_guard();
     serve_http(&config, &published, &http_stop).await?;
+    if let Some(fleet) = &config.fleet {
+        published.metrics.fleet.joined(&fleet.host);
+        tokio::spawn(crate::fleet::reporter::run(
+            fleet.clone(),
+            published.clone(),
+            cancel.child_token(),
+        ));
+    }
     let mut streams = Streams::open(&config, &host, &notifier, &cancel)?;
 
     let mut core = Core::new(config.allow_empty, config.debounce, Instant::now());
