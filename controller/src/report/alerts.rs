@@ -218,6 +218,10 @@ fn controller_rules() -> Vec<Rule> {
             "Volume {{ $labels.volume }} has no recent backup",
             "The last good snapshot of volume {{ $labels.volume }} on {{ $labels.instance }} is more than 26 hours old, or there is none.",
         ),
+        rule("FleetRolloutHalted", "podctl_fleet_gate{state=\"halted\"} == 1".into(), "5m", "warning").says(
+            "The fleet rollout is halted for {{ $labels.instance }}",
+            "A host of a lower wave failed on the newest commit; this host keeps its commit. `podctl fleet status` says which host and why; push a fix to resume.",
+        ),
         rule("RevisionInvalid", "podctl_revision_invalid == 1".into(), "5m", "warning").says(
             "The manifests on {{ $labels.instance }} are invalid",
             "podctl keeps running the last valid revision; `podctl get` or /status names the errors.",
