@@ -550,6 +550,26 @@ async fn scenario(fleet: &mut TestFleet) -> Result<()> {
     let (dead, other) = if holder == "h2" { (1, "h3") } else { (2, "h2") };
     fleet.power_off(dead).await?;
     let off = std::time::Instant::now();
+    wait_until(within, "the other wave-1 host takes the slot", || async {
+        let s = status(fleet, 0).await?;
+        let taken = s["slots"]["web"].as_array().is_some_and(|slots| {
+            slots
+                .iter()
+                .any(|x| x["commit"] == c5 && x["host"] == other)
+        });
+        Ok(taken.then_some(()))
+    })
+    .await?;
+    let took = off.elapsed();
+    eprintln!(
+        "{other} took the slot {:.1} s after {holder} was powered off",
+        took.as_secs_f64()
+    );
+    // The lease (4 s) and a sync run or two; a dead holder must not block for longer.
+    ensure!(
+        took < Duration::from_secs(15),
+        "{other} waited {took:?} for the dead host's slot"
+    );
     converged(fleet, &[other], &c5, within).await?;
     let s = status(fleet, 0).await?;
     ensure!(
