@@ -130,7 +130,7 @@ fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
     let snapshot = match snapshot {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {}", fleet::rollout::chain(&e));
+            eprintln!("error: {}", podctl::report::error_chain(&e));
             return Ok(Exit::Error);
         }
     };

@@ -131,7 +131,7 @@ pub fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
         Ok(outcome) => report(Ok(outcome.synced), args, Some(&outcome.state)),
         Err(fleet::rollout::RolloutError::Sync(e)) => report(Err(e), args, None),
         Err(e) => {
-            eprintln!("error: {}", printable(&fleet::rollout::chain(&e)));
+            eprintln!("error: {}", printable(&podctl::report::error_chain(&e)));
             tracing::error!(kind = e.kind(), "sync failed");
             Exit::Error
         }
@@ -165,7 +165,7 @@ fn report(
         }
         (Ok(None), None) => Exit::Ok,
         (Err(e), _) => {
-            eprintln!("error: {}", printable(&fleet::rollout::chain(&e)));
+            eprintln!("error: {}", printable(&podctl::report::error_chain(&e)));
             tracing::error!(kind = e.kind(), "sync failed");
             Exit::Error
         }

@@ -824,23 +824,11 @@ fn invalid_status(why: &Invalid) -> status::InvalidRevision {
 /// refusal what the operator of a controller does about it.
 fn pass_error_message(e: &PassError) -> String {
     match e {
-        PassError::Observe(e) => error_chain(e),
+        PassError::Observe(e) => crate::report::error_chain(e),
         PassError::Refused(refused) => {
             format!("{refused}; run the controller with --allow-empty if that is what you want")
         }
     }
-}
-
-/// An error and its sources, `: `-separated (what anyhow's `{:#}` printed before).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 async fn pass(host: &Host, start: &PassStart, allow_empty: bool, reason: Reason) -> PassReport {

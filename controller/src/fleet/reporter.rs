@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use super::etcd::{Etcd, KeepAlive};
 use super::report::{self, HostReport, Observation, Tracker};
-use super::rollout::chain;
+use crate::report::error_chain as chain;
 use super::{EtcdConfig, FleetError, FleetHost};
 use crate::controller::container_metrics::ContainerSample;
 use crate::report::controller_status::ControllerStatus;

@@ -9,6 +9,7 @@ use super::etcd::{Etcd, SlotTaken};
 use super::gate::{self, Decision, Policy, Slot};
 use super::record::{self, GateRecord, GateState};
 use super::{EtcdConfig, FleetError, FleetHost};
+use crate::report::error_chain as chain;
 use crate::sync::{self, Fetched, SyncError, SyncOptions, Synced};
 
 /// What a gated sync did.
@@ -210,16 +211,4 @@ async fn remember(
     if !unchanged && let Err(e) = to.etcd.put_gate(&record, to.lease).await {
         tracing::warn!(host = %me.name, error = %chain(&e), "cannot write the gate record to etcd");
     }
-}
-
-/// An error and its causes, `: `-separated.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -7,6 +7,19 @@ pub mod diff;
 pub mod live;
 pub mod status;
 
+/// An error and its causes, `: `-separated, as the journal and stderr show it (what
+/// anyhow's `{:#}` prints).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Styles for terminal output; `anstream` drops them when the output is not a terminal or
 /// `NO_COLOR` is set.
 pub mod style {
