@@ -12,10 +12,10 @@ use tracing::{info, warn};
 
 use super::etcd::{Etcd, KeepAlive};
 use super::report::{self, HostReport, Observation, Tracker};
-use crate::report::error_chain as chain;
 use super::{EtcdConfig, FleetError, FleetHost};
 use crate::controller::container_metrics::ContainerSample;
 use crate::report::controller_status::ControllerStatus;
+use crate::report::error_chain as chain;
 
 /// How often the host's state is assessed (a changed report is written at once).
 pub const ASSESS_EVERY: Duration = Duration::from_secs(1);
