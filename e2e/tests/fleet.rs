@@ -510,13 +510,25 @@ async fn scenario(fleet: &mut TestFleet) -> Result<()> {
             "h{} moved while etcd was down",
             i + 1
         );
-        host.exec_ok(["systemctl", "stop", "web.service"]).await?;
+        // Drift: web stopped by hand. The controller may start it again before the stop
+        // job ends (systemctl then says the job was canceled): that is the repair too.
+        let repairs = || async {
+            let journal = host.journal("podctl.service").await?;
+            Ok::<_, anyhow::Error>(journal.matches("drift repaired: container/web").count())
+        };
+        let before = repairs().await?;
+        let stop = host.exec(["systemctl", "stop", "web.service"]).await?;
+        ensure!(
+            stop.success() || stop.stderr.contains("canceled"),
+            "systemctl stop web.service: {}",
+            stop.stderr
+        );
         wait_until(
             within,
             "the controller repairs web.service while etcd is down",
             || async {
-                let out = host.exec(["systemctl", "is-active", "web.service"]).await?;
-                Ok((out.stdout.trim() == "active").then_some(()))
+                let active = host.exec(["systemctl", "is-active", "web.service"]).await?;
+                Ok((active.stdout.trim() == "active" && repairs().await? > before).then_some(()))
             },
         )
         .await?;
