@@ -136,6 +136,9 @@ struct Published {
     /// The running revision's containers: (manifest name, whether it is blue-green).
     containers: Mutex<Vec<(String, bool)>>,
     sampler: Sampler,
+    /// A reconcile pass is running: the fleet report calls a container down meanwhile
+    /// progress, not degradation (a rollout restarts it).
+    pass_running: std::sync::atomic::AtomicBool,
 }
 
 impl Published {
@@ -187,6 +190,7 @@ impl crate::fleet::reporter::HostView for Published {
                     .map(|s| s.clone())
                     .unwrap_or_else(|p| p.into_inner().clone()),
                 containers: self.metrics.containers.samples(),
+                pass_running: self.pass_running.load(std::sync::atomic::Ordering::Relaxed),
             }
         })
     }
@@ -250,6 +254,7 @@ impl Published {
             host,
             sampler,
             containers: Mutex::new(Vec::new()),
+            pass_running: std::sync::atomic::AtomicBool::new(false),
             metrics: {
                 let metrics = Metrics::for_state_dir(&config.host.state_dir);
                 metrics.set_phase(ControllerPhase::Starting);
@@ -449,6 +454,7 @@ impl Shell {
                 _ = s.watchdog.tick() => self.notifier.watchdog(),
                 Some(report) = s.done_rx.recv() => {
                     self.running = None;
+                    self.published.pass_running.store(false, std::sync::atomic::Ordering::Relaxed);
                     self.on_pass_done(&report);
                 }
                 Some(checked) = s.checked_rx.recv() => self.on_update_checked(&checked),
@@ -615,6 +621,9 @@ impl Shell {
         let host = self.host.clone();
         let allow_empty = self.config.allow_empty;
         let span = info_span!("reconcile", revision = start.revision.short_hash(), %reason);
+        self.published
+            .pass_running
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.running = Some(tokio::spawn(
             async move {
                 let report = pass(&host, &start, allow_empty, reason).await;

@@ -85,6 +85,8 @@ pub struct Observation<'a> {
     pub containers: &'a [ContainerSample],
     /// Containers whose last rollout was rolled back, and when it ended (Unix seconds).
     pub rolled_back: &'a [(String, f64)],
+    /// A reconcile pass is running: a container down now may be one it restarts.
+    pub pass_running: bool,
 }
 
 /// The host's state for the commit at its manifests path, and why it is not converged.
@@ -144,7 +146,15 @@ pub fn assess(o: &Observation<'_>, commit_since: f64) -> (HostState, Option<Stri
     if let Some(reason) = progressing {
         return (HostState::Progressing, Some(reason));
     }
-    containers_state(o.containers)
+    match containers_state(o.containers) {
+        // A rollout (or a repair) stops and starts units: while the pass runs, a container
+        // down is progress; the pass's outcome says whether it failed.
+        (HostState::Degraded, Some(why)) if o.pass_running => (
+            HostState::Progressing,
+            Some(format!("a reconcile pass is running ({why})")),
+        ),
+        other => other,
+    }
 }
 
 /// Converged when every container is up and healthy; a health check still starting is

@@ -37,6 +37,8 @@ pub struct ReporterConfig {
 pub struct Seen {
     pub status: ControllerStatus,
     pub containers: Vec<ContainerSample>,
+    /// A reconcile pass is running now.
+    pub pass_running: bool,
 }
 
 /// The controller's side: its `/status` document and fresh container samples.
@@ -123,6 +125,7 @@ async fn assess_host(
         status: &seen.status,
         containers: &seen.containers,
         rolled_back: &rolled_back,
+        pass_running: seen.pass_running,
     };
     let assessed = report::assess(&observation, commit_since);
     tracker.observe(&config.host, disk_commit.as_deref(), assessed, now)

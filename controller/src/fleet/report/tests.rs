@@ -75,6 +75,7 @@ fn assessed(
         status,
         containers: samples,
         rolled_back,
+        pass_running: false,
     };
     assess(&o, 100.0).0
 }
@@ -109,6 +110,7 @@ fn trouble_in_an_object_should_fail_the_host_and_a_pending_one_is_progress() {
             status: &s,
             containers: &[],
             rolled_back: &[],
+            pass_running: false,
         };
         let (state, reason) = assess(&o, 0.0);
         assert_eq!(state, HostState::Failed);
@@ -142,6 +144,7 @@ fn a_commit_not_loaded_yet_is_progress_and_an_invalid_one_is_invalid() {
         status: &s,
         containers: &[],
         rolled_back: &[],
+        pass_running: false,
     };
     let (state, reason) = assess(&o, 0.0);
     assert_eq!(state, HostState::Invalid);
@@ -181,4 +184,24 @@ fn the_tracker_should_keep_since_while_commit_and_state_stay_and_restart_it_on_a
     assert_eq!((r.since, r.commit_since), (20.0, 10.0));
     let r = t.observe(&host, Some("b"), (HostState::Converged, None), 40.0);
     assert_eq!((r.since, r.commit_since), (40.0, 40.0));
+}
+
+#[test]
+fn a_container_down_while_a_pass_runs_should_be_progress_and_converged_stays_converged() {
+    let s = controller_status(C, &[ObjectPhase::UpToDate]);
+    let down = [sample("c0", false, None)];
+    let healthy = [sample("c0", true, Some(Health::Healthy))];
+    for (samples, expected) in [
+        (&down, HostState::Progressing),
+        (&healthy, HostState::Converged),
+    ] {
+        let o = Observation {
+            disk_commit: Some(C),
+            status: &s,
+            containers: samples,
+            rolled_back: &[],
+            pass_running: true,
+        };
+        assert_eq!(assess(&o, 0.0).0, expected);
+    }
 }
