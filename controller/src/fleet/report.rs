@@ -140,8 +140,15 @@ pub fn assess(o: &Observation<'_>, commit_since: f64) -> (HostState, Option<Stri
             ObjectPhase::UpToDate | ObjectPhase::Applied => {}
         }
     }
-    if o.status.last_reconcile.is_none() {
-        progressing.get_or_insert_with(|| "no pass has run yet".to_owned());
+    // The objects' states are the last pass's: until a pass that began after the revision
+    // was loaded has ended, they describe the previous revision (a rollout not begun).
+    let loaded_at = o.status.revision.as_ref().map_or(0.0, |r| r.loaded_at);
+    if o.status
+        .last_reconcile
+        .as_ref()
+        .is_none_or(|p| p.started_at < loaded_at)
+    {
+        progressing.get_or_insert_with(|| "the commit's first pass has not ended yet".to_owned());
     }
     if let Some(reason) = progressing {
         return (HostState::Progressing, Some(reason));

@@ -205,3 +205,19 @@ fn a_container_down_while_a_pass_runs_should_be_progress_and_converged_stays_con
         assert_eq!(assess(&o, 0.0).0, expected);
     }
 }
+
+#[test]
+fn a_commit_loaded_but_not_yet_applied_by_a_pass_should_be_progress() {
+    // The objects still show the previous revision's pass: UpToDate, but nothing of the new
+    // commit was done yet.
+    let mut s = controller_status(C, &[ObjectPhase::UpToDate]);
+    if let Some(r) = s.revision.as_mut() {
+        r.loaded_at = 10.0;
+    }
+    let healthy = [sample("c0", true, Some(Health::Healthy))];
+    assert_eq!(assessed(&s, &healthy, &[]), HostState::Progressing);
+    if let Some(p) = s.last_reconcile.as_mut() {
+        p.started_at = 10.5;
+    }
+    assert_eq!(assessed(&s, &healthy, &[]), HostState::Converged);
+}
