@@ -18,3 +18,4 @@ pub mod rollout;
 pub mod state_file;
 pub mod sync;
 pub mod update;
+pub mod migrate;

@@ -6,9 +6,11 @@ mod backup;
 mod completions;
 mod controller;
 mod diff;
+mod export;
 mod get;
 mod graph;
 mod history;
+mod import;
 mod rollback;
 mod sync;
 mod update;
@@ -392,6 +394,17 @@ pub enum Command {
         podctl alerts -f /etc/podctl/manifests > /etc/prometheus/rules/podctl.yml\n  \
         podctl alerts --defaults")]
     Alerts(alerts::AlertsArgs),
+    /// Convert Compose files or Quadlet units to manifests, reporting what does not map
+    #[command(after_help = "Exit status: 0 imported, 2 error (or --strict and a key not mapped).\n\n\
+        See docs/migrate.md.\n\nExamples:\n  \
+        podctl import compose compose.yaml -o ./manifests\n  \
+        podctl import quadlet /etc/containers/systemd")]
+    Import(import::ImportArgs),
+    /// Write the manifests as Quadlet units for a podman release, reporting what does not map
+    #[command(after_help = "Exit status: 0 written, 2 invalid revision or error (or --strict and a field\n\
+        Quadlet cannot express).\n\nSee docs/migrate.md.\n\nExample:\n  \
+        podctl export quadlet -f ./manifests -o ./units --podman-version 4.9")]
+    Export(export::ExportArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
         podctl completions bash > /etc/bash_completion.d/podctl\n  \
@@ -417,6 +430,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Restore(args) => backup::restore(&args),
         Command::Sync(args) => sync::run(&args),
         Command::Alerts(args) => alerts::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }
