@@ -517,6 +517,7 @@ impl Importer<'_> {
                         }
                     }
                     "labels" => spec.labels = self.labels(fv, &format!("volumes.{key}.labels")),
+                    "external" if text(fv) == Some("false") => {}
                     "external" => self.not_mapped(
                         fk,
                         &format!("volumes.{key}.external"),
@@ -563,6 +564,7 @@ impl Importer<'_> {
                     "enable_ipv6" => spec.ipv6 = self.bool_of(fv).unwrap_or(false),
                     "labels" => spec.labels = self.labels(fv, &path),
                     "ipam" => self.ipam(fv, &path, &mut spec),
+                    "external" if text(fv) == Some("false") => {}
                     "external" => self.not_mapped(fk, &path, "podctl manages its networks: a network of this name made outside podctl is a conflict; it is declared as a podctl Network"),
                     "driver_opts" => self.not_mapped(fk, &path, "podctl Networks have no driver options"),
                     "attachable" => self.not_mapped(fk, &path, "a Swarm setting; podman networks are always attachable"),
@@ -636,6 +638,7 @@ impl Importer<'_> {
                         Ok(e) => source.env = Some(e),
                         Err(e) => self.error(fv, e.message, e.hint.as_deref()),
                     },
+                    "external" if text(fv) == Some("false") => {}
                     "external" => self.not_mapped(fk, &path, "podctl creates its secrets from a file or an environment variable; give the secret a `file` or `environment`"),
                     "content" => self.not_mapped(fk, &path, "podctl never keeps a secret's value in a manifest; put it in a file and use `file`"),
                     "name" => self.not_mapped(fk, &path, "the podman secret is named after the podctl Secret"),
