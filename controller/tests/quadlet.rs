@@ -34,10 +34,18 @@ fn load(dir: &Path) -> podctl_api::Revision {
 }
 
 /// Export for `version`, import back; the revision of the result.
-fn round_trip(manifests: &[Manifest], version: PodmanVersion) -> (podctl_api::Revision, Report, Report) {
+fn round_trip(
+    manifests: &[Manifest],
+    version: PodmanVersion,
+) -> (podctl_api::Revision, Report, Report) {
     let exported = quadlet::export(manifests, version);
     let imported = quadlet::import(&unit_files(&exported.files));
-    assert!(imported.report.errors.is_empty(), "{:?}\n{:#?}", imported.report.errors, exported.files);
+    assert!(
+        imported.report.errors.is_empty(),
+        "{:?}\n{:#?}",
+        imported.report.errors,
+        exported.files
+    );
     let files = manifest::files(&imported.manifests).expect("YAML");
     let revision = manifest::validate(Path::new("back"), &files)
         .unwrap_or_else(|e| panic!("{e}: {:?}\n{:#?}", e.diagnostics(), exported.files));
@@ -65,7 +73,12 @@ fn every_example_survives_export_and_import_for_every_release_since_4_8() {
         let manifests = manifest::from_revision(&revision);
         for v in ["4.8", "4.9", "5.0", "5.2", "5.6"] {
             let (back, _, imported) = round_trip(&manifests, v.parse().expect("version"));
-            assert_eq!(back.hash(), revision.hash(), "{} for podman {v}", dir.display());
+            assert_eq!(
+                back.hash(),
+                revision.hash(),
+                "{} for podman {v}",
+                dir.display()
+            );
             assert_eq!(imported.not_mapped(), 0, "{:?}", imported.findings);
         }
     }
@@ -73,7 +86,8 @@ fn every_example_survives_export_and_import_for_every_release_since_4_8() {
 
 #[test]
 fn older_releases_report_what_they_cannot_express() {
-    let revision = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/production"));
+    let revision =
+        load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/production"));
     let manifests = manifest::from_revision(&revision);
     let exported = quadlet::export(&manifests, "4.4".parse().expect("version"));
     let keys: Vec<&str> = exported
@@ -93,17 +107,42 @@ fn older_releases_report_what_they_cannot_express() {
     ] {
         assert!(keys.contains(&expected), "{expected} not in {keys:?}");
     }
-    let container = &exported.files.iter().find(|(n, _)| n == "myapp.container").expect("file").1;
-    for absent in ["\nPodmanArgs=", "\nEnvironmentFile=", "\nSecret=", "\nHealthCmd=", "\nWorkingDir=", "\nAutoUpdate="] {
-        assert!(!container.contains(absent), "{absent} in a 4.4 file:\n{container}");
+    let container = &exported
+        .files
+        .iter()
+        .find(|(n, _)| n == "myapp.container")
+        .expect("file")
+        .1;
+    for absent in [
+        "\nPodmanArgs=",
+        "\nEnvironmentFile=",
+        "\nSecret=",
+        "\nHealthCmd=",
+        "\nWorkingDir=",
+        "\nAutoUpdate=",
+    ] {
+        assert!(
+            !container.contains(absent),
+            "{absent} in a 4.4 file:\n{container}"
+        );
     }
     // 4.9 knows them, but not Entrypoint= or StopTimeout= (5.0): those go to PodmanArgs=.
     let exported = quadlet::export(&manifests, "4.9".parse().expect("version"));
-    let pg = &exported.files.iter().find(|(n, _)| n == "postgresql.container").expect("file").1;
+    let pg = &exported
+        .files
+        .iter()
+        .find(|(n, _)| n == "postgresql.container")
+        .expect("file")
+        .1;
     assert!(pg.contains("PodmanArgs=--stop-timeout=60"), "{pg}");
     assert!(!pg.contains("StopTimeout="), "{pg}");
     let exported = quadlet::export(&manifests, "5.0".parse().expect("version"));
-    let pg = &exported.files.iter().find(|(n, _)| n == "postgresql.container").expect("file").1;
+    let pg = &exported
+        .files
+        .iter()
+        .find(|(n, _)| n == "postgresql.container")
+        .expect("file")
+        .1;
     assert!(pg.contains("\nStopTimeout=60\n"), "{pg}");
 }
 
@@ -127,44 +166,110 @@ fn hand_written_units_with_drop_ins_import_field_by_field() {
              Volume=static.volume:/usr/share/nginx/html:ro\nEnvironment=MODE=prod \"GREETING=hello world\"\n\
              Label=team=web\nTimezone=UTC\n\n[Service]\nRestart=always\nTimeoutStartSec=900\n\n[Install]\nWantedBy=multi-user.target\n",
         ),
-        ("web.container.d/10-limits.conf", "[Service]\nMemoryMax=512M\n\n[Container]\nPodmanArgs=--memory=536870912 --shm-size=1g\n"),
-        ("container.d/50-all.conf", "[Container]\nNoNewPrivileges=true\n"),
+        (
+            "web.container.d/10-limits.conf",
+            "[Service]\nMemoryMax=512M\n\n[Container]\nPodmanArgs=--memory=536870912 --shm-size=1g\n",
+        ),
+        (
+            "container.d/50-all.conf",
+            "[Container]\nNoNewPrivileges=true\n",
+        ),
         (
             "db.container",
             "[Container]\nImage=db.image\nSecret=pg-pass,type=env,target=POSTGRES_PASSWORD\nHealthCmd=pg_isready\nHealthInterval=5s\n",
         ),
-        ("db.image", "[Image]\nImage=docker.io/library/postgres:16\nPolicy=missing\n"),
-        ("app.network", "[Network]\nSubnet=10.89.7.0/24\nGateway=10.89.7.1\nIPv6=true\n"),
+        (
+            "db.image",
+            "[Image]\nImage=docker.io/library/postgres:16\nPolicy=missing\n",
+        ),
+        (
+            "app.network",
+            "[Network]\nSubnet=10.89.7.0/24\nGateway=10.89.7.1\nIPv6=true\n",
+        ),
         ("static.volume", "[Volume]\nLabel=keep=yes\nUser=101\n"),
         ("legacy.kube", "[Kube]\nYaml=legacy.yaml\n"),
         ("notes.txt", "not a unit"),
     ]);
     let files = quadlet::read_dir(dir.path()).expect("read");
     let imported = quadlet::import(&files);
-    assert!(imported.report.errors.is_empty(), "{:?}", imported.report.errors);
-    let get = |name: &str| imported.manifests.iter().find(|m| m.name.as_str() == name).unwrap_or_else(|| panic!("{name}"));
-    let Spec::Container(web) = &get("web").spec else { panic!("web") };
-    assert_eq!(web.ports.iter().map(ToString::to_string).collect::<Vec<_>>(), ["8080:80"]);
-    assert_eq!(web.network, Some(NetworkMode::Network("app".parse().expect("n"))));
-    assert_eq!(web.volumes[0].volume.as_ref().map(|v| v.as_str()), Some("static"));
+    assert!(
+        imported.report.errors.is_empty(),
+        "{:?}",
+        imported.report.errors
+    );
+    let get = |name: &str| {
+        imported
+            .manifests
+            .iter()
+            .find(|m| m.name.as_str() == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let Spec::Container(web) = &get("web").spec else {
+        panic!("web")
+    };
+    assert_eq!(
+        web.ports
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["8080:80"]
+    );
+    assert_eq!(
+        web.network,
+        Some(NetworkMode::Network("app".parse().expect("n")))
+    );
+    assert_eq!(
+        web.volumes[0].volume.as_ref().map(|v| v.as_str()),
+        Some("static")
+    );
     assert!(web.volumes[0].read_only);
-    assert_eq!(web.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(), ["GREETING=hello world", "MODE=prod"]);
+    assert_eq!(
+        web.env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
+        ["GREETING=hello world", "MODE=prod"]
+    );
     assert_eq!(web.depends_on.len(), 1);
     assert_eq!(web.depends_on[0].condition, DependencyCondition::Started);
-    assert_eq!(web.after.iter().map(|u| u.as_str()).collect::<Vec<_>>(), ["network-online.target"]);
+    assert_eq!(
+        web.after.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+        ["network-online.target"]
+    );
     assert_eq!(web.restart.policy, RestartPolicy::Always);
     // From the drop-ins: the unit's own and the type-wide one.
-    assert_eq!(web.resources.memory_max.map(|m| m.to_string()), Some("512M".into()));
+    assert_eq!(
+        web.resources.memory_max.map(|m| m.to_string()),
+        Some("512M".into())
+    );
     assert!(web.security.no_new_privileges);
     assert!(web.enabled);
-    let Spec::Container(db) = &get("db").spec else { panic!("db") };
+    let Spec::Container(db) = &get("db").spec else {
+        panic!("db")
+    };
     assert_eq!(db.image, ImageSource::Object("db".parse().expect("n")));
-    assert_eq!(db.secrets[0].env.as_ref().map(|e| e.as_str()), Some("POSTGRES_PASSWORD"));
-    assert_eq!(db.health_check.as_ref().map(|h| h.command.clone()), Some(vec!["/bin/sh".to_string(), "-c".into(), "pg_isready".into()]));
+    assert_eq!(
+        db.secrets[0].env.as_ref().map(|e| e.as_str()),
+        Some("POSTGRES_PASSWORD")
+    );
+    assert_eq!(
+        db.health_check.as_ref().map(|h| h.command.clone()),
+        Some(vec![
+            "/bin/sh".to_string(),
+            "-c".into(),
+            "pg_isready".into()
+        ])
+    );
     assert_eq!(db.restart.policy, RestartPolicy::No);
     assert!(!db.enabled);
-    let img = imported.manifests.iter().find(|m| m.kind() == podctl_api::Kind::Image).expect("image");
-    let Spec::Image(i) = &img.spec else { panic!("image") };
+    let img = imported
+        .manifests
+        .iter()
+        .find(|m| m.kind() == podctl_api::Kind::Image)
+        .expect("image");
+    let Spec::Image(i) = &img.spec else {
+        panic!("image")
+    };
     assert_eq!(i.pull_policy, PullPolicy::IfNotPresent);
     check_findings(&imported.report, dir.path());
 }
@@ -175,7 +280,13 @@ fn check_findings(report: &Report, dir: &Path) {
         .iter()
         .filter(|f| f.severity == Severity::NotMapped)
         .map(|f| {
-            let file = f.location.file.strip_prefix(dir).unwrap_or(&f.location.file).display().to_string();
+            let file = f
+                .location
+                .file
+                .strip_prefix(dir)
+                .unwrap_or(&f.location.file)
+                .display()
+                .to_string();
             format!("{file}:{} {}", f.location.mark.line, f.key)
         })
         .collect();
@@ -197,11 +308,18 @@ fn check_findings(report: &Report, dir: &Path) {
 fn a_secret_without_its_source_is_reported_by_the_import_as_an_error_of_the_loader() {
     // A Secret= naming a podman secret made by hand: podctl has no source for it, so the
     // manifests do not validate, and the CLI says so instead of writing them.
-    let dir = dir_with(&[("app.container", "[Container]\nImage=docker.io/library/busybox:1\nSecret=token\n")]);
+    let dir = dir_with(&[(
+        "app.container",
+        "[Container]\nImage=docker.io/library/busybox:1\nSecret=token\n",
+    )]);
     let imported = quadlet::import(&quadlet::read_dir(dir.path()).expect("read"));
     let files = manifest::files(&imported.manifests).expect("YAML");
     let err = manifest::validate(Path::new("out"), &files).expect_err("dangling secret");
-    assert!(err.diagnostics().is_some_and(|d| d.to_string().contains("secret `token`")), "{err}");
+    assert!(
+        err.diagnostics()
+            .is_some_and(|d| d.to_string().contains("secret `token`")),
+        "{err}"
+    );
 }
 
 // Generated manifests: text built from choices, loaded by the api (so only valid revisions
@@ -209,8 +327,20 @@ fn a_secret_without_its_source_is_reported_by_the_import_as_an_error_of_the_load
 
 fn word() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "plain", "two words", "quo\"te", "it's", "100%", "$HOME", "a=b", "ünïcode", "--flag=x", "-c", "",
-        "semi;colon", "#hash", "back\\slash",
+        "plain",
+        "two words",
+        "quo\"te",
+        "it's",
+        "100%",
+        "$HOME",
+        "a=b",
+        "ünïcode",
+        "--flag=x",
+        "-c",
+        "",
+        "semi;colon",
+        "#hash",
+        "back\\slash",
     ])
     .prop_map(str::to_string)
 }
@@ -218,6 +348,15 @@ fn word() -> impl Strategy<Value = String> {
 fn duration() -> impl Strategy<Value = String> {
     prop::sample::select(vec!["1s", "30s", "1m30s", "1500ms", "2h", "1d"]).prop_map(str::to_string)
 }
+
+/// `(cpuQuota %, cpuWeight, cpuset, memoryMax, tasksMax)`.
+type ResourceChoices = (
+    Option<u32>,
+    Option<u16>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<u32>,
+);
 
 #[derive(Debug, Clone)]
 struct Choices {
@@ -229,7 +368,7 @@ struct Choices {
     health: Option<(String, String, u32, String, &'static str)>,
     restart: (&'static str, Option<String>, Option<u32>, Option<String>),
     stop_timeout: Option<u32>,
-    resources: (Option<u32>, Option<u16>, Option<&'static str>, Option<&'static str>, Option<u32>),
+    resources: ResourceChoices,
     security: (bool, bool, Vec<&'static str>, Vec<&'static str>),
     logging: (&'static str, Option<String>),
     labels: Vec<(String, String)>,
@@ -249,10 +388,17 @@ fn choices() -> impl Strategy<Value = Choices> {
         (
             prop::collection::vec(word(), 0..3),
             prop::collection::vec(word(), 0..4),
-            prop::collection::btree_map("[A-Z][A-Z_]{0,6}", word(), 0..4).prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+            prop::collection::btree_map("[A-Z][A-Z_]{0,6}", word(), 0..4)
+                .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
             prop::option::of(prop::sample::select(vec!["1000", "1000:1000", "app"])),
             0u8..4,
-            prop::option::of((duration(), duration(), 1u32..9, duration(), prop::sample::select(vec!["none", "kill", "restart", "stop"]))),
+            prop::option::of((
+                duration(),
+                duration(),
+                1u32..9,
+                duration(),
+                prop::sample::select(vec!["none", "kill", "restart", "stop"]),
+            )),
             (
                 prop::sample::select(vec!["always", "on-failure", "no"]),
                 prop::option::of(duration()),
@@ -269,18 +415,38 @@ fn choices() -> impl Strategy<Value = Choices> {
                 prop::option::of(prop::sample::select(vec!["64M", "1G", "1536M"])),
                 prop::option::of(1u32..5000),
             ),
-            (any::<bool>(), any::<bool>(), prop::sample::subsequence(vec!["ALL", "NET_RAW"], 0..2), prop::sample::subsequence(vec!["NET_BIND_SERVICE", "CHOWN"], 0..2)),
-            (prop::sample::select(vec!["journald", "k8s-file", "none"]), prop::option::of(word())),
-            prop::collection::btree_map("[a-z][a-z]{0,8}", word(), 0..3).prop_map(|m| m.into_iter().collect::<Vec<_>>()),
-            (prop::sample::select(vec!["none", "registry", "local"]), any::<bool>()),
+            (
+                any::<bool>(),
+                any::<bool>(),
+                prop::sample::subsequence(vec!["ALL", "NET_RAW"], 0..2),
+                prop::sample::subsequence(vec!["NET_BIND_SERVICE", "CHOWN"], 0..2),
+            ),
+            (
+                prop::sample::select(vec!["journald", "k8s-file", "none"]),
+                prop::option::of(word()),
+            ),
+            prop::collection::btree_map("[a-z][a-z]{0,8}", word(), 0..3)
+                .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+            (
+                prop::sample::select(vec!["none", "registry", "local"]),
+                any::<bool>(),
+            ),
             any::<bool>(),
         ),
         (
             (any::<bool>(), any::<bool>()),
             0u8..3,
-            prop::option::of(prop::sample::select(vec!["IfNotPresent", "Always", "Never"])),
+            prop::option::of(prop::sample::select(vec![
+                "IfNotPresent",
+                "Always",
+                "Never",
+            ])),
             any::<bool>(),
-            (prop::sample::select(vec!["local", "nfs-driver"]), any::<bool>(), any::<bool>()),
+            (
+                prop::sample::select(vec!["local", "nfs-driver"]),
+                any::<bool>(),
+                any::<bool>(),
+            ),
             (any::<bool>(), any::<bool>(), any::<bool>()),
             any::<bool>(),
         ),
@@ -336,7 +502,11 @@ fn text(c: &Choices) -> String {
         spec.push(format!(r#""args":{}"#, list(&c.args)));
     }
     if !c.env.is_empty() {
-        let env: Vec<String> = c.env.iter().map(|(k, v)| format!("{}:{}", q(k), q(v))).collect();
+        let env: Vec<String> = c
+            .env
+            .iter()
+            .map(|(k, v)| format!("{}:{}", q(k), q(v)))
+            .collect();
         spec.push(format!(r#""env":{{{}}}"#, env.join(",")));
     }
     if let Some(u) = c.user {
@@ -361,7 +531,10 @@ fn text(c: &Choices) -> String {
     }
     let mut mounts = Vec::new();
     if c.volume.0 {
-        mounts.push(format!(r#"{{"volume":"data","path":"/data","readOnly":{}}}"#, c.volume.1));
+        mounts.push(format!(
+            r#"{{"volume":"data","path":"/data","readOnly":{}}}"#,
+            c.volume.1
+        ));
         docs.push(format!(
             r#"{{"apiVersion":"podctl.io/v1","kind":"Volume","metadata":{{"name":"data"}},"spec":{{"driver":"{}","options":{{"o":"bind","size":"1g"}},"reclaimPolicy":"{}"}}}}"#,
             c.volume_spec.0,
@@ -371,7 +544,11 @@ fn text(c: &Choices) -> String {
     mounts.push(r#"{"hostPath":"/srv/site","path":"/site","readOnly":true}"#.to_string());
     spec.push(format!(r#""volumes":[{}]"#, mounts.join(",")));
     if c.secret > 0 {
-        let usage = if c.secret == 1 { r#""path":"/run/secrets/tok""# } else { r#""env":"TOKEN_FROM_SECRET""# };
+        let usage = if c.secret == 1 {
+            r#""path":"/run/secrets/tok""#
+        } else {
+            r#""env":"TOKEN_FROM_SECRET""#
+        };
         spec.push(format!(r#""secrets":[{{"secret":"tok",{usage}}}]"#));
         docs.push(r#"{"apiVersion":"podctl.io/v1","kind":"Secret","metadata":{"name":"tok"},"spec":{"source":{"file":"/etc/tok"}}}"#.into());
     }
@@ -412,24 +589,48 @@ fn text(c: &Choices) -> String {
     }
     spec.push(format!(r#""resources":{{{}}}"#, res.join(",")));
     let (ro, nnp, drop, add) = &c.security;
-    let mut sec = vec![format!(r#""readOnlyRootFilesystem":{ro}"#), format!(r#""noNewPrivileges":{nnp}"#)];
+    let mut sec = vec![
+        format!(r#""readOnlyRootFilesystem":{ro}"#),
+        format!(r#""noNewPrivileges":{nnp}"#),
+    ];
     let drop: Vec<&str> = drop.clone();
-    let add: Vec<&str> = add.iter().filter(|a| drop.contains(&"ALL") || !drop.contains(a)).copied().collect();
-    sec.push(format!(r#""capDrop":{}"#, serde_json::to_string(&drop).expect("json")));
-    sec.push(format!(r#""capAdd":{}"#, serde_json::to_string(&add).expect("json")));
+    let add: Vec<&str> = add
+        .iter()
+        .filter(|a| drop.contains(&"ALL") || !drop.contains(a))
+        .copied()
+        .collect();
+    sec.push(format!(
+        r#""capDrop":{}"#,
+        serde_json::to_string(&drop).expect("json")
+    ));
+    sec.push(format!(
+        r#""capAdd":{}"#,
+        serde_json::to_string(&add).expect("json")
+    ));
     if matches!(network, Some("host" | "none")) {
         sec.push(r#""systemd":{"protectSystem":"strict","protectHome":"read-only","readWritePaths":["/var/lib/app"]}"#.into());
     }
     spec.push(format!(r#""security":{{{}}}"#, sec.join(",")));
     let (driver, tag) = &c.logging;
-    let tag = tag.as_ref().map(|t| format!(r#","tag":{}"#, q(t))).unwrap_or_default();
+    let tag = tag
+        .as_ref()
+        .map(|t| format!(r#","tag":{}"#, q(t)))
+        .unwrap_or_default();
     spec.push(format!(r#""logging":{{"driver":"{driver}"{tag}}}"#));
     if !c.labels.is_empty() {
-        let l: Vec<String> = c.labels.iter().map(|(k, v)| format!("{}:{}", q(k), q(v))).collect();
+        let l: Vec<String> = c
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{}:{}", q(k), q(v)))
+            .collect();
         spec.push(format!(r#""labels":{{{}}}"#, l.join(",")));
     }
     let (policy, strategy_gate) = c.update;
-    let gate = if strategy_gate { r#","healthGate":"30s""# } else { "" };
+    let gate = if strategy_gate {
+        r#","healthGate":"30s""#
+    } else {
+        ""
+    };
     spec.push(format!(r#""update":{{"policy":"{policy}"{gate}}}"#));
     if memory.is_some() && quota.is_some() {
         spec.push(r#""monitoring":{"memoryHighPercent":80,"cpuHighPercent":70}"#.into());
@@ -442,7 +643,11 @@ fn text(c: &Choices) -> String {
         spec.push(r#""dependsOn":[{"name":"dep","condition":"healthy"}],"after":["network-online.target"],"requires":["remote-fs.target"]"#.into());
         docs.push(r#"{"apiVersion":"podctl.io/v1","kind":"Container","metadata":{"name":"dep"},"spec":{"image":"docker.io/library/dep:2","healthCheck":{"command":["true"]}}}"#.into());
     }
-    let meta = if c.meta_labels { r#","labels":{"tier":"web"},"annotations":{"owner":"ops"}"# } else { "" };
+    let meta = if c.meta_labels {
+        r#","labels":{"tier":"web"},"annotations":{"owner":"ops"}"#
+    } else {
+        ""
+    };
     docs.push(format!(
         r#"{{"apiVersion":"podctl.io/v1","kind":"Container","metadata":{{"name":"app"{meta}}},"spec":{{{}}}}}"#,
         spec.join(",")

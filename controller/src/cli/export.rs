@@ -21,14 +21,16 @@ pub struct ExportArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportTarget {
     /// Write the manifests as Quadlet .container, .volume, .network and .image files
-    #[command(after_help = "Exit status: 0 written (what Quadlet cannot express is reported on stderr and\n\
+    #[command(
+        after_help = "Exit status: 0 written (what Quadlet cannot express is reported on stderr and\n\
         kept in X-Podctl…= keys of [Unit], which systemd ignores), 2 invalid revision, error,\n\
         or with --strict anything not expressible; nothing is written then.\n\n\
         Only keys that the given podman release's Quadlet knows are written; a podman option\n\
         without a key of its own goes into PodmanArgs= (podman ≥ 4.5). See docs/migrate.md.\n\n\
         Examples:\n  \
         podctl export quadlet -f ./manifests -o /etc/containers/systemd --podman-version 4.9\n  \
-        podctl export quadlet -f ./manifests -o ./units --podman-version 5.2 --strict")]
+        podctl export quadlet -f ./manifests -o ./units --podman-version 5.2 --strict"
+    )]
     Quadlet(QuadletExportArgs),
 }
 

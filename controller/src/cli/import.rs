@@ -24,20 +24,24 @@ pub struct ImportArgs {
 #[derive(Debug, Subcommand)]
 pub enum ImportSource {
     /// Convert a Compose file (services, volumes, networks, secrets, configs) to manifests
-    #[command(after_help = "Exit status: 0 imported (keys that were not mapped are warnings on stderr),\n\
+    #[command(
+        after_help = "Exit status: 0 imported (keys that were not mapped are warnings on stderr),\n\
         2 an error (YAML, a missing required variable, a value a manifest cannot hold, or\n\
         with --strict any key that was not mapped); nothing is written then.\n\n\
         Variables (${VAR}, ${VAR:-default}, ${VAR:?error}, $$) come from the environment and\n\
         the .env file beside FILE. See docs/migrate.md for what maps to what.\n\nExamples:\n  \
         podctl import compose docker-compose.yaml\n  \
-        podctl import compose compose.yaml -o /etc/podctl/manifests/app --strict")]
+        podctl import compose compose.yaml -o /etc/podctl/manifests/app --strict"
+    )]
     Compose(ComposeArgs),
     /// Convert Quadlet units (.container, .volume, .network, .image and drop-ins) to manifests
-    #[command(after_help = "Exit status: 0 imported (keys that were not mapped are warnings on stderr),\n\
+    #[command(
+        after_help = "Exit status: 0 imported (keys that were not mapped are warnings on stderr),\n\
         2 an error, or with --strict any key that was not mapped; nothing is written then.\n\n\
         Examples:\n  \
         podctl import quadlet /etc/containers/systemd\n  \
-        podctl import quadlet ./units -o ./manifests")]
+        podctl import quadlet ./units -o ./manifests"
+    )]
     Quadlet(QuadletArgs),
 }
 
@@ -87,17 +91,16 @@ fn compose(args: &ComposeArgs) -> anyhow::Result<Exit> {
     let shown = printable(&args.file.display().to_string()).into_owned();
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read the Compose file {shown}"))?;
-    let absolute = std::path::absolute(&args.file)
-        .with_context(|| format!("cannot make {shown} absolute"))?;
+    let absolute =
+        std::path::absolute(&args.file).with_context(|| format!("cannot make {shown} absolute"))?;
     let base = absolute
         .parent()
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
     let environment: Variables = std::env::vars().collect();
     let dotenv = base.join(".env");
     let mut vars = match std::fs::read_to_string(&dotenv) {
-        Ok(t) => parse_dotenv(&t, &environment).map_err(|e| {
-            anyhow::anyhow!("{}:{}: {}", dotenv.display(), e.line, e.message)
-        })?,
+        Ok(t) => parse_dotenv(&t, &environment)
+            .map_err(|e| anyhow::anyhow!("{}:{}: {}", dotenv.display(), e.line, e.message))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Variables::new(),
         Err(e) => {
             return Err(e).with_context(|| format!("cannot read {}", dotenv.display()));
@@ -125,7 +128,11 @@ fn quadlet_dir(args: &QuadletArgs) -> anyhow::Result<Exit> {
 }
 
 /// Reports, validates with the api's loader, then prints or writes the manifests.
-pub(super) fn finish(manifests: Vec<Manifest>, report: Report, output: &OutputArgs) -> anyhow::Result<Exit> {
+pub(super) fn finish(
+    manifests: Vec<Manifest>,
+    report: Report,
+    output: &OutputArgs,
+) -> anyhow::Result<Exit> {
     for finding in &report.findings {
         eprintln!("{finding}");
     }

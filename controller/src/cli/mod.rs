@@ -395,15 +395,19 @@ pub enum Command {
         podctl alerts --defaults")]
     Alerts(alerts::AlertsArgs),
     /// Convert Compose files or Quadlet units to manifests, reporting what does not map
-    #[command(after_help = "Exit status: 0 imported, 2 error (or --strict and a key not mapped).\n\n\
+    #[command(
+        after_help = "Exit status: 0 imported, 2 error (or --strict and a key not mapped).\n\n\
         See docs/migrate.md.\n\nExamples:\n  \
         podctl import compose compose.yaml -o ./manifests\n  \
-        podctl import quadlet /etc/containers/systemd")]
+        podctl import quadlet /etc/containers/systemd"
+    )]
     Import(import::ImportArgs),
     /// Write the manifests as Quadlet units for a podman release, reporting what does not map
-    #[command(after_help = "Exit status: 0 written, 2 invalid revision or error (or --strict and a field\n\
+    #[command(
+        after_help = "Exit status: 0 written, 2 invalid revision or error (or --strict and a field\n\
         Quadlet cannot express).\n\nSee docs/migrate.md.\n\nExample:\n  \
-        podctl export quadlet -f ./manifests -o ./units --podman-version 4.9")]
+        podctl export quadlet -f ./manifests -o ./units --podman-version 4.9"
+    )]
     Export(export::ExportArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \

@@ -61,7 +61,11 @@ fn is_name_char(c: char) -> bool {
     c == '_' || c.is_ascii_alphanumeric()
 }
 
-fn expand(text: &str, vars: &Variables, unset: &mut Vec<String>) -> Result<String, InterpolationError> {
+fn expand(
+    text: &str,
+    vars: &Variables,
+    unset: &mut Vec<String>,
+) -> Result<String, InterpolationError> {
     let mut out = String::with_capacity(text.len());
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
@@ -203,7 +207,10 @@ pub fn parse_dotenv(text: &str, outer: &Variables) -> Result<Variables, DotenvEr
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let trimmed = trimmed.strip_prefix("export ").unwrap_or(trimmed).trim_start();
+        let trimmed = trimmed
+            .strip_prefix("export ")
+            .unwrap_or(trimmed)
+            .trim_start();
         let Some((key, value)) = trimmed.split_once('=') else {
             return Err(err(format!("expected `KEY=VALUE`, found `{trimmed}`")));
         };

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use podctl_api::{
-    ContainerSpec, Diagnostics, ImageSpec, Kind, LoadError, Location, Name, NetworkSpec,
-    Revision, SourceFile, Spec, VolumeSpec,
+    ContainerSpec, Diagnostics, ImageSpec, Kind, LoadError, Location, Name, NetworkSpec, Revision,
+    SourceFile, Spec, VolumeSpec,
 };
 use serde_norway::{Mapping, Value};
 
@@ -203,7 +203,8 @@ pub fn to_yaml(m: &Manifest) -> Result<String, EmitError> {
         spec = Value::Mapping(Mapping::new());
     }
     doc.insert("spec".into(), spec);
-    serde_norway::to_string(&Value::Mapping(doc)).map_err(|source| EmitError::Yaml { object, source })
+    serde_norway::to_string(&Value::Mapping(doc))
+        .map_err(|source| EmitError::Yaml { object, source })
 }
 
 /// A comment line naming where the object came from, for the reader of the output.

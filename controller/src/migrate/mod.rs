@@ -33,7 +33,11 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn not_mapped(location: Location, key: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn not_mapped(
+        location: Location,
+        key: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Self {
             location,
             severity: Severity::NotMapped,

@@ -10,7 +10,13 @@ pub fn to_name(name: &str) -> Option<Name> {
     let mut out: String = name
         .to_ascii_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     out.truncate(MAX_NAME_LEN);
     out.trim_matches('-').parse().ok()
@@ -22,8 +28,14 @@ mod tests {
 
     #[test]
     fn to_name_should_make_dns_labels() {
-        assert_eq!(to_name("db_data").map(|n| n.to_string()), Some("db-data".into()));
-        assert_eq!(to_name("Web.1").map(|n| n.to_string()), Some("web-1".into()));
+        assert_eq!(
+            to_name("db_data").map(|n| n.to_string()),
+            Some("db-data".into())
+        );
+        assert_eq!(
+            to_name("Web.1").map(|n| n.to_string()),
+            Some("web-1".into())
+        );
         assert_eq!(to_name("_x_").map(|n| n.to_string()), Some("x".into()));
         assert_eq!(to_name("___"), None);
         let long = "a".repeat(80);

@@ -159,12 +159,18 @@ fn unsupported_service_key(key: &str) -> Option<&'static str> {
         "build" => "podctl runs images only; build and push the image, then name it in `image`",
         "container_name" => "podctl names the container after the service",
         "hostname" | "domainname" => "podctl has no field for the container's host name",
-        "expose" => "podctl has no field for exposed ports; containers on one network reach every port of each other",
-        "links" | "external_links" => "podctl has no links; containers on one network find each other by name",
+        "expose" => {
+            "podctl has no field for exposed ports; containers on one network reach every port of each other"
+        }
+        "links" | "external_links" => {
+            "podctl has no links; containers on one network find each other by name"
+        }
         "extra_hosts" | "dns" | "dns_search" | "dns_opt" => {
             "podctl has no field for the container's name resolution"
         }
-        "privileged" => "podctl runs no privileged containers; add the capabilities needed with `cap_add`",
+        "privileged" => {
+            "podctl runs no privileged containers; add the capabilities needed with `cap_add`"
+        }
         "devices" | "device_cgroup_rules" | "gpus" => "podctl has no field for devices",
         "sysctls" => "podctl has no per-container sysctls (HostSettings sets the host's)",
         "ulimits" => "podctl has no field for ulimits",
@@ -176,7 +182,9 @@ fn unsupported_service_key(key: &str) -> Option<&'static str> {
             "podctl has no field for namespace or cgroup modes"
         }
         "group_add" => "podctl has no field for supplementary groups",
-        "tty" | "stdin_open" | "attach" => "a podctl container runs as a service without a terminal",
+        "tty" | "stdin_open" | "attach" => {
+            "a podctl container runs as a service without a terminal"
+        }
         "platform" => "podctl pulls the host's platform",
         "profiles" => "podctl has no profiles: every manifest in the directory is applied",
         "scale" => "podctl runs one container per manifest",
@@ -240,7 +248,9 @@ impl Importer<'_> {
 
     fn note(&mut self, at: &Node, key: &str, reason: impl Into<String>) {
         let location = self.loc(at);
-        self.report.findings.push(Finding::note(location, key, reason));
+        self.report
+            .findings
+            .push(Finding::note(location, key, reason));
     }
 
     fn error(&mut self, at: &Node, message: impl Into<String>, hint: Option<&str>) {
@@ -319,7 +329,11 @@ impl Importer<'_> {
             match std::env::var_os("HOME") {
                 Some(home) => PathBuf::from(home).join(rest),
                 None => {
-                    self.error(at, format!("`{raw}` starts with `~` but HOME is not set"), None);
+                    self.error(
+                        at,
+                        format!("`{raw}` starts with `~` but HOME is not set"),
+                        None,
+                    );
                     return None;
                 }
             }
@@ -340,7 +354,11 @@ impl Importer<'_> {
         match shown.parse::<AbsPath>() {
             Ok(p) => {
                 if !raw.starts_with('/') {
-                    self.note(at, raw, format!("the relative path is `{p}` on this machine"));
+                    self.note(
+                        at,
+                        raw,
+                        format!("the relative path is `{p}` on this machine"),
+                    );
                 }
                 Some(p)
             }
@@ -366,7 +384,11 @@ impl Importer<'_> {
             Some("true" | "True" | "TRUE") => Some(true),
             Some("false" | "False" | "FALSE") => Some(false),
             _ => {
-                self.error(node, format!("expected true or false, found {}", node.kind_name()), None);
+                self.error(
+                    node,
+                    format!("expected true or false, found {}", node.kind_name()),
+                    None,
+                );
                 None
             }
         }
@@ -383,8 +405,16 @@ impl Importer<'_> {
         for (k, v) in entries(doc) {
             match key_text(k).as_str() {
                 "name" if project.is_none() => project = text(v).map(str::to_string),
-                "name" => self.note(k, "name", "the project name given on the command line is used"),
-                "version" => self.note(k, "version", "obsolete in the Compose specification; ignored, as Compose does"),
+                "name" => self.note(
+                    k,
+                    "name",
+                    "the project name given on the command line is used",
+                ),
+                "version" => self.note(
+                    k,
+                    "version",
+                    "obsolete in the Compose specification; ignored, as Compose does",
+                ),
                 "services" | "volumes" | "networks" | "secrets" | "configs" => {}
                 "include" => self.not_mapped(k, "include", "import each included file on its own"),
                 x if x.starts_with("x-") => {
@@ -425,10 +455,9 @@ impl Importer<'_> {
         for (k, v) in entries(services) {
             if let Some(name) = self.name_of(k, "service") {
                 let healthy = v.get("healthcheck").is_some_and(|h| {
-                    !h.get("disable").is_some_and(|d| text(d) == Some("true"))
-                        && !h
-                            .get("test")
-                            .is_some_and(|t| items(t).first().and_then(text) == Some("NONE"))
+                    h.get("disable").is_none_or(|d| text(d) != Some("true"))
+                        && h.get("test")
+                            .is_none_or(|t| items(t).first().and_then(text) != Some("NONE"))
                 });
                 declared.services.insert(key_text(k), (name, healthy));
             }
@@ -532,7 +561,13 @@ impl Importer<'_> {
         }
     }
 
-    fn networks(&mut self, node: &Node, project: &Name, declared: &mut Declared, out: &mut Vec<Manifest>) {
+    fn networks(
+        &mut self,
+        node: &Node,
+        project: &Name,
+        declared: &mut Declared,
+        out: &mut Vec<Manifest>,
+    ) {
         for (k, v) in entries(node) {
             let key = key_text(k);
             let name = match v.get("name") {
@@ -592,7 +627,11 @@ impl Importer<'_> {
                 "config" => {
                     for (i, pool) in items(v).iter().enumerate() {
                         if i > 0 {
-                            self.not_mapped(pool, &format!("{path}.config[{i}]"), "a podctl Network has one subnet; the first is used");
+                            self.not_mapped(
+                                pool,
+                                &format!("{path}.config[{i}]"),
+                                "a podctl Network has one subnet; the first is used",
+                            );
                             continue;
                         }
                         for (pk, pv) in entries(pool) {
@@ -612,12 +651,20 @@ impl Importer<'_> {
                                         self.error(pv, e.message, e.hint.as_deref());
                                     }
                                 },
-                                other => self.not_mapped(pk, &format!("{path}.config[0].{other}"), "a podctl Network has a subnet and a gateway only"),
+                                other => self.not_mapped(
+                                    pk,
+                                    &format!("{path}.config[0].{other}"),
+                                    "a podctl Network has a subnet and a gateway only",
+                                ),
                             }
                         }
                     }
                 }
-                other => self.not_mapped(k, &format!("{path}.{other}"), "podctl Networks use podman's IPAM; only `config` (subnet, gateway) maps"),
+                other => self.not_mapped(
+                    k,
+                    &format!("{path}.{other}"),
+                    "podctl Networks use podman's IPAM; only `config` (subnet, gateway) maps",
+                ),
             }
         }
     }
@@ -629,7 +676,10 @@ impl Importer<'_> {
                 declared.secrets.insert(key, None);
                 continue;
             };
-            let mut source = SecretSource { file: None, env: None };
+            let mut source = SecretSource {
+                file: None,
+                env: None,
+            };
             for (fk, fv) in entries(v) {
                 let path = format!("secrets.{key}.{}", key_text(fk));
                 match key_text(fk).as_str() {
@@ -655,7 +705,11 @@ impl Importer<'_> {
                 continue;
             }
             declared.secrets.insert(key, Some(name.clone()));
-            out.push(Manifest::new(name, Spec::Secret(SecretSpec { source }), Some(self.loc(k))));
+            out.push(Manifest::new(
+                name,
+                Spec::Secret(SecretSpec { source }),
+                Some(self.loc(k)),
+            ));
         }
     }
 
@@ -695,7 +749,10 @@ impl Importer<'_> {
     /// `command` and `entrypoint`: a list, or a string split into words as Compose does.
     fn words(&mut self, node: &Node) -> Vec<String> {
         match &node.value {
-            Value::Seq(list) => list.iter().map(|i| text(i).unwrap_or("").to_string()).collect(),
+            Value::Seq(list) => list
+                .iter()
+                .map(|i| text(i).unwrap_or("").to_string())
+                .collect(),
             _ => match text(node).map(values::shell_words) {
                 Some(Ok(words)) => words,
                 Some(Err(e)) => {
@@ -712,7 +769,11 @@ impl Importer<'_> {
         match values::duration(t) {
             Ok(d) => Some(d),
             Err(e) => {
-                self.error(node, e, Some("write a Go duration such as `30s` or `1m30s`"));
+                self.error(
+                    node,
+                    e,
+                    Some("write a Go duration such as `30s` or `1m30s`"),
+                );
                 None
             }
         }
@@ -734,7 +795,13 @@ impl Importer<'_> {
         match values::cpu_percent(t) {
             Ok((percent, rounded)) => {
                 if rounded {
-                    self.note(node, path, format!("{t} CPUs is rounded to {percent}% (podctl quotas are whole percents)"));
+                    self.note(
+                        node,
+                        path,
+                        format!(
+                            "{t} CPUs is rounded to {percent}% (podctl quotas are whole percents)"
+                        ),
+                    );
                 }
                 format!("{percent}%").parse().ok()
             }
@@ -789,10 +856,18 @@ impl Importer<'_> {
                         if let Some(r) = item.get("required")
                             && text(r) == Some("false")
                         {
-                            self.not_mapped(r, &p("env_file.required"), "podman needs every env file to exist; the file is required");
+                            self.not_mapped(
+                                r,
+                                &p("env_file.required"),
+                                "podman needs every env file to exist; the file is required",
+                            );
                         }
                         if let Some(f) = item.get("format") {
-                            self.not_mapped(f, &p("env_file.format"), "podman reads env files of KEY=VALUE lines");
+                            self.not_mapped(
+                                f,
+                                &p("env_file.format"),
+                                "podman reads env files of KEY=VALUE lines",
+                            );
                         }
                         if let Some(t) = text(path_node)
                             && let Some(path) = self.host_path(path_node, t)
@@ -837,12 +912,18 @@ impl Importer<'_> {
                             c.restart.policy = RestartPolicy::OnFailure;
                             self.not_mapped(v, &p("restart"), "podctl has no retry count; `on-failure` restarts until systemd's start limit");
                         }
-                        t => self.error(v, format!("unknown restart policy `{t}`"), Some("no, always, on-failure or unless-stopped")),
+                        t => self.error(
+                            v,
+                            format!("unknown restart policy `{t}`"),
+                            Some("no, always, on-failure or unless-stopped"),
+                        ),
                     }
                 }
                 "user" => c.user = text(v).map(str::to_string),
                 "working_dir" => c.working_dir = text(v).and_then(|t| self.container_path(v, t)),
-                "read_only" => c.security.read_only_root_filesystem = self.bool_of(v).unwrap_or(false),
+                "read_only" => {
+                    c.security.read_only_root_filesystem = self.bool_of(v).unwrap_or(false)
+                }
                 "cap_add" | "cap_drop" => {
                     for item in items(v) {
                         match text(item).unwrap_or("").parse::<Capability>() {
@@ -855,10 +936,16 @@ impl Importer<'_> {
                 "security_opt" => {
                     for item in items(v) {
                         match text(item).unwrap_or("") {
-                            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => {
+                            "no-new-privileges"
+                            | "no-new-privileges:true"
+                            | "no-new-privileges=true" => {
                                 c.security.no_new_privileges = true;
                             }
-                            other => self.not_mapped(item, &p("security_opt"), format!("podctl has `no-new-privileges` only, not `{other}`")),
+                            other => self.not_mapped(
+                                item,
+                                &p("security_opt"),
+                                format!("podctl has `no-new-privileges` only, not `{other}`"),
+                            ),
                         }
                     }
                 }
@@ -887,31 +974,49 @@ impl Importer<'_> {
                 },
                 "pids_limit" => match text(v).and_then(|t| t.parse::<i64>().ok()) {
                     Some(n) if n > 0 => c.resources.tasks_max = u32::try_from(n).ok(),
-                    Some(_) => self.note(v, &p("pids_limit"), "0 or -1 means no limit, podctl's default"),
+                    Some(_) => self.note(
+                        v,
+                        &p("pids_limit"),
+                        "0 or -1 means no limit, podctl's default",
+                    ),
                     None => self.error(v, "pids_limit must be a whole number", None),
                 },
                 "deploy" => {
                     restart_set |= self.deploy(v, &p("deploy"), &mut c, restart_set);
                 }
-                "pull_policy" => match text(v).unwrap_or("") {
-                    "missing" | "if_not_present" => {}
-                    policy @ ("always" | "never") => {
-                        let mut spec = image_spec(reference.clone());
-                        spec.pull_policy = if policy == "always" {
-                            PullPolicy::Always
-                        } else {
-                            PullPolicy::Never
-                        };
-                        self.note(v, &p("pull_policy"), format!("an Image `{name}` carries the pull policy; the container uses it"));
-                        c.image = ImageSource::Object(name.clone());
-                        out.push(Manifest::new(name.clone(), Spec::Image(spec), Some(self.loc(v))));
+                "pull_policy" => {
+                    match text(v).unwrap_or("") {
+                        "missing" | "if_not_present" => {}
+                        policy @ ("always" | "never") => {
+                            let mut spec = image_spec(reference.clone());
+                            spec.pull_policy = if policy == "always" {
+                                PullPolicy::Always
+                            } else {
+                                PullPolicy::Never
+                            };
+                            self.note(v, &p("pull_policy"), format!("an Image `{name}` carries the pull policy; the container uses it"));
+                            c.image = ImageSource::Object(name.clone());
+                            out.push(Manifest::new(
+                                name.clone(),
+                                Spec::Image(spec),
+                                Some(self.loc(v)),
+                            ));
+                        }
+                        other => self.not_mapped(
+                            v,
+                            &p("pull_policy"),
+                            format!("podctl pulls IfNotPresent, Always or Never, not `{other}`"),
+                        ),
                     }
-                    other => self.not_mapped(v, &p("pull_policy"), format!("podctl pulls IfNotPresent, Always or Never, not `{other}`")),
-                },
+                }
                 x if x.starts_with("x-") => self.note(k, x, "extension field: ignored"),
                 other => match unsupported_service_key(other) {
                     Some(reason) => self.not_mapped(k, &p(other), reason),
-                    None => self.not_mapped(k, &p(other), "not a service key of the Compose specification"),
+                    None => self.not_mapped(
+                        k,
+                        &p(other),
+                        "not a service key of the Compose specification",
+                    ),
                 },
             }
         }
@@ -922,7 +1027,11 @@ impl Importer<'_> {
             declared.default_used = true;
             c.network = declared.default_network.clone().map(NetworkMode::Network);
         }
-        out.push(Manifest::new(name, Spec::Container(Box::new(c)), Some(self.loc(key))));
+        out.push(Manifest::new(
+            name,
+            Spec::Container(Box::new(c)),
+            Some(self.loc(key)),
+        ));
     }
 
     fn environment(&mut self, node: &Node, path: &str, env: &mut BTreeMap<EnvName, String>) {
@@ -1000,7 +1109,13 @@ impl Importer<'_> {
         }
     }
 
-    fn mount(&mut self, item: &Node, path: &str, declared: &Declared, mounts: &mut Vec<VolumeMount>) {
+    fn mount(
+        &mut self,
+        item: &Node,
+        path: &str,
+        declared: &Declared,
+        mounts: &mut Vec<VolumeMount>,
+    ) {
         let (kind, source, target, read_only) = match &item.value {
             Value::Map(_) => {
                 let mut kind = "volume".to_string();
@@ -1018,13 +1133,25 @@ impl Importer<'_> {
                             for (bk, bv) in entries(v) {
                                 match key_text(bk).as_str() {
                                     "create_host_path" => {}
-                                    other => self.not_mapped(bk, &format!("{path}.bind.{other}"), "podctl bind mounts have no propagation or SELinux options"),
+                                    other => self.not_mapped(
+                                        bk,
+                                        &format!("{path}.bind.{other}"),
+                                        "podctl bind mounts have no propagation or SELinux options",
+                                    ),
                                 }
                                 let _ = bv;
                             }
                         }
-                        "consistency" => self.note(k, &format!("{path}.consistency"), "no effect on Linux; ignored"),
-                        other => self.not_mapped(k, &format!("{path}.{other}"), "a podctl mount is a volume or host path, a path and readOnly"),
+                        "consistency" => self.note(
+                            k,
+                            &format!("{path}.consistency"),
+                            "no effect on Linux; ignored",
+                        ),
+                        other => self.not_mapped(
+                            k,
+                            &format!("{path}.{other}"),
+                            "a podctl mount is a volume or host path, a path and readOnly",
+                        ),
                     }
                 }
                 (kind, source, target, read_only)
@@ -1096,7 +1223,13 @@ impl Importer<'_> {
         }
     }
 
-    fn secret_use(&mut self, item: &Node, path: &str, declared: &Declared, secrets: &mut Vec<SecretMount>) {
+    fn secret_use(
+        &mut self,
+        item: &Node,
+        path: &str,
+        declared: &Declared,
+        secrets: &mut Vec<SecretMount>,
+    ) {
         let (source, target) = match &item.value {
             Value::Map(_) => {
                 let mut source = None;
@@ -1119,11 +1252,19 @@ impl Importer<'_> {
         let secret = match declared.secrets.get(&source) {
             Some(Some(s)) => s.clone(),
             Some(None) => {
-                self.not_mapped(item, path, format!("secret `{source}` was not mapped, so neither is this use"));
+                self.not_mapped(
+                    item,
+                    path,
+                    format!("secret `{source}` was not mapped, so neither is this use"),
+                );
                 return;
             }
             None => {
-                self.error(item, format!("secret `{source}` is not declared under the top-level `secrets`"), None);
+                self.error(
+                    item,
+                    format!("secret `{source}` is not declared under the top-level `secrets`"),
+                    None,
+                );
                 return;
             }
         };
@@ -1141,7 +1282,13 @@ impl Importer<'_> {
         }
     }
 
-    fn config_use(&mut self, item: &Node, path: &str, declared: &Declared, mounts: &mut Vec<VolumeMount>) {
+    fn config_use(
+        &mut self,
+        item: &Node,
+        path: &str,
+        declared: &Declared,
+        mounts: &mut Vec<VolumeMount>,
+    ) {
         let (source, target) = match &item.value {
             Value::Map(_) => {
                 let mut source = None;
@@ -1165,7 +1312,11 @@ impl Importer<'_> {
             Some(Some(file)) => {
                 let target = target.unwrap_or_else(|| format!("/{source}"));
                 if let Some(p) = self.container_path(item, &target) {
-                    self.note(item, path, format!("config `{source}` is mounted read-only from {file}"));
+                    self.note(
+                        item,
+                        path,
+                        format!("config `{source}` is mounted read-only from {file}"),
+                    );
                     mounts.push(VolumeMount {
                         volume: None,
                         host_path: Some(file.clone()),
@@ -1174,14 +1325,31 @@ impl Importer<'_> {
                     });
                 }
             }
-            Some(None) => self.not_mapped(item, path, format!("config `{source}` is not a file, so this use was not mapped")),
-            None => self.error(item, format!("config `{source}` is not declared under the top-level `configs`"), None),
+            Some(None) => self.not_mapped(
+                item,
+                path,
+                format!("config `{source}` is not a file, so this use was not mapped"),
+            ),
+            None => self.error(
+                item,
+                format!("config `{source}` is not declared under the top-level `configs`"),
+                None,
+            ),
         }
     }
 
-    fn depends_on(&mut self, node: &Node, path: &str, declared: &Declared, deps: &mut Vec<Dependency>) {
+    fn depends_on(
+        &mut self,
+        node: &Node,
+        path: &str,
+        declared: &Declared,
+        deps: &mut Vec<Dependency>,
+    ) {
         let list: Vec<(&Node, String, Option<&Node>)> = match &node.value {
-            Value::Seq(i) => i.iter().map(|n| (n, text(n).unwrap_or("").to_string(), None)).collect(),
+            Value::Seq(i) => i
+                .iter()
+                .map(|n| (n, text(n).unwrap_or("").to_string(), None))
+                .collect(),
             Value::Map(e) => e.iter().map(|(k, v)| (k, key_text(k), Some(v))).collect(),
             _ => Vec::new(),
         };
@@ -1230,37 +1398,58 @@ impl Importer<'_> {
                 "test" => {
                     command = match &v.value {
                         Value::Seq(list) => {
-                            let words: Vec<String> = list.iter().map(|i| text(i).unwrap_or("").to_string()).collect();
+                            let words: Vec<String> = list
+                                .iter()
+                                .map(|i| text(i).unwrap_or("").to_string())
+                                .collect();
                             match words.first().map(String::as_str) {
                                 Some("NONE") => {
                                     disabled = true;
                                     None
                                 }
                                 Some("CMD") => Some(words[1..].to_vec()),
-                                Some("CMD-SHELL") => Some(vec!["/bin/sh".into(), "-c".into(), words[1..].join(" ")]),
+                                Some("CMD-SHELL") => {
+                                    Some(vec!["/bin/sh".into(), "-c".into(), words[1..].join(" ")])
+                                }
                                 _ => {
                                     self.error(v, "a healthcheck test list starts with CMD, CMD-SHELL or NONE", None);
                                     None
                                 }
                             }
                         }
-                        _ => text(v).map(|t| vec!["/bin/sh".to_string(), "-c".into(), t.to_string()]),
+                        _ => {
+                            text(v).map(|t| vec!["/bin/sh".to_string(), "-c".into(), t.to_string()])
+                        }
                     };
                 }
                 "interval" => check.interval = self.duration(v).unwrap_or(check.interval),
                 "timeout" => check.timeout = self.duration(v).unwrap_or(check.timeout),
-                "start_period" => check.start_period = self.duration(v).unwrap_or(check.start_period),
+                "start_period" => {
+                    check.start_period = self.duration(v).unwrap_or(check.start_period)
+                }
                 "retries" => match text(v).and_then(|t| t.parse::<u32>().ok()) {
                     Some(n) if n >= 1 => check.retries = n,
                     _ => self.error(v, "retries must be a whole number of at least 1", None),
                 },
                 "disable" => disabled = self.bool_of(v).unwrap_or(false),
-                "start_interval" => self.not_mapped(k, &format!("{path}.start_interval"), "podctl health checks run at one interval"),
-                other => self.not_mapped(k, &format!("{path}.{other}"), "not a healthcheck key podctl has"),
+                "start_interval" => self.not_mapped(
+                    k,
+                    &format!("{path}.start_interval"),
+                    "podctl health checks run at one interval",
+                ),
+                other => self.not_mapped(
+                    k,
+                    &format!("{path}.{other}"),
+                    "not a healthcheck key podctl has",
+                ),
             }
         }
         if disabled {
-            self.not_mapped(node, path, "podctl cannot turn off an image's own HEALTHCHECK; no health check is declared");
+            self.not_mapped(
+                node,
+                path,
+                "podctl cannot turn off an image's own HEALTHCHECK; no health check is declared",
+            );
             return None;
         }
         match command {
@@ -1300,15 +1489,28 @@ impl Importer<'_> {
         }
     }
 
-    fn service_networks(&mut self, node: &Node, path: &str, declared: &mut Declared, network: &mut Option<NetworkMode>) {
+    fn service_networks(
+        &mut self,
+        node: &Node,
+        path: &str,
+        declared: &mut Declared,
+        network: &mut Option<NetworkMode>,
+    ) {
         let list: Vec<(&Node, String, Option<&Node>)> = match &node.value {
-            Value::Seq(i) => i.iter().map(|n| (n, text(n).unwrap_or("").to_string(), None)).collect(),
+            Value::Seq(i) => i
+                .iter()
+                .map(|n| (n, text(n).unwrap_or("").to_string(), None))
+                .collect(),
             Value::Map(e) => e.iter().map(|(k, v)| (k, key_text(k), Some(v))).collect(),
             _ => Vec::new(),
         };
         for (i, (at, key, long)) in list.into_iter().enumerate() {
             if i > 0 {
-                self.not_mapped(at, &format!("{path}.{key}"), "a podctl container joins one network; the first is used");
+                self.not_mapped(
+                    at,
+                    &format!("{path}.{key}"),
+                    "a podctl container joins one network; the first is used",
+                );
                 continue;
             }
             let name = if key == "default" && !declared.networks.contains_key("default") {
@@ -1319,7 +1521,11 @@ impl Importer<'_> {
             };
             match name {
                 Some(n) => *network = Some(NetworkMode::Network(n)),
-                None => self.error(at, format!("network `{key}` is not declared under the top-level `networks`"), None),
+                None => self.error(
+                    at,
+                    format!("network `{key}` is not declared under the top-level `networks`"),
+                    None,
+                ),
             }
             if let Some(long) = long {
                 for (k, _) in entries(long) {
@@ -1330,7 +1536,13 @@ impl Importer<'_> {
     }
 
     /// `deploy`; returns whether it set the restart policy.
-    fn deploy(&mut self, node: &Node, path: &str, c: &mut podctl_api::ContainerSpec, restart_set: bool) -> bool {
+    fn deploy(
+        &mut self,
+        node: &Node,
+        path: &str,
+        c: &mut podctl_api::ContainerSpec,
+        restart_set: bool,
+    ) -> bool {
         let mut set_restart = false;
         for (k, v) in entries(node) {
             let field = format!("{path}.{}", key_text(k));
@@ -1340,7 +1552,11 @@ impl Importer<'_> {
                         let rfield = format!("{field}.{}", key_text(rk));
                         let limits = key_text(rk) == "limits";
                         if !limits && key_text(rk) != "reservations" {
-                            self.not_mapped(rk, &rfield, "podctl has limits and a memory reservation");
+                            self.not_mapped(
+                                rk,
+                                &rfield,
+                                "podctl has limits and a memory reservation",
+                            );
                             continue;
                         }
                         for (lk, lv) in entries(rv) {
@@ -1382,7 +1598,11 @@ impl Importer<'_> {
                 }
                 "replicas" if text(v) == Some("1") => {}
                 "replicas" => self.not_mapped(v, &field, "podctl runs one container per manifest"),
-                _ => self.not_mapped(k, &field, "a Swarm deployment setting; podctl runs on one host"),
+                _ => self.not_mapped(
+                    k,
+                    &field,
+                    "a Swarm deployment setting; podctl runs on one host",
+                ),
             }
         }
         set_restart

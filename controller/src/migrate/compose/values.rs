@@ -57,7 +57,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
         }
         rest = next;
     }
-    if nanos % 1_000_000 != 0 {
+    if !nanos.is_multiple_of(1_000_000) {
         return Err(format!(
             "`{text}` is finer than a millisecond, which podctl durations cannot hold"
         ));
@@ -106,9 +106,13 @@ pub fn bytes(text: &str) -> Result<u64, String> {
 pub fn size(bytes: u64) -> Result<ByteSize, String> {
     let text = [(40, "T"), (30, "G"), (20, "M"), (10, "K")]
         .iter()
-        .find(|(shift, _)| bytes >= (1 << shift) && bytes % (1u64 << shift) == 0)
-        .map_or_else(|| bytes.to_string(), |(shift, u)| format!("{}{u}", bytes >> shift));
-    text.parse().map_err(|e: podctl_api::values::ValueError| e.message)
+        .find(|(shift, _)| bytes >= (1 << shift) && bytes.is_multiple_of(1u64 << shift))
+        .map_or_else(
+            || bytes.to_string(),
+            |(shift, u)| format!("{}{u}", bytes >> shift),
+        );
+    text.parse()
+        .map_err(|e: podctl_api::values::ValueError| e.message)
 }
 
 /// Compose's `cpus` (`0.5`, `2`) as a whole percentage of one CPU, and whether it was
@@ -123,7 +127,7 @@ pub fn cpu_percent(text: &str) -> Result<(u32, bool), String> {
     }
     let percent = value * 100.0;
     let rounded = percent.round();
-    if rounded < 1.0 || rounded > 100_000.0 {
+    if !(1.0..=100_000.0).contains(&rounded) {
         return Err(format!("`{text}` CPUs is out of range (0.01 to 1000)"));
     }
     // Exact after the range check: the value is a whole number from 1 to 100000.
@@ -180,9 +184,11 @@ pub fn short_port(text: &str) -> Result<Vec<PortMapping>, PortProblem> {
         None => (text, Protocol::Tcp),
     };
     let (ip, ports) = if let Some(after) = rest.strip_prefix('[') {
-        let (ip, ports) = after
-            .split_once("]:")
-            .ok_or_else(|| invalid(format!("`{text}`: an IPv6 address needs `[::1]:HOST:CONTAINER`")))?;
+        let (ip, ports) = after.split_once("]:").ok_or_else(|| {
+            invalid(format!(
+                "`{text}`: an IPv6 address needs `[::1]:HOST:CONTAINER`"
+            ))
+        })?;
         (Some(ip), ports)
     } else {
         let parts: Vec<&str> = rest.split(':').collect();
@@ -354,11 +360,13 @@ mod tests {
 
     #[test]
     fn short_ports_should_expand_ranges_and_keep_addresses() {
-        let shown = |t: &str| {
-            short_port(t).map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
-        };
+        let shown =
+            |t: &str| short_port(t).map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>());
         assert_eq!(shown("8080:80"), Ok(vec!["8080:80".into()]));
-        assert_eq!(shown("127.0.0.1:5432:5432"), Ok(vec!["127.0.0.1:5432:5432".into()]));
+        assert_eq!(
+            shown("127.0.0.1:5432:5432"),
+            Ok(vec!["127.0.0.1:5432:5432".into()])
+        );
         assert_eq!(shown("[::1]:53:53/udp"), Ok(vec!["[::1]:53:53/udp".into()]));
         assert_eq!(
             shown("9000-9001:9000-9001"),
@@ -366,7 +374,10 @@ mod tests {
         );
         assert_eq!(short_port("80"), Err(PortProblem::NoHostPort));
         assert_eq!(short_port("127.0.0.1::80"), Err(PortProblem::NoHostPort));
-        assert!(matches!(short_port("8000-8010:80"), Err(PortProblem::Unmappable(_))));
+        assert!(matches!(
+            short_port("8000-8010:80"),
+            Err(PortProblem::Unmappable(_))
+        ));
         assert!(matches!(short_port("x:80"), Err(PortProblem::Invalid(_))));
     }
 
@@ -387,8 +398,14 @@ mod tests {
 
     #[test]
     fn images_should_name_docker_hub_when_compose_means_it() {
-        assert_eq!(qualify_image("postgres:16"), "docker.io/library/postgres:16");
-        assert_eq!(qualify_image("bitnami/redis:7"), "docker.io/bitnami/redis:7");
+        assert_eq!(
+            qualify_image("postgres:16"),
+            "docker.io/library/postgres:16"
+        );
+        assert_eq!(
+            qualify_image("bitnami/redis:7"),
+            "docker.io/bitnami/redis:7"
+        );
         assert_eq!(qualify_image("ghcr.io/a/b:1"), "ghcr.io/a/b:1");
         assert_eq!(qualify_image("localhost/app"), "localhost/app");
         assert_eq!(qualify_image("registry:5000/app"), "registry:5000/app");

@@ -12,9 +12,7 @@ use serde_json::json;
 
 use super::ini::{escape_specifiers, join_words, quote_word};
 use super::keys::{PodmanVersion, UnitType, knows, references};
-use super::{
-    HEALTH_WAIT_PREFIX, HEALTH_WAIT_SUFFIX, X_METADATA, X_SECRET, X_SPEC, go_duration,
-};
+use super::{HEALTH_WAIT_PREFIX, HEALTH_WAIT_SUFFIX, X_METADATA, X_SECRET, X_SPEC, go_duration};
 use crate::migrate::manifest::Manifest;
 use crate::migrate::{Finding, Report};
 
@@ -96,10 +94,14 @@ impl Exporter<'_> {
         {
             u.body.push((k.into(), v));
         } else if self.knows(UnitType::Container, "PodmanArgs") {
-            u.body.push(("PodmanArgs".into(), quote_word(&escape_specifiers(&flag))));
+            u.body
+                .push(("PodmanArgs".into(), quote_word(&escape_specifiers(&flag))));
         } else {
             let version = self.version;
-            self.not_expressible(what, format!("podman {version}'s Quadlet has no key for it, nor PodmanArgs="));
+            self.not_expressible(
+                what,
+                format!("podman {version}'s Quadlet has no key for it, nor PodmanArgs="),
+            );
         }
     }
 }
@@ -109,18 +111,30 @@ fn metadata_carrier(e: &mut Exporter<'_>, m: &Manifest, u: &mut Unit) {
     let mut meta = serde_json::Map::new();
     if !m.labels.is_empty() {
         meta.insert("labels".into(), json!(m.labels));
-        e.not_expressible("metadata.labels", "Quadlet files have no labels of their own; kept in X-PodctlMetadata=");
+        e.not_expressible(
+            "metadata.labels",
+            "Quadlet files have no labels of their own; kept in X-PodctlMetadata=",
+        );
     }
     if !m.annotations.is_empty() {
         meta.insert("annotations".into(), json!(m.annotations));
-        e.not_expressible("metadata.annotations", "Quadlet files have no annotations; kept in X-PodctlMetadata=");
+        e.not_expressible(
+            "metadata.annotations",
+            "Quadlet files have no annotations; kept in X-PodctlMetadata=",
+        );
     }
     if let Some(hosts) = &m.hosts {
         meta.insert("hosts".into(), json!(hosts));
-        e.not_expressible("metadata.hosts", "a Quadlet file is for the host it is on; kept in X-PodctlMetadata=");
+        e.not_expressible(
+            "metadata.hosts",
+            "a Quadlet file is for the host it is on; kept in X-PodctlMetadata=",
+        );
     }
     if !meta.is_empty() {
-        u.unit.push((X_METADATA.into(), serde_json::Value::Object(meta).to_string()));
+        u.unit.push((
+            X_METADATA.into(),
+            serde_json::Value::Object(meta).to_string(),
+        ));
     }
 }
 
@@ -147,7 +161,10 @@ pub fn export(manifests: &[Manifest], version: PodmanVersion) -> Exported {
             version,
             report: &mut report,
             location: m.source.clone().unwrap_or_else(|| {
-                Location::new(std::sync::Arc::from(std::path::Path::new("-")), podctl_api::Mark::new(1, 1))
+                Location::new(
+                    std::sync::Arc::from(std::path::Path::new("-")),
+                    podctl_api::Mark::new(1, 1),
+                )
             }),
             object: format!("{}/{}", m.kind().lowercase(), m.name),
         };
@@ -163,7 +180,12 @@ pub fn export(manifests: &[Manifest], version: PodmanVersion) -> Exported {
             }
             Spec::Network(n) => {
                 if version < UnitType::Network.since() {
-                    e.not_expressible("kind: Network", format!("podman {version} has no .network files; create the network with podman"));
+                    e.not_expressible(
+                        "kind: Network",
+                        format!(
+                            "podman {version} has no .network files; create the network with podman"
+                        ),
+                    );
                     continue;
                 }
                 network(&mut e, &m.name, n, &mut u);
@@ -182,7 +204,10 @@ pub fn export(manifests: &[Manifest], version: PodmanVersion) -> Exported {
                 continue;
             }
             Spec::BackupRepository(_) | Spec::HostSettings(_) => {
-                e.not_expressible(&format!("kind: {}", m.kind()), "Quadlet has no such unit; it is podctl's own");
+                e.not_expressible(
+                    &format!("kind: {}", m.kind()),
+                    "Quadlet has no such unit; it is podctl's own",
+                );
                 continue;
             }
         };
@@ -205,7 +230,8 @@ fn container(
 ) {
     let mut carried = serde_json::Map::new();
     for d in &c.depends_on {
-        u.unit.push(("Requires".into(), format!("{}.service", d.name)));
+        u.unit
+            .push(("Requires".into(), format!("{}.service", d.name)));
         u.unit.push(("After".into(), format!("{}.service", d.name)));
         if d.condition == DependencyCondition::Healthy {
             let script = format!("{HEALTH_WAIT_PREFIX}{}{HEALTH_WAIT_SUFFIX}", d.name);
@@ -226,11 +252,13 @@ fn container(
         u.unit.push(("StartLimitBurst".into(), b.to_string()));
     }
     if let Some(i) = c.restart.interval {
-        u.unit.push(("StartLimitIntervalSec".into(), go_duration(i)));
+        u.unit
+            .push(("StartLimitIntervalSec".into(), go_duration(i)));
     }
     for s in &c.secrets {
         if let Some(spec) = secrets.get(&s.secret) {
-            u.unit.push((X_SECRET.into(), format!("{} {}", s.secret, json!(spec))));
+            u.unit
+                .push((X_SECRET.into(), format!("{} {}", s.secret, json!(spec))));
         }
     }
 
@@ -251,20 +279,31 @@ fn container(
     u.body.push(("ContainerName".into(), m.name.to_string()));
     if !c.command.is_empty() {
         let json = serde_json::to_string(&c.command).unwrap_or_default();
-        e.flag(u, Some(("Entrypoint", escape_specifiers(&json))), format!("--entrypoint={json}"), "command");
+        e.flag(
+            u,
+            Some(("Entrypoint", escape_specifiers(&json))),
+            format!("--entrypoint={json}"),
+            "command",
+        );
     }
     if !c.args.is_empty() {
         let words: Vec<String> = c.args.iter().map(|a| escape_specifiers(a)).collect();
         u.body.push(("Exec".into(), join_words(&words)));
     }
     for (k, v) in &c.env {
-        u.body.push(("Environment".into(), quote_word(&escape_specifiers(&format!("{k}={v}")))));
+        u.body.push((
+            "Environment".into(),
+            quote_word(&escape_specifiers(&format!("{k}={v}"))),
+        ));
     }
     for f in &c.env_files {
         if e.knows(UnitType::Container, "EnvironmentFile") {
             u.body.push(("EnvironmentFile".into(), f.to_string()));
         } else {
-            e.not_expressible("envFiles", format!("podman {}'s Quadlet has no EnvironmentFile=", e.version));
+            e.not_expressible(
+                "envFiles",
+                format!("podman {}'s Quadlet has no EnvironmentFile=", e.version),
+            );
         }
     }
     if let Some(user) = &c.user {
@@ -277,7 +316,12 @@ fn container(
         }
     }
     if let Some(w) = &c.working_dir {
-        e.flag(u, Some(("WorkingDir", w.to_string())), format!("--workdir={w}"), "workingDir");
+        e.flag(
+            u,
+            Some(("WorkingDir", w.to_string())),
+            format!("--workdir={w}"),
+            "workingDir",
+        );
     }
     for p in &c.ports {
         u.body.push(("PublishPort".into(), p.to_string()));
@@ -291,20 +335,36 @@ fn container(
         }
         Some(NetworkMode::Network(n)) => {
             u.body.push(("Network".into(), n.to_string()));
-            e.note("network", format!("podman {} has no .network files: the network `{n}` must exist", e.version));
+            e.note(
+                "network",
+                format!(
+                    "podman {} has no .network files: the network `{n}` must exist",
+                    e.version
+                ),
+            );
         }
     }
     for v in &c.volumes {
         let ro = if v.read_only { ":ro" } else { "" };
         match (&v.volume, &v.host_path) {
             (Some(name), _) if references(e.version, UnitType::Volume) => {
-                u.body.push(("Volume".into(), format!("{name}.volume:{}{ro}", v.path)));
+                u.body
+                    .push(("Volume".into(), format!("{name}.volume:{}{ro}", v.path)));
             }
             (Some(name), _) => {
-                u.body.push(("Volume".into(), format!("systemd-{name}:{}{ro}", v.path)));
-                e.note("volumes", format!("podman {} names the volume of `{name}.volume` `systemd-{name}`", e.version));
+                u.body
+                    .push(("Volume".into(), format!("systemd-{name}:{}{ro}", v.path)));
+                e.note(
+                    "volumes",
+                    format!(
+                        "podman {} names the volume of `{name}.volume` `systemd-{name}`",
+                        e.version
+                    ),
+                );
             }
-            (None, Some(host)) => u.body.push(("Volume".into(), format!("{host}:{}{ro}", v.path))),
+            (None, Some(host)) => u
+                .body
+                .push(("Volume".into(), format!("{host}:{}{ro}", v.path))),
             (None, None) => {}
         }
     }
@@ -317,23 +377,32 @@ fn container(
         if e.knows(UnitType::Container, "Secret") {
             u.body.push(("Secret".into(), target));
         } else {
-            e.not_expressible("secrets", format!("podman {}'s Quadlet has no Secret=", e.version));
+            e.not_expressible(
+                "secrets",
+                format!("podman {}'s Quadlet has no Secret=", e.version),
+            );
         }
     }
     if let Some(h) = &c.health_check {
         if e.knows(UnitType::Container, "HealthCmd") {
             let json = serde_json::to_string(&h.command).unwrap_or_default();
             u.body.push(("HealthCmd".into(), escape_specifiers(&json)));
-            u.body.push(("HealthInterval".into(), go_duration(h.interval)));
-            u.body.push(("HealthTimeout".into(), go_duration(h.timeout)));
+            u.body
+                .push(("HealthInterval".into(), go_duration(h.interval)));
+            u.body
+                .push(("HealthTimeout".into(), go_duration(h.timeout)));
             u.body.push(("HealthRetries".into(), h.retries.to_string()));
-            u.body.push(("HealthStartPeriod".into(), go_duration(h.start_period)));
+            u.body
+                .push(("HealthStartPeriod".into(), go_duration(h.start_period)));
             if h.on_failure != HealthFailureAction::None {
                 let action = json!(h.on_failure).as_str().unwrap_or("none").to_string();
                 u.body.push(("HealthOnFailure".into(), action));
             }
         } else {
-            e.not_expressible("healthCheck", format!("podman {}'s Quadlet has no Health* keys", e.version));
+            e.not_expressible(
+                "healthCheck",
+                format!("podman {}'s Quadlet has no Health* keys", e.version),
+            );
         }
     }
     if c.security.read_only_root_filesystem {
@@ -350,16 +419,23 @@ fn container(
     }
     if c.logging.driver != LogDriver::Journald || e.knows(UnitType::Container, "LogDriver") {
         if e.knows(UnitType::Container, "LogDriver") {
-            u.body.push(("LogDriver".into(), c.logging.driver.as_podman().into()));
+            u.body
+                .push(("LogDriver".into(), c.logging.driver.as_podman().into()));
         } else {
-            e.not_expressible("logging.driver", format!("podman {}'s Quadlet has no LogDriver=", e.version));
+            e.not_expressible(
+                "logging.driver",
+                format!("podman {}'s Quadlet has no LogDriver=", e.version),
+            );
         }
     }
     if let Some(tag) = &c.logging.tag {
         e.flag(u, None, format!("--log-opt=tag={tag}"), "logging.tag");
     }
     for (k, v) in &c.labels {
-        u.body.push(("Label".into(), quote_word(&escape_specifiers(&format!("{k}={v}")))));
+        u.body.push((
+            "Label".into(),
+            quote_word(&escape_specifiers(&format!("{k}={v}"))),
+        ));
     }
     match c.update.policy {
         UpdatePolicy::None => {}
@@ -368,7 +444,8 @@ fn container(
             if e.knows(UnitType::Container, "AutoUpdate") {
                 u.body.push(("AutoUpdate".into(), word));
             } else {
-                u.body.push(("Label".into(), format!("io.containers.autoupdate={word}")));
+                u.body
+                    .push(("Label".into(), format!("io.containers.autoupdate={word}")));
             }
             e.note("update.policy", "podman auto-update (its timer) takes over the updates; it has no health gate of podctl's kind");
         }
@@ -387,11 +464,15 @@ fn container(
     }
     if !c.monitoring.is_default() {
         carried.insert("monitoring".into(), json!(c.monitoring));
-        e.not_expressible("monitoring", "alert thresholds are podctl's own; kept in X-PodctlSpec=");
+        e.not_expressible(
+            "monitoring",
+            "alert thresholds are podctl's own; kept in X-PodctlSpec=",
+        );
     }
 
     // [Service]
-    u.service.push(("Restart".into(), c.restart.policy.as_systemd().into()));
+    u.service
+        .push(("Restart".into(), c.restart.policy.as_systemd().into()));
     if let Some(d) = c.restart.delay {
         u.service.push(("RestartSec".into(), go_duration(d)));
     }
@@ -399,13 +480,22 @@ fn container(
         let ms = t.as_millis();
         let secs = ms.div_ceil(1000);
         if ms % 1000 != 0 {
-            e.note("stopTimeout", format!("podman stops in whole seconds: {secs}s"));
+            e.note(
+                "stopTimeout",
+                format!("podman stops in whole seconds: {secs}s"),
+            );
         }
-        e.flag(u, Some(("StopTimeout", secs.to_string())), format!("--stop-timeout={secs}"), "stopTimeout");
+        e.flag(
+            u,
+            Some(("StopTimeout", secs.to_string())),
+            format!("--stop-timeout={secs}"),
+            "stopTimeout",
+        );
     }
     let r = &c.resources;
     if let Some(q) = r.cpu_quota {
-        u.service.push(("CPUQuota".into(), escape_specifiers(&q.to_string())));
+        u.service
+            .push(("CPUQuota".into(), escape_specifiers(&q.to_string())));
     }
     if let Some(w) = r.cpu_weight {
         u.service.push(("CPUWeight".into(), w.to_string()));
@@ -415,10 +505,20 @@ fn container(
     }
     if let Some(mx) = r.memory_max {
         u.service.push(("MemoryMax".into(), mx.bytes().to_string()));
-        e.flag(u, None, format!("--memory={}", mx.bytes()), "resources.memoryMax");
+        e.flag(
+            u,
+            None,
+            format!("--memory={}", mx.bytes()),
+            "resources.memoryMax",
+        );
     }
     if let Some(mr) = r.memory_reservation {
-        e.flag(u, None, format!("--memory-reservation={}", mr.bytes()), "resources.memoryReservation");
+        e.flag(
+            u,
+            None,
+            format!("--memory-reservation={}", mr.bytes()),
+            "resources.memoryReservation",
+        );
     }
     if let Some(t) = r.tasks_max {
         u.service.push(("TasksMax".into(), t.to_string()));
@@ -426,13 +526,16 @@ fn container(
     }
     if let Some(h) = &c.security.systemd {
         if let Some(p) = h.protect_system {
-            u.service.push(("ProtectSystem".into(), p.as_systemd().into()));
+            u.service
+                .push(("ProtectSystem".into(), p.as_systemd().into()));
         }
         if let Some(p) = h.protect_home {
-            u.service.push(("ProtectHome".into(), p.as_systemd().into()));
+            u.service
+                .push(("ProtectHome".into(), p.as_systemd().into()));
         }
         for p in &h.read_write_paths {
-            u.service.push(("ReadWritePaths".into(), quote_word(p.as_str())));
+            u.service
+                .push(("ReadWritePaths".into(), quote_word(p.as_str())));
         }
     }
 
@@ -443,13 +546,19 @@ fn container(
         }
     } else if c.wanted_by != vec![podctl_api::values::UnitName::multi_user_target()] {
         carried.insert("wantedBy".into(), json!(c.wanted_by));
-        e.not_expressible("wantedBy", "a disabled container has no [Install] section; kept in X-PodctlSpec=");
+        e.not_expressible(
+            "wantedBy",
+            "a disabled container has no [Install] section; kept in X-PodctlSpec=",
+        );
     }
     if !c.enabled {
         carried.insert("enabled".into(), json!(false));
     }
     if !carried.is_empty() {
-        u.unit.push((X_SPEC.into(), serde_json::Value::Object(carried).to_string()));
+        u.unit.push((
+            X_SPEC.into(),
+            serde_json::Value::Object(carried).to_string(),
+        ));
     }
 }
 
@@ -458,14 +567,23 @@ fn volume(e: &mut Exporter<'_>, name: &Name, v: &VolumeSpec, u: &mut Unit) {
     if e.knows(UnitType::Volume, "VolumeName") {
         u.body.push(("VolumeName".into(), name.to_string()));
     } else {
-        e.note("metadata.name", format!("podman {} names the volume `systemd-{name}`", e.version));
+        e.note(
+            "metadata.name",
+            format!("podman {} names the volume `systemd-{name}`", e.version),
+        );
     }
     if v.driver != "local" {
         if e.knows(UnitType::Volume, "Driver") {
             u.body.push(("Driver".into(), v.driver.clone()));
         } else {
             carried.insert("driver".into(), json!(v.driver));
-            e.not_expressible("driver", format!("podman {}'s Quadlet has no Driver= for volumes; kept in X-PodctlSpec=", e.version));
+            e.not_expressible(
+                "driver",
+                format!(
+                    "podman {}'s Quadlet has no Driver= for volumes; kept in X-PodctlSpec=",
+                    e.version
+                ),
+            );
         }
     }
     let mut other_options = BTreeMap::new();
@@ -487,21 +605,31 @@ fn volume(e: &mut Exporter<'_>, name: &Name, v: &VolumeSpec, u: &mut Unit) {
     }
     if !other_options.is_empty() {
         carried.insert("options".into(), json!(other_options));
-        e.not_expressible("options", "Quadlet volumes take the device, type and o options only; kept in X-PodctlSpec=");
+        e.not_expressible(
+            "options",
+            "Quadlet volumes take the device, type and o options only; kept in X-PodctlSpec=",
+        );
     }
     for (k, val) in &v.labels {
-        u.body.push(("Label".into(), quote_word(&format!("{k}={val}"))));
+        u.body
+            .push(("Label".into(), quote_word(&format!("{k}={val}"))));
     }
     if v.reclaim_policy == ReclaimPolicy::Delete {
         carried.insert("reclaimPolicy".into(), json!(v.reclaim_policy));
-        e.not_expressible("reclaimPolicy", "Quadlet never deletes a volume; kept in X-PodctlSpec=");
+        e.not_expressible(
+            "reclaimPolicy",
+            "Quadlet never deletes a volume; kept in X-PodctlSpec=",
+        );
     }
     if let Some(b) = &v.backup {
         carried.insert("backup".into(), json!(b));
         e.not_expressible("backup", "backups are podctl's own; kept in X-PodctlSpec=");
     }
     if !carried.is_empty() {
-        u.unit.push((X_SPEC.into(), serde_json::Value::Object(carried).to_string()));
+        u.unit.push((
+            X_SPEC.into(),
+            serde_json::Value::Object(carried).to_string(),
+        ));
     }
 }
 
@@ -509,7 +637,10 @@ fn network(e: &mut Exporter<'_>, name: &Name, n: &NetworkSpec, u: &mut Unit) {
     if e.knows(UnitType::Network, "NetworkName") {
         u.body.push(("NetworkName".into(), name.to_string()));
     } else {
-        e.note("metadata.name", format!("podman {} names the network `systemd-{name}`", e.version));
+        e.note(
+            "metadata.name",
+            format!("podman {} names the network `systemd-{name}`", e.version),
+        );
     }
     if n.driver != podctl_api::NetworkDriver::Bridge {
         u.body.push(("Driver".into(), n.driver.as_str().into()));
@@ -527,7 +658,8 @@ fn network(e: &mut Exporter<'_>, name: &Name, n: &NetworkSpec, u: &mut Unit) {
         u.body.push(("IPv6".into(), "true".into()));
     }
     for (k, v) in &n.labels {
-        u.body.push(("Label".into(), quote_word(&format!("{k}={v}"))));
+        u.body
+            .push(("Label".into(), quote_word(&format!("{k}={v}"))));
     }
 }
 
@@ -552,6 +684,9 @@ fn image(e: &mut Exporter<'_>, i: &ImageSpec, u: &mut Unit) {
         e.not_expressible("pullPolicy", format!("podman {}'s .image unit pulls every time it starts (Policy= came in 5.6); kept in X-PodctlSpec=", e.version));
     }
     if !carried.is_empty() {
-        u.unit.push((X_SPEC.into(), serde_json::Value::Object(carried).to_string()));
+        u.unit.push((
+            X_SPEC.into(),
+            serde_json::Value::Object(carried).to_string(),
+        ));
     }
 }

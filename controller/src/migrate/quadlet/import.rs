@@ -18,9 +18,7 @@ use podctl_api::{
 use super::ini::{Entry, parse, split_words, unescape_specifiers};
 use super::keys::UnitType;
 use super::{HEALTH_WAIT_PREFIX, HEALTH_WAIT_SUFFIX, UnitFile, X_METADATA, X_SECRET, X_SPEC};
-use crate::migrate::manifest::{
-    Manifest, container_spec, image_spec, network_spec, volume_spec,
-};
+use crate::migrate::manifest::{Manifest, container_spec, image_spec, network_spec, volume_spec};
 use crate::migrate::names::to_name;
 use crate::migrate::{Finding, Report};
 
@@ -59,12 +57,17 @@ impl Importer {
     }
 
     /// `value` as `T`, or an error at the entry.
-    fn parse<T: FromStr<Err = podctl_api::values::ValueError>>(&mut self, e: &Entry, value: &str) -> Option<T> {
+    fn parse<T: FromStr<Err = podctl_api::values::ValueError>>(
+        &mut self,
+        e: &Entry,
+        value: &str,
+    ) -> Option<T> {
         match value.parse() {
             Ok(v) => Some(v),
             Err(err) => {
                 let err: podctl_api::values::ValueError = err;
-                let mut d = Diagnostic::new(e.location.clone(), format!("{}: {}", e.key, err.message));
+                let mut d =
+                    Diagnostic::new(e.location.clone(), format!("{}: {}", e.key, err.message));
                 if let Some(h) = err.hint {
                     d = d.with_hint(h);
                 }
@@ -86,7 +89,10 @@ impl Importer {
             "true" | "yes" | "1" | "on" => Some(true),
             "false" | "no" | "0" | "off" => Some(false),
             _ => {
-                self.error(&e.location, format!("{}: `{}` is not a boolean", e.key, e.value));
+                self.error(
+                    &e.location,
+                    format!("{}: `{}` is not a boolean", e.key, e.value),
+                );
                 None
             }
         }
@@ -112,7 +118,9 @@ pub fn import(files: &[UnitFile]) -> Imported {
     let mut secrets: BTreeMap<Name, (SecretSpec, Location)> = BTreeMap::new();
     for file in files {
         let mut entries = Vec::new();
-        for (path, text) in std::iter::once((&file.path, &file.text)).chain(file.dropins.iter().map(|(p, t)| (p, t))) {
+        for (path, text) in std::iter::once((&file.path, &file.text))
+            .chain(file.dropins.iter().map(|(p, t)| (p, t)))
+        {
             let (mut e, errors) = parse(path, text);
             for err in errors {
                 im.error(&err.location, err.message);
@@ -129,7 +137,13 @@ pub fn import(files: &[UnitFile]) -> Imported {
             continue;
         };
         let Some(name) = to_name(&file.stem) else {
-            im.error(&location, format!("`{}` has no letter or digit to make a podctl name of", file.stem));
+            im.error(
+                &location,
+                format!(
+                    "`{}` has no letter or digit to make a podctl name of",
+                    file.stem
+                ),
+            );
             continue;
         };
         if name.as_str() != file.stem {
@@ -144,14 +158,18 @@ pub fn import(files: &[UnitFile]) -> Imported {
         let mut rest = Vec::new();
         for e in entries {
             match (e.section.as_str(), e.key.as_str()) {
-                ("Unit", k) if k == X_SPEC => match serde_json::from_str::<serde_json::Value>(&e.value) {
-                    Ok(serde_json::Value::Object(map)) => carried_spec.extend(map),
-                    _ => im.error(&e.location, format!("{X_SPEC}= is not a JSON object")),
-                },
-                ("Unit", k) if k == X_METADATA => match serde_json::from_str::<serde_json::Value>(&e.value) {
-                    Ok(serde_json::Value::Object(map)) => metadata.extend(map),
-                    _ => im.error(&e.location, format!("{X_METADATA}= is not a JSON object")),
-                },
+                ("Unit", k) if k == X_SPEC => {
+                    match serde_json::from_str::<serde_json::Value>(&e.value) {
+                        Ok(serde_json::Value::Object(map)) => carried_spec.extend(map),
+                        _ => im.error(&e.location, format!("{X_SPEC}= is not a JSON object")),
+                    }
+                }
+                ("Unit", k) if k == X_METADATA => {
+                    match serde_json::from_str::<serde_json::Value>(&e.value) {
+                        Ok(serde_json::Value::Object(map)) => metadata.extend(map),
+                        _ => im.error(&e.location, format!("{X_METADATA}= is not a JSON object")),
+                    }
+                }
                 ("Unit", k) if k == X_SECRET => {
                     let parsed = e.value.split_once(' ').and_then(|(n, j)| {
                         Some((to_name(n)?, serde_json::from_str::<SecretSpec>(j).ok()?))
@@ -160,7 +178,9 @@ pub fn import(files: &[UnitFile]) -> Imported {
                         Some((n, spec)) => {
                             secrets.entry(n).or_insert((spec, e.location.clone()));
                         }
-                        None => im.error(&e.location, format!("{X_SECRET}= is not `NAME {{source}}`")),
+                        None => {
+                            im.error(&e.location, format!("{X_SECRET}= is not `NAME {{source}}`"))
+                        }
                     }
                 }
                 ("Unit", "Description" | "Documentation") => {
@@ -170,7 +190,9 @@ pub fn import(files: &[UnitFile]) -> Imported {
             }
         }
         let spec = match unit_type {
-            UnitType::Container => container(&mut im, &name, &rest, &containers).map(|c| Spec::Container(Box::new(c))),
+            UnitType::Container => {
+                container(&mut im, &name, &rest, &containers).map(|c| Spec::Container(Box::new(c)))
+            }
             UnitType::Volume => Some(Spec::Volume(volume(&mut im, &name, &rest))),
             UnitType::Network => Some(Spec::Network(network(&mut im, &name, &rest))),
             UnitType::Image => image(&mut im, &rest, &location).map(Spec::Image),
@@ -179,19 +201,29 @@ pub fn import(files: &[UnitFile]) -> Imported {
         let spec = match overlay(spec, carried_spec) {
             Ok(s) => s,
             Err(why) => {
-                im.error(&location, format!("{X_SPEC}= does not fit the {}: {why}", unit_type.extension()));
+                im.error(
+                    &location,
+                    format!(
+                        "{X_SPEC}= does not fit the {}: {why}",
+                        unit_type.extension()
+                    ),
+                );
                 continue;
             }
         };
         let mut m = Manifest::new(name, spec, Some(location.clone()));
-        let meta: Result<MetadataCarrier, _> = serde_json::from_value(serde_json::Value::Object(metadata));
+        let meta: Result<MetadataCarrier, _> =
+            serde_json::from_value(serde_json::Value::Object(metadata));
         match meta {
             Ok(meta) => {
                 m.labels = meta.labels;
                 m.annotations = meta.annotations;
                 m.hosts = meta.hosts;
             }
-            Err(why) => im.error(&location, format!("{X_METADATA}= is not podctl metadata: {why}")),
+            Err(why) => im.error(
+                &location,
+                format!("{X_METADATA}= is not podctl metadata: {why}"),
+            ),
         }
         manifests.push(m);
     }
@@ -217,7 +249,10 @@ struct MetadataCarrier {
 }
 
 /// The spec with the fields an `X-PodctlSpec=` carried laid over it.
-fn overlay(spec: Spec, carried: serde_json::Map<String, serde_json::Value>) -> Result<Spec, String> {
+fn overlay(
+    spec: Spec,
+    carried: serde_json::Map<String, serde_json::Value>,
+) -> Result<Spec, String> {
     if carried.is_empty() {
         return Ok(spec);
     }
@@ -240,7 +275,9 @@ fn overlay(spec: Spec, carried: serde_json::Map<String, serde_json::Value>) -> R
     merge(&mut value, serde_json::Value::Object(carried));
     let kind = spec.kind();
     Ok(match kind {
-        Kind::Container => Spec::Container(Box::new(serde_json::from_value(value).map_err(|e| e.to_string())?)),
+        Kind::Container => Spec::Container(Box::new(
+            serde_json::from_value(value).map_err(|e| e.to_string())?,
+        )),
         Kind::Volume => Spec::Volume(serde_json::from_value(value).map_err(|e| e.to_string())?),
         Kind::Network => Spec::Network(serde_json::from_value(value).map_err(|e| e.to_string())?),
         Kind::Image => Spec::Image(serde_json::from_value(value).map_err(|e| e.to_string())?),
@@ -280,7 +317,12 @@ fn container(
         .find(|e| e.section == "Container" && e.key == "Image");
     let Some(image_entry) = image_entry else {
         let location = entries.first().map_or_else(
-            || Location::new(std::sync::Arc::from(std::path::Path::new("-")), podctl_api::Mark::new(1, 1)),
+            || {
+                Location::new(
+                    std::sync::Arc::from(std::path::Path::new("-")),
+                    podctl_api::Mark::new(1, 1),
+                )
+            },
             |e| e.location.clone(),
         );
         im.error(&location, format!("container `{name}` has no Image="));
@@ -309,17 +351,25 @@ fn container(
     for e in entries {
         let v = e.value.as_str();
         match (e.section.as_str(), e.key.as_str()) {
-            ("Unit", "Requires") => requires.extend(v.split_whitespace().map(|u| (u.to_string(), e))),
+            ("Unit", "Requires") => {
+                requires.extend(v.split_whitespace().map(|u| (u.to_string(), e)))
+            }
             ("Unit", "After") => after.extend(v.split_whitespace().map(|u| (u.to_string(), e))),
             ("Unit", "StartLimitBurst") => match v.parse::<u32>() {
                 Ok(n) if n >= 1 => c.restart.burst = Some(n),
-                _ => im.error(&e.location, "StartLimitBurst= must be a whole number of at least 1"),
+                _ => im.error(
+                    &e.location,
+                    "StartLimitBurst= must be a whole number of at least 1",
+                ),
             },
             ("Unit", "StartLimitIntervalSec") => c.restart.interval = im.duration(e),
             ("Container", "Image") => {}
             ("Container", "ContainerName") => {
                 if v != name.as_str() {
-                    im.not_mapped(e, format!("podctl names the container after the file: `{name}`"));
+                    im.not_mapped(
+                        e,
+                        format!("podctl names the container after the file: `{name}`"),
+                    );
                 }
             }
             ("Container", "Exec") => match split_words(v) {
@@ -400,14 +450,21 @@ fn container(
             }
             ("Container", "HealthRetries") => match v.parse::<u32>() {
                 Ok(n) if n >= 1 => health(&mut c).retries = n,
-                _ => im.error(&e.location, "HealthRetries= must be a whole number of at least 1"),
+                _ => im.error(
+                    &e.location,
+                    "HealthRetries= must be a whole number of at least 1",
+                ),
             },
             ("Container", "HealthOnFailure") => match on_failure(v) {
                 Some(a) => health(&mut c).on_failure = a,
                 None => im.error(&e.location, format!("unknown HealthOnFailure `{v}`")),
             },
-            ("Container", "ReadOnly") => c.security.read_only_root_filesystem = im.bool_of(e).unwrap_or(false),
-            ("Container", "NoNewPrivileges") => c.security.no_new_privileges = im.bool_of(e).unwrap_or(false),
+            ("Container", "ReadOnly") => {
+                c.security.read_only_root_filesystem = im.bool_of(e).unwrap_or(false)
+            }
+            ("Container", "NoNewPrivileges") => {
+                c.security.no_new_privileges = im.bool_of(e).unwrap_or(false)
+            }
             ("Container", "DropCapability" | "AddCapability") => {
                 for cap in v.split_whitespace() {
                     if let Some(cap) = im.parse::<Capability>(e, cap) {
@@ -423,7 +480,10 @@ fn container(
                 "journald" => c.logging.driver = LogDriver::Journald,
                 "k8s-file" => c.logging.driver = LogDriver::K8sFile,
                 "none" => c.logging.driver = LogDriver::None,
-                other => im.not_mapped(e, format!("podctl logs to journald, k8s-file or none, not `{other}`")),
+                other => im.not_mapped(
+                    e,
+                    format!("podctl logs to journald, k8s-file or none, not `{other}`"),
+                ),
             },
             ("Container", "Label") => match split_words(v) {
                 Ok(words) => {
@@ -461,16 +521,24 @@ fn container(
                             "--workdir" | "-w" => c.working_dir = im.parse(e, &val),
                             "--stop-timeout" => match val.parse::<u64>() {
                                 Ok(s) => c.stop_timeout = Some(Duration::from_millis(s * 1000)),
-                                Err(_) => im.error(&e.location, "--stop-timeout is a whole number of seconds"),
+                                Err(_) => im.error(
+                                    &e.location,
+                                    "--stop-timeout is a whole number of seconds",
+                                ),
                             },
                             "--cpuset-cpus" => c.resources.cpuset = im.parse::<CpuSet>(e, &val),
                             "--memory" | "-m" => memory_flag = Some((val, e)),
-                            "--memory-reservation" => c.resources.memory_reservation = im.parse::<ByteSize>(e, &val),
+                            "--memory-reservation" => {
+                                c.resources.memory_reservation = im.parse::<ByteSize>(e, &val)
+                            }
                             "--pids-limit" => pids_flag = Some((val, e)),
                             "--log-opt" if val.starts_with("tag=") => {
                                 c.logging.tag = Some(val["tag=".len()..].to_string());
                             }
-                            other => im.not_mapped(e, format!("the podman option `{other}` has no podctl field")),
+                            other => im.not_mapped(
+                                e,
+                                format!("the podman option `{other}` has no podctl field"),
+                            ),
                         }
                     }
                 }
@@ -480,10 +548,15 @@ fn container(
                 "always" => c.restart.policy = RestartPolicy::Always,
                 "on-failure" => c.restart.policy = RestartPolicy::OnFailure,
                 "no" => c.restart.policy = RestartPolicy::No,
-                other => im.not_mapped(e, format!("podctl restarts always, on-failure or no, not `{other}`")),
+                other => im.not_mapped(
+                    e,
+                    format!("podctl restarts always, on-failure or no, not `{other}`"),
+                ),
             },
             ("Service", "RestartSec") => c.restart.delay = im.duration(e),
-            ("Service", "CPUQuota") => c.resources.cpu_quota = im.parse::<CpuQuota>(e, &unescape_specifiers(v)),
+            ("Service", "CPUQuota") => {
+                c.resources.cpu_quota = im.parse::<CpuQuota>(e, &unescape_specifiers(v))
+            }
             ("Service", "CPUWeight") => match v.parse::<u16>() {
                 Ok(w) => c.resources.cpu_weight = Some(w),
                 Err(_) => im.error(&e.location, "CPUWeight= must be a number from 1 to 10000"),
@@ -539,7 +612,9 @@ fn container(
                     Some(dep) => {
                         healthy.insert(dep);
                     }
-                    None => im.not_mapped(e, "podctl runs no commands of its own before a container"),
+                    None => {
+                        im.not_mapped(e, "podctl runs no commands of its own before a container")
+                    }
                 }
             }
             ("Install", "WantedBy") => {
@@ -550,11 +625,17 @@ fn container(
                     }
                 }
             }
-            (section, key) => im.not_mapped(e, format!("podctl has no field for `{key}=` in [{section}]")),
+            (section, key) => im.not_mapped(
+                e,
+                format!("podctl has no field for `{key}=` in [{section}]"),
+            ),
         }
     }
     if let Some((val, e)) = memory_flag {
-        let same = c.resources.memory_max.is_some_and(|m| m.bytes().to_string() == val);
+        let same = c
+            .resources
+            .memory_max
+            .is_some_and(|m| m.bytes().to_string() == val);
         if !same {
             match im.parse::<ByteSize>(e, &val) {
                 Some(b) if c.resources.memory_max.is_none() => c.resources.memory_max = Some(b),
@@ -589,7 +670,9 @@ fn container(
     // Requires= on a container beside it is a dependsOn; on any other unit, `requires`.
     let required: BTreeSet<&str> = requires.iter().map(|(u, _)| u.as_str()).collect();
     for (unit, e) in &requires {
-        let stem = unit.strip_suffix(".service").or_else(|| unit.strip_suffix(".container"));
+        let stem = unit
+            .strip_suffix(".service")
+            .or_else(|| unit.strip_suffix(".container"));
         match stem {
             Some(s) if containers.contains(s) => match to_name(s) {
                 Some(dep) => {
@@ -598,7 +681,10 @@ fn container(
                     } else {
                         DependencyCondition::Started
                     };
-                    c.depends_on.push(Dependency { name: dep, condition });
+                    c.depends_on.push(Dependency {
+                        name: dep,
+                        condition,
+                    });
                 }
                 None => im.error(&e.location, format!("`{s}` is not a podctl name")),
             },
@@ -624,7 +710,10 @@ fn container(
             format!("waits for `{dep}`'s health check, but does not require `{dep}.service`"),
         ));
     }
-    if c.health_check.as_ref().is_some_and(|h| h.command.is_empty()) {
+    if c.health_check
+        .as_ref()
+        .is_some_and(|h| h.command.is_empty())
+    {
         im.report.findings.push(Finding::not_mapped(
             image_entry.location.clone(),
             "[Container] Health*",
@@ -665,7 +754,9 @@ fn health(c: &mut podctl_api::ContainerSpec) -> &mut HealthCheck {
 }
 
 fn hardening(c: &mut podctl_api::ContainerSpec) -> &mut ServiceHardening {
-    c.security.systemd.get_or_insert_with(ServiceHardening::default)
+    c.security
+        .systemd
+        .get_or_insert_with(ServiceHardening::default)
 }
 
 fn on_failure(v: &str) -> Option<HealthFailureAction> {
@@ -694,7 +785,10 @@ fn volume_mount(im: &mut Importer, e: &Entry, mounts: &mut Vec<VolumeMount>) {
         [s, t] => (*s, *t, ""),
         [s, t, o] => (*s, *t, *o),
         _ => {
-            im.not_mapped(e, "podctl mounts `SOURCE:TARGET[:ro]`; an anonymous volume has no podctl form");
+            im.not_mapped(
+                e,
+                "podctl mounts `SOURCE:TARGET[:ro]`; an anonymous volume has no podctl form",
+            );
             return;
         }
     };
@@ -768,7 +862,10 @@ fn volume(im: &mut Importer, name: &Name, entries: &[Entry]) -> podctl_api::Volu
         match (e.section.as_str(), e.key.as_str()) {
             ("Volume", "VolumeName") => {
                 if val != name.as_str() {
-                    im.not_mapped(e, format!("podctl names the volume after the file: `{name}`"));
+                    im.not_mapped(
+                        e,
+                        format!("podctl names the volume after the file: `{name}`"),
+                    );
                 }
             }
             ("Volume", "Driver") => v.driver = val,
@@ -782,7 +879,10 @@ fn volume(im: &mut Importer, name: &Name, entries: &[Entry]) -> podctl_api::Volu
                 v.options.insert("o".into(), val);
             }
             ("Volume", "Label") => labels(im, e, &mut v.labels),
-            (section, key) => im.not_mapped(e, format!("podctl Volumes have no field for `{key}=` in [{section}]")),
+            (section, key) => im.not_mapped(
+                e,
+                format!("podctl Volumes have no field for `{key}=` in [{section}]"),
+            ),
         }
     }
     v
@@ -795,14 +895,20 @@ fn network(im: &mut Importer, name: &Name, entries: &[Entry]) -> podctl_api::Net
         match (e.section.as_str(), e.key.as_str()) {
             ("Network", "NetworkName") => {
                 if val != name.as_str() {
-                    im.not_mapped(e, format!("podctl names the network after the file: `{name}`"));
+                    im.not_mapped(
+                        e,
+                        format!("podctl names the network after the file: `{name}`"),
+                    );
                 }
             }
             ("Network", "Driver") => match val {
                 "bridge" => n.driver = NetworkDriver::Bridge,
                 "macvlan" => n.driver = NetworkDriver::Macvlan,
                 "ipvlan" => n.driver = NetworkDriver::Ipvlan,
-                other => im.not_mapped(e, format!("podctl networks are bridge, macvlan or ipvlan, not `{other}`")),
+                other => im.not_mapped(
+                    e,
+                    format!("podctl networks are bridge, macvlan or ipvlan, not `{other}`"),
+                ),
             },
             ("Network", "Subnet") => {
                 if n.subnet.is_some() {
@@ -815,13 +921,20 @@ fn network(im: &mut Importer, name: &Name, entries: &[Entry]) -> podctl_api::Net
             ("Network", "Internal") => n.internal = im.bool_of(e).unwrap_or(false),
             ("Network", "IPv6") => n.ipv6 = im.bool_of(e).unwrap_or(false),
             ("Network", "Label") => labels(im, e, &mut n.labels),
-            (section, key) => im.not_mapped(e, format!("podctl Networks have no field for `{key}=` in [{section}]")),
+            (section, key) => im.not_mapped(
+                e,
+                format!("podctl Networks have no field for `{key}=` in [{section}]"),
+            ),
         }
     }
     n
 }
 
-fn image(im: &mut Importer, entries: &[Entry], location: &Location) -> Option<podctl_api::ImageSpec> {
+fn image(
+    im: &mut Importer,
+    entries: &[Entry],
+    location: &Location,
+) -> Option<podctl_api::ImageSpec> {
     let reference = entries
         .iter()
         .rev()
@@ -842,9 +955,15 @@ fn image(im: &mut Importer, entries: &[Entry], location: &Location) -> Option<po
                 "missing" => i.pull_policy = PullPolicy::IfNotPresent,
                 "always" => i.pull_policy = PullPolicy::Always,
                 "never" => i.pull_policy = PullPolicy::Never,
-                other => im.not_mapped(e, format!("podctl pulls IfNotPresent, Always or Never, not `{other}`")),
+                other => im.not_mapped(
+                    e,
+                    format!("podctl pulls IfNotPresent, Always or Never, not `{other}`"),
+                ),
             },
-            (section, key) => im.not_mapped(e, format!("podctl Images have no field for `{key}=` in [{section}]")),
+            (section, key) => im.not_mapped(
+                e,
+                format!("podctl Images have no field for `{key}=` in [{section}]"),
+            ),
         }
     }
     Some(i)

@@ -42,7 +42,10 @@ pub fn parse(path: &Arc<Path>, text: &str) -> (Vec<Entry>, Vec<SyntaxError>) {
         let Some((key, value)) = line.split_once('=') else {
             errors.push(SyntaxError {
                 location,
-                message: format!("expected `Key=Value` or `[Section]`, found `{}`", podctl_api::excerpt(line)),
+                message: format!(
+                    "expected `Key=Value` or `[Section]`, found `{}`",
+                    podctl_api::excerpt(line)
+                ),
             });
             continue;
         };
@@ -50,6 +53,7 @@ pub fn parse(path: &Arc<Path>, text: &str) -> (Vec<Entry>, Vec<SyntaxError>) {
         // A trailing backslash joins the next line, with a space, as systemd does.
         while value.ends_with('\\') {
             value.pop();
+            value.truncate(value.trim_end().len());
             match lines.next() {
                 Some((_, next)) => {
                     value.push(' ');
@@ -61,7 +65,10 @@ pub fn parse(path: &Arc<Path>, text: &str) -> (Vec<Entry>, Vec<SyntaxError>) {
         if section.is_empty() {
             errors.push(SyntaxError {
                 location,
-                message: format!("`{}` is outside any section", podctl_api::excerpt(key.trim())),
+                message: format!(
+                    "`{}` is outside any section",
+                    podctl_api::excerpt(key.trim())
+                ),
             });
             continue;
         }

@@ -39,7 +39,9 @@ impl FromStr for PodmanVersion {
         }
         let v = PodmanVersion { major, minor };
         if v < PodmanVersion::FIRST {
-            return Err(format!("podman {s} has no Quadlet; it came with podman 4.4"));
+            return Err(format!(
+                "podman {s} has no Quadlet; it came with podman 4.4"
+            ));
         }
         Ok(v)
     }

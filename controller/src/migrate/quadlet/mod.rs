@@ -47,7 +47,13 @@ pub struct UnitFile {
 }
 
 const QUADLET_EXTENSIONS: &[&str] = &[
-    "container", "volume", "network", "image", "kube", "pod", "build",
+    "container",
+    "volume",
+    "network",
+    "image",
+    "kube",
+    "pod",
+    "build",
 ];
 
 /// Reads the Quadlet files of `dir` (not recursive) and their drop-ins.
