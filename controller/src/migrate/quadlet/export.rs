@@ -611,8 +611,10 @@ fn volume(e: &mut Exporter<'_>, name: &Name, v: &VolumeSpec, u: &mut Unit) {
         );
     }
     for (k, val) in &v.labels {
-        u.body
-            .push(("Label".into(), quote_word(&format!("{k}={val}"))));
+        u.body.push((
+            "Label".into(),
+            quote_word(&escape_specifiers(&format!("{k}={val}"))),
+        ));
     }
     if v.reclaim_policy == ReclaimPolicy::Delete {
         carried.insert("reclaimPolicy".into(), json!(v.reclaim_policy));
@@ -658,8 +660,10 @@ fn network(e: &mut Exporter<'_>, name: &Name, n: &NetworkSpec, u: &mut Unit) {
         u.body.push(("IPv6".into(), "true".into()));
     }
     for (k, v) in &n.labels {
-        u.body
-            .push(("Label".into(), quote_word(&format!("{k}={v}"))));
+        u.body.push((
+            "Label".into(),
+            quote_word(&escape_specifiers(&format!("{k}={v}"))),
+        ));
     }
 }
 

@@ -973,6 +973,7 @@ fn labels(im: &mut Importer, e: &Entry, out: &mut BTreeMap<String, String>) {
     match split_words(&e.value) {
         Ok(words) => {
             for w in words {
+                let w = unescape_specifiers(&w);
                 let (k, v) = w.split_once('=').unwrap_or((&w, ""));
                 out.insert(k.to_string(), v.to_string());
             }
