@@ -676,3 +676,124 @@ proptest! {
         prop_assert_eq!(back.hash(), revision.hash(), "podman {}: {}", v, source);
     }
 }
+
+/// The Quadlet corpus (`tests/quadlet/*/`, units in the shape people write by hand): each
+/// directory imports, validates, keeps its snapshot (manifests and findings), and the
+/// mapping of the interesting fields is checked.
+#[test]
+fn every_quadlet_corpus_directory_imports_and_validates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/quadlet");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("corpus")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 3);
+    for dir in dirs {
+        let name = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let files = quadlet::read_dir(&dir).expect("read");
+        let imported = quadlet::import(&files);
+        assert!(
+            imported.report.errors.is_empty(),
+            "{name}: {:?}",
+            imported.report.errors
+        );
+        let written = manifest::files(&imported.manifests).expect("YAML");
+        manifest::validate(Path::new("out"), &written)
+            .unwrap_or_else(|e| panic!("{name}: {e}: {:?}", e.diagnostics()));
+        let mut shown = manifest::stream(&imported.manifests).expect("YAML");
+        shown.push_str("--- findings\n");
+        for f in &imported.report.findings {
+            shown.push_str(&format!("{f}\n"));
+        }
+        // Paths relative to the corpus, so the snapshot does not depend on the checkout.
+        let shown = shown.replace(&format!("{}/", root.display()), "");
+        insta::assert_snapshot!(format!("quadlet_{name}"), shown);
+    }
+}
+
+#[test]
+fn quadlet_corpus_fields_map() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/quadlet");
+    let import = |d: &str| quadlet::import(&quadlet::read_dir(&root.join(d)).expect("read"));
+    let container = |i: &quadlet::import::Imported, n: &str| {
+        i.manifests
+            .iter()
+            .find(|m| m.name.as_str() == n)
+            .and_then(Manifest::as_container)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n}"))
+    };
+    let web_app = import("webapp");
+    let web = container(&web_app, "web");
+    assert_eq!(
+        web.args,
+        [
+            "gunicorn",
+            "shop.wsgi",
+            "--bind",
+            "0.0.0.0:8000",
+            "--workers",
+            "4"
+        ]
+    );
+    assert_eq!(web.update.policy, podctl_api::UpdatePolicy::Registry);
+    assert_eq!(
+        web.resources.memory_max.map(|m| m.to_string()),
+        Some("1G".into())
+    );
+    assert_eq!(
+        web.resources.cpu_quota.map(|q| q.to_string()),
+        Some("150%".into())
+    );
+    assert_eq!(web.resources.tasks_max, Some(256));
+    assert_eq!(
+        web.wanted_by.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+        ["multi-user.target", "default.target"]
+    );
+    assert_eq!(
+        web.health_check
+            .as_ref()
+            .map(|h| (h.interval.as_millis(), h.retries)),
+        Some((15_000, 5))
+    );
+    let db = container(&web_app, "db");
+    assert_eq!(
+        db.env_files
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["/etc/shop/db.env"]
+    );
+    assert_eq!(
+        db.health_check.as_ref().map(|h| h.on_failure),
+        Some(podctl_api::HealthFailureAction::Kill)
+    );
+    assert_eq!(db.restart.delay.map(|d| d.as_millis()), Some(5_000));
+    let monitoring = import("monitoring");
+    let prom = container(&monitoring, "prometheus");
+    assert_eq!(prom.user.as_deref(), Some("65534:65534"));
+    assert_eq!(prom.logging.tag.as_deref(), Some("prometheus"));
+    assert_eq!(
+        prom.after.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+        ["network-online.target"]
+    );
+    let node = container(&monitoring, "node-exporter");
+    assert_eq!(node.network, Some(NetworkMode::Host));
+    assert!(node.security.read_only_root_filesystem);
+    let proxy = import("proxy-image");
+    let p = container(&proxy, "proxy");
+    assert_eq!(p.image, ImageSource::Object("nginx".parse().expect("n")));
+    assert_eq!(p.command, ["/docker-entrypoint.sh"]);
+    assert_eq!(p.stop_timeout.map(|d| d.as_millis()), Some(20_000));
+    assert_eq!(
+        p.labels.get("com.example.role").map(String::as_str),
+        Some("edge")
+    );
+}
