@@ -26,7 +26,7 @@ pub enum ExportTarget {
         kept in X-Podctl…= keys of [Unit], which systemd ignores), 2 invalid revision, error,\n\
         or with --strict anything not expressible; nothing is written then.\n\n\
         Only keys that the given podman release's Quadlet knows are written; a podman option\n\
-        without a key of its own goes into PodmanArgs= (podman ≥ 4.5). See docs/migrate.md.\n\n\
+        without a key of its own goes into PodmanArgs=. See docs/migrate.md.\n\n\
         Examples:\n  \
         podctl export quadlet -f ./manifests -o /etc/containers/systemd --podman-version 4.9\n  \
         podctl export quadlet -f ./manifests -o ./units --podman-version 5.2 --strict"

@@ -374,34 +374,51 @@ fn container(
             (None, Some(env)) => format!("{},type=env,target={env}", s.secret),
             (None, None) => continue,
         };
-        if e.knows(UnitType::Container, "Secret") {
-            u.body.push(("Secret".into(), target));
-        } else {
-            e.not_expressible(
-                "secrets",
-                format!("podman {}'s Quadlet has no Secret=", e.version),
-            );
-        }
+        e.flag(
+            u,
+            Some(("Secret", target.clone())),
+            format!("--secret={target}"),
+            "secrets",
+        );
     }
     if let Some(h) = &c.health_check {
-        if e.knows(UnitType::Container, "HealthCmd") {
-            let json = serde_json::to_string(&h.command).unwrap_or_default();
-            u.body.push(("HealthCmd".into(), escape_specifiers(&json)));
-            u.body
-                .push(("HealthInterval".into(), go_duration(h.interval)));
-            u.body
-                .push(("HealthTimeout".into(), go_duration(h.timeout)));
-            u.body.push(("HealthRetries".into(), h.retries.to_string()));
-            u.body
-                .push(("HealthStartPeriod".into(), go_duration(h.start_period)));
-            if h.on_failure != HealthFailureAction::None {
-                let action = json!(h.on_failure).as_str().unwrap_or("none").to_string();
-                u.body.push(("HealthOnFailure".into(), action));
-            }
-        } else {
-            e.not_expressible(
-                "healthCheck",
-                format!("podman {}'s Quadlet has no Health* keys", e.version),
+        let json = serde_json::to_string(&h.command).unwrap_or_default();
+        u.body.push(("HealthCmd".into(), escape_specifiers(&json)));
+        let interval = go_duration(h.interval);
+        e.flag(
+            u,
+            Some(("HealthInterval", interval.clone())),
+            format!("--health-interval={interval}"),
+            "healthCheck.interval",
+        );
+        let timeout = go_duration(h.timeout);
+        e.flag(
+            u,
+            Some(("HealthTimeout", timeout.clone())),
+            format!("--health-timeout={timeout}"),
+            "healthCheck.timeout",
+        );
+        let retries = h.retries.to_string();
+        e.flag(
+            u,
+            Some(("HealthRetries", retries.clone())),
+            format!("--health-retries={retries}"),
+            "healthCheck.retries",
+        );
+        let start = go_duration(h.start_period);
+        e.flag(
+            u,
+            Some(("HealthStartPeriod", start.clone())),
+            format!("--health-start-period={start}"),
+            "healthCheck.startPeriod",
+        );
+        if h.on_failure != HealthFailureAction::None {
+            let action = json!(h.on_failure).as_str().unwrap_or("none").to_string();
+            e.flag(
+                u,
+                Some(("HealthOnFailure", action.clone())),
+                format!("--health-on-failure={action}"),
+                "healthCheck.onFailure",
             );
         }
     }
@@ -417,16 +434,14 @@ fn container(
     for cap in &c.security.cap_add {
         u.body.push(("AddCapability".into(), cap.to_string()));
     }
+    let driver = c.logging.driver.as_podman();
     if c.logging.driver != LogDriver::Journald || e.knows(UnitType::Container, "LogDriver") {
-        if e.knows(UnitType::Container, "LogDriver") {
-            u.body
-                .push(("LogDriver".into(), c.logging.driver.as_podman().into()));
-        } else {
-            e.not_expressible(
-                "logging.driver",
-                format!("podman {}'s Quadlet has no LogDriver=", e.version),
-            );
-        }
+        e.flag(
+            u,
+            Some(("LogDriver", driver.into())),
+            format!("--log-driver={driver}"),
+            "logging.driver",
+        );
     }
     if let Some(tag) = &c.logging.tag {
         e.flag(u, None, format!("--log-opt=tag={tag}"), "logging.tag");

@@ -507,16 +507,19 @@ fn container(
                 Some(p) => c.update.policy = p,
                 None => im.error(&e.location, format!("unknown AutoUpdate `{v}`")),
             },
+            ("Container", "PidsLimit") => pids_flag = Some((v.to_string(), e)),
             ("Container", "StopTimeout") => match v.parse::<u64>() {
                 Ok(s) => c.stop_timeout = Some(Duration::from_millis(s * 1000)),
                 Err(_) => im.error(&e.location, "StopTimeout= is a whole number of seconds"),
             },
-            ("Container", "PodmanArgs") => match split_words(v) {
-                Ok(words) => {
-                    let words: Vec<String> = words.iter().map(|w| unescape_specifiers(w)).collect();
-                    for (flag, value) in podman_args(&words) {
-                        let val = value.clone().unwrap_or_default();
-                        match flag.as_str() {
+            ("Container", "PodmanArgs") => {
+                match split_words(v) {
+                    Ok(words) => {
+                        let words: Vec<String> =
+                            words.iter().map(|w| unescape_specifiers(w)).collect();
+                        for (flag, value) in podman_args(&words) {
+                            let val = value.clone().unwrap_or_default();
+                            match flag.as_str() {
                             "--entrypoint" => c.command = entrypoint(im, e, &val),
                             "--workdir" | "-w" => c.working_dir = im.parse(e, &val),
                             "--stop-timeout" => match val.parse::<u64>() {
@@ -535,15 +538,45 @@ fn container(
                             "--log-opt" if val.starts_with("tag=") => {
                                 c.logging.tag = Some(val["tag=".len()..].to_string());
                             }
+                            "--log-driver" => match val.as_str() {
+                                "journald" => c.logging.driver = LogDriver::Journald,
+                                "k8s-file" => c.logging.driver = LogDriver::K8sFile,
+                                "none" => c.logging.driver = LogDriver::None,
+                                other => im.not_mapped(e, format!("podctl logs to journald, k8s-file or none, not `{other}`")),
+                            },
+                            "--secret" => {
+                                let as_key = Entry { value: val.clone(), ..e.clone() };
+                                secret_use(im, &as_key, &mut c.secrets);
+                            }
+                            "--health-interval" | "--health-timeout" | "--health-start-period" => {
+                                let as_key = Entry { value: val.clone(), ..e.clone() };
+                                if let Some(d) = im.duration(&as_key) {
+                                    let h = health(&mut c);
+                                    match flag.as_str() {
+                                        "--health-interval" => h.interval = d,
+                                        "--health-timeout" => h.timeout = d,
+                                        _ => h.start_period = d,
+                                    }
+                                }
+                            }
+                            "--health-retries" => match val.parse::<u32>() {
+                                Ok(n) if n >= 1 => health(&mut c).retries = n,
+                                _ => im.error(&e.location, "--health-retries must be a whole number of at least 1"),
+                            },
+                            "--health-on-failure" => match on_failure(&val) {
+                                Some(a) => health(&mut c).on_failure = a,
+                                None => im.error(&e.location, format!("unknown --health-on-failure `{val}`")),
+                            },
                             other => im.not_mapped(
                                 e,
                                 format!("the podman option `{other}` has no podctl field"),
                             ),
                         }
+                        }
                     }
+                    Err(why) => im.error(&e.location, why),
                 }
-                Err(why) => im.error(&e.location, why),
-            },
+            }
             ("Service", "Restart") => match v {
                 "always" => c.restart.policy = RestartPolicy::Always,
                 "on-failure" => c.restart.policy = RestartPolicy::OnFailure,

@@ -2,9 +2,11 @@
 //! not know, so the export writes a key only for releases that have it, and falls back to
 //! `PodmanArgs=` or a finding otherwise.
 //!
-//! The table is conservative: a key counts from the release whose `podman-systemd.unit(5)`
-//! and release notes podctl's authors could confirm it in; for a release before that, the
-//! export uses the fallback even if the key may have come a little earlier.
+//! The table is conservative: a key counts from the release in which podctl's authors could
+//! confirm it (the `podman-systemd.unit(5)` manual, podman's release notes and pull requests,
+//! and the per-release key lists of containers/podlet, a Quadlet generator of the podman
+//! project); for a release before that, the export uses the fallback even if the key may have
+//! come a little earlier.
 
 use std::fmt;
 use std::str::FromStr;
@@ -119,18 +121,19 @@ const KEYS: &[(UnitType, &str, (u16, u16))] = &[
     (UnitType::Container, "DropCapability", (4, 4)),
     (UnitType::Container, "AddCapability", (4, 4)),
     (UnitType::Container, "ReadOnly", (4, 4)),
-    (UnitType::Container, "EnvironmentFile", (4, 5)),
-    (UnitType::Container, "PodmanArgs", (4, 5)),
+    (UnitType::Container, "EnvironmentFile", (4, 4)),
+    (UnitType::Container, "PodmanArgs", (4, 4)),
+    (UnitType::Container, "HealthCmd", (4, 4)),
     (UnitType::Container, "Secret", (4, 5)),
-    (UnitType::Container, "HealthCmd", (4, 5)),
     (UnitType::Container, "HealthInterval", (4, 5)),
     (UnitType::Container, "HealthTimeout", (4, 5)),
     (UnitType::Container, "HealthRetries", (4, 5)),
     (UnitType::Container, "HealthStartPeriod", (4, 5)),
     (UnitType::Container, "HealthOnFailure", (4, 5)),
     (UnitType::Container, "LogDriver", (4, 5)),
-    (UnitType::Container, "AutoUpdate", (4, 7)),
-    (UnitType::Container, "WorkingDir", (4, 7)),
+    // Pull request #18838 ("Add WorkingDir support to quadlet"), merged in June 2023.
+    (UnitType::Container, "AutoUpdate", (4, 6)),
+    (UnitType::Container, "WorkingDir", (4, 6)),
     (UnitType::Container, "Entrypoint", (5, 0)),
     (UnitType::Container, "StopTimeout", (5, 0)),
     (UnitType::Volume, "Label", (4, 4)),
@@ -190,8 +193,9 @@ mod tests {
     #[test]
     fn keys_should_come_with_their_release() {
         let v = |s: &str| s.parse::<PodmanVersion>().expect("version");
-        assert!(!knows(v("4.4"), UnitType::Container, "PodmanArgs"));
-        assert!(knows(v("4.5"), UnitType::Container, "PodmanArgs"));
+        assert!(knows(v("4.4"), UnitType::Container, "PodmanArgs"));
+        assert!(!knows(v("4.4"), UnitType::Container, "Secret"));
+        assert!(knows(v("4.5"), UnitType::Container, "Secret"));
         assert!(!knows(v("4.9"), UnitType::Container, "Entrypoint"));
         assert!(knows(v("5.0"), UnitType::Container, "Entrypoint"));
         assert!(!knows(v("5.5"), UnitType::Image, "Policy"));
