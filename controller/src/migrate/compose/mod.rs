@@ -47,6 +47,7 @@ pub fn import(source: &ComposeSource<'_>) -> Imported {
     let mut importer = Importer {
         file: source.path.clone(),
         base: source.base_dir,
+        home: source.vars.get("HOME").cloned(),
         report: Report::default(),
     };
     let parsed = parse_documents(source.text);
@@ -231,6 +232,8 @@ struct Declared {
 struct Importer<'a> {
     file: Arc<Path>,
     base: &'a Path,
+    /// `~` in host paths: `HOME` of the variables (the CLI passes the environment).
+    home: Option<String>,
     report: Report,
 }
 
@@ -326,7 +329,7 @@ impl Importer<'_> {
     /// normalised as podctl paths are.
     fn host_path(&mut self, at: &Node, raw: &str) -> Option<AbsPath> {
         let path = if let Some(rest) = raw.strip_prefix("~/") {
-            match std::env::var_os("HOME") {
+            match &self.home {
                 Some(home) => PathBuf::from(home).join(rest),
                 None => {
                     self.error(

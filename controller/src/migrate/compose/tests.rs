@@ -97,3 +97,26 @@ fn a_syntax_error_should_stop_the_import_with_its_position() {
         i.report.errors[0]
     );
 }
+
+#[test]
+fn a_tilde_path_should_use_home_of_the_variables() {
+    let vars: Variables = [("HOME".to_string(), "/home/ops".to_string())].into();
+    let i = import(&ComposeSource {
+        path: Arc::from(Path::new("c.yaml")),
+        base_dir: Path::new("/srv/app"),
+        text: "services:\n  a:\n    image: alpine\n    volumes: [\"~/data:/data\", \"../shared:/shared:ro\"]\n",
+        vars: &vars,
+        project: None,
+    });
+    let c = i
+        .manifests
+        .iter()
+        .find_map(|m| m.as_container())
+        .expect("container");
+    let hosts: Vec<String> = c
+        .volumes
+        .iter()
+        .filter_map(|v| v.host_path.as_ref().map(ToString::to_string))
+        .collect();
+    assert_eq!(hosts, ["/home/ops/data", "/srv/shared"]);
+}
