@@ -449,7 +449,7 @@ impl Importer<'_> {
             self.configs(configs, &mut declared);
         }
         if declared.default_network.is_none() {
-            declared.default_network = format!("{project}-default").parse().ok();
+            declared.default_network = to_name(&format!("{project}-default"));
         }
         let Some(services) = doc.get("services") else {
             self.error(doc, "the Compose file has no `services`", None);
@@ -575,7 +575,7 @@ impl Importer<'_> {
             let key = key_text(k);
             let name = match v.get("name") {
                 Some(n) => self.name_of(n, "network"),
-                None if key == "default" => format!("{project}-default").parse().ok(),
+                None if key == "default" => to_name(&format!("{project}-default")),
                 None => self.name_of(k, "network"),
             };
             let Some(name) = name else { continue };

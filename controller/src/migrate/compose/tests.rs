@@ -120,3 +120,23 @@ fn a_tilde_path_should_use_home_of_the_variables() {
         .collect();
     assert_eq!(hosts, ["/home/ops/data", "/srv/shared"]);
 }
+
+#[test]
+fn a_long_project_name_should_still_give_a_default_network() {
+    let i = import(&ComposeSource {
+        path: Arc::from(Path::new("c.yaml")),
+        base_dir: Path::new("/srv/app"),
+        text: "services:\n  a:\n    image: alpine\n",
+        vars: &Variables::new(),
+        project: Some(&"p".repeat(70)),
+    });
+    let c = i
+        .manifests
+        .iter()
+        .find_map(|m| m.as_container())
+        .expect("container");
+    match &c.network {
+        Some(podctl_api::NetworkMode::Network(n)) => assert!(n.as_str().len() <= 63, "{n}"),
+        other => panic!("no default network: {other:?}"),
+    }
+}
