@@ -19,7 +19,7 @@ pub mod schema;
 pub mod unit_size;
 mod validate;
 pub mod values;
-mod yaml;
+pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Mark, excerpt};
 pub use graph::DependencyGraph;

@@ -9,6 +9,7 @@ pub mod failpoint;
 pub mod fleet;
 pub mod holds;
 pub mod lock;
+pub mod migrate;
 pub mod observe;
 pub mod ownership;
 pub mod plan;

@@ -6,4 +6,4 @@ mod tree;
 
 pub(crate) use de::message_with_hint;
 pub use de::{DeError, from_node};
-pub use tree::{Node, PathStep, Value, parse_documents};
+pub use tree::{Node, ParsedFile, PathStep, Resolved, Scalar, Value, parse_documents};

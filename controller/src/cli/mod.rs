@@ -6,10 +6,12 @@ mod backup;
 mod completions;
 mod controller;
 mod diff;
+mod export;
 mod fleet;
 mod get;
 mod graph;
 mod history;
+mod import;
 mod rollback;
 mod sync;
 mod update;
@@ -404,6 +406,21 @@ pub enum Command {
         podctl alerts -f /etc/podctl/manifests > /etc/prometheus/rules/podctl.yml\n  \
         podctl alerts --defaults")]
     Alerts(alerts::AlertsArgs),
+    /// Convert Compose files or Quadlet units to manifests, reporting what does not map
+    #[command(
+        after_help = "Exit status: 0 imported, 2 error (or --strict and a key not mapped).\n\n\
+        See docs/migrate.md.\n\nExamples:\n  \
+        podctl import compose compose.yaml -o ./manifests\n  \
+        podctl import quadlet /etc/containers/systemd"
+    )]
+    Import(import::ImportArgs),
+    /// Write the manifests as Quadlet units for a podman release, reporting what does not map
+    #[command(
+        after_help = "Exit status: 0 written, 2 invalid revision or error (or --strict and a field\n\
+        Quadlet cannot express).\n\nSee docs/migrate.md.\n\nExample:\n  \
+        podctl export quadlet -f ./manifests -o ./units --podman-version 4.9"
+    )]
+    Export(export::ExportArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
         podctl completions bash > /etc/bash_completion.d/podctl\n  \
@@ -430,6 +447,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Sync(args) => sync::run(&args),
         Command::Fleet(args) => fleet::run(&args),
         Command::Alerts(args) => alerts::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }
