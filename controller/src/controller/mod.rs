@@ -60,6 +60,8 @@ use update_timer::{UpdateTimer, random_fraction};
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9883";
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(60);
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
+/// How long a stopping controller waits for the fleet reporter to revoke its lease.
+const REVOKE_GRACE: Duration = Duration::from_secs(3);
 
 /// How the controller runs.
 #[derive(Debug, Clone)]
@@ -391,14 +393,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let http_stop = CancellationToken::new();
     let _http_guard = http_stop.clone().drop_guard();
     serve_http(&config, &published, &http_stop).await?;
-    if let Some(fleet) = &config.fleet {
+    let reporter = config.fleet.as_ref().map(|fleet| {
         published.metrics.fleet.joined(&fleet.host);
         tokio::spawn(crate::fleet::reporter::run(
             fleet.clone(),
             published.clone(),
             cancel.child_token(),
-        ));
-    }
+        ))
+    });
     let mut streams = Streams::open(&config, &host, &notifier, &cancel)?;
 
     let mut core = Core::new(config.allow_empty, config.debounce, Instant::now());
@@ -413,6 +415,13 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     };
     shell.run_until_stopped(&mut streams, &cancel).await;
     shell.stop(&cancel).await;
+    // The reporter revokes the host's lease on its way out: the fleet stops counting this
+    // host at once instead of after the lease's time. A few seconds at most for that.
+    if let Some(reporter) = reporter
+        && tokio::time::timeout(REVOKE_GRACE, reporter).await.is_err()
+    {
+        warn!("the fleet reporter did not finish in time; the host's lease runs out by itself");
+    }
     info!("podctl controller stopped");
     drop(lock);
     Ok(())
