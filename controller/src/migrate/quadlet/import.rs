@@ -126,115 +126,9 @@ pub fn import(files: &[UnitFile]) -> Imported {
         .collect();
     let mut secrets: BTreeMap<Name, (SecretSpec, Location)> = BTreeMap::new();
     for file in files {
-        let mut entries = Vec::new();
-        for (path, text) in std::iter::once((&file.path, &file.text))
-            .chain(file.dropins.iter().map(|(p, t)| (p, t)))
-        {
-            let (mut e, errors) = parse(path, text);
-            for err in errors {
-                im.error(&err.location, err.message);
-            }
-            entries.append(&mut e);
+        if let Some(m) = unit_file(&mut im, file, &containers, &mut secrets) {
+            manifests.push(m);
         }
-        let location = Location::new(file.path.clone(), podctl_api::Mark::new(1, 1));
-        let Some(unit_type) = file.unit_type else {
-            im.report.findings.push(Finding::not_mapped(
-                location,
-                format!("{}.{}", file.stem, file.extension),
-                format!("podctl has no counterpart of `.{}` files", file.extension),
-            ));
-            continue;
-        };
-        let Some(name) = to_name(&file.stem) else {
-            im.error(
-                &location,
-                format!(
-                    "`{}` has no letter or digit to make a podctl name of",
-                    file.stem
-                ),
-            );
-            continue;
-        };
-        if name.as_str() != file.stem {
-            im.report.findings.push(Finding::note(
-                location.clone(),
-                file.stem.clone(),
-                format!("named `{name}` (podctl names are lowercase DNS labels)"),
-            ));
-        }
-        let mut carried_spec = serde_json::Map::new();
-        let mut metadata = serde_json::Map::new();
-        let mut rest = Vec::new();
-        for e in entries {
-            match (e.section.as_str(), e.key.as_str()) {
-                ("Unit", k) if k == X_SPEC => {
-                    match serde_json::from_str::<serde_json::Value>(&e.value) {
-                        Ok(serde_json::Value::Object(map)) => carried_spec.extend(map),
-                        _ => im.error(&e.location, format!("{X_SPEC}= is not a JSON object")),
-                    }
-                }
-                ("Unit", k) if k == X_METADATA => {
-                    match serde_json::from_str::<serde_json::Value>(&e.value) {
-                        Ok(serde_json::Value::Object(map)) => metadata.extend(map),
-                        _ => im.error(&e.location, format!("{X_METADATA}= is not a JSON object")),
-                    }
-                }
-                ("Unit", k) if k == X_SECRET => {
-                    let parsed = e.value.split_once(' ').and_then(|(n, j)| {
-                        Some((to_name(n)?, serde_json::from_str::<SecretSpec>(j).ok()?))
-                    });
-                    match parsed {
-                        Some((n, spec)) => {
-                            secrets.entry(n).or_insert((spec, e.location.clone()));
-                        }
-                        None => {
-                            im.error(&e.location, format!("{X_SECRET}= is not `NAME {{source}}`"))
-                        }
-                    }
-                }
-                ("Unit", "Description" | "Documentation") => {
-                    im.note(&e, "documentation for people; podctl keeps none");
-                }
-                _ => rest.push(e),
-            }
-        }
-        let spec = match unit_type {
-            UnitType::Container => {
-                container(&mut im, &name, &rest, &containers).map(|c| Spec::Container(Box::new(c)))
-            }
-            UnitType::Volume => Some(Spec::Volume(volume(&mut im, &name, &rest))),
-            UnitType::Network => Some(Spec::Network(network(&mut im, &name, &rest))),
-            UnitType::Image => image(&mut im, &rest, &location).map(Spec::Image),
-        };
-        let Some(spec) = spec else { continue };
-        let spec = match overlay(spec, carried_spec) {
-            Ok(s) => s,
-            Err(why) => {
-                im.error(
-                    &location,
-                    format!(
-                        "{X_SPEC}= does not fit the {}: {why}",
-                        unit_type.extension()
-                    ),
-                );
-                continue;
-            }
-        };
-        let mut m = Manifest::new(name, spec, Some(location.clone()));
-        let meta: Result<MetadataCarrier, _> =
-            serde_json::from_value(serde_json::Value::Object(metadata));
-        match meta {
-            Ok(meta) => {
-                m.labels = meta.labels;
-                m.annotations = meta.annotations;
-                m.hosts = meta.hosts;
-            }
-            Err(why) => im.error(
-                &location,
-                format!("{X_METADATA}= is not podctl metadata: {why}"),
-            ),
-        }
-        manifests.push(m);
     }
     for (name, (spec, location)) in secrets {
         manifests.push(Manifest::new(name, Spec::Secret(spec), Some(location)));
@@ -243,6 +137,179 @@ pub fn import(files: &[UnitFile]) -> Imported {
     Imported {
         manifests,
         report: im.report,
+    }
+}
+
+/// One file (with its drop-ins) as a manifest; `None` when it has no podctl counterpart,
+/// or an error.
+fn unit_file(
+    im: &mut Importer,
+    file: &UnitFile,
+    containers: &BTreeSet<String>,
+    secrets: &mut BTreeMap<Name, (SecretSpec, Location)>,
+) -> Option<Manifest> {
+    let entries = unit_entries(im, file);
+    let location = Location::new(file.path.clone(), podctl_api::Mark::new(1, 1));
+    let (unit_type, name) = unit_name(im, file, &location)?;
+    let carried = carried(im, entries, secrets);
+    let rest = &carried.rest;
+    let spec = match unit_type {
+        UnitType::Container => {
+            container(im, &name, rest, containers).map(|c| Spec::Container(Box::new(c)))
+        }
+        UnitType::Volume => Some(Spec::Volume(volume(im, &name, rest))),
+        UnitType::Network => Some(Spec::Network(network(im, &name, rest))),
+        UnitType::Image => image(im, rest, &location).map(Spec::Image),
+    }?;
+    let spec = match overlay(spec, carried.spec) {
+        Ok(s) => s,
+        Err(why) => {
+            im.error(
+                &location,
+                format!(
+                    "{X_SPEC}= does not fit the {}: {why}",
+                    unit_type.extension()
+                ),
+            );
+            return None;
+        }
+    };
+    let mut m = Manifest::new(name, spec, Some(location.clone()));
+    metadata(im, &mut m, carried.metadata, &location);
+    Some(m)
+}
+
+/// The entries of the file, then of its drop-ins, in the order systemd reads them.
+fn unit_entries(im: &mut Importer, file: &UnitFile) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for (path, text) in
+        std::iter::once((&file.path, &file.text)).chain(file.dropins.iter().map(|(p, t)| (p, t)))
+    {
+        let (mut e, errors) = parse(path, text);
+        for err in errors {
+            im.error(&err.location, err.message);
+        }
+        entries.append(&mut e);
+    }
+    entries
+}
+
+/// The file's type and the podctl name of its object, or why it has none.
+fn unit_name(im: &mut Importer, file: &UnitFile, location: &Location) -> Option<(UnitType, Name)> {
+    let Some(unit_type) = file.unit_type else {
+        im.report.findings.push(Finding::not_mapped(
+            location.clone(),
+            format!("{}.{}", file.stem, file.extension),
+            format!("podctl has no counterpart of `.{}` files", file.extension),
+        ));
+        return None;
+    };
+    let Some(name) = to_name(&file.stem) else {
+        im.error(
+            location,
+            format!(
+                "`{}` has no letter or digit to make a podctl name of",
+                file.stem
+            ),
+        );
+        return None;
+    };
+    if name.as_str() != file.stem {
+        im.report.findings.push(Finding::note(
+            location.clone(),
+            file.stem.clone(),
+            format!("named `{name}` (podctl names are lowercase DNS labels)"),
+        ));
+    }
+    Some((unit_type, name))
+}
+
+/// What podctl's export kept in `[Unit]` (`X-Podctl…=` keys), and the entries left for
+/// the unit type's own mapping.
+struct Carried {
+    spec: serde_json::Map<String, serde_json::Value>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    rest: Vec<Entry>,
+}
+
+/// Takes the `X-Podctl…=` keys (and the documentation, which podctl keeps none of) out of
+/// the entries; a secret is declared once, by the first file that carries it.
+fn carried(
+    im: &mut Importer,
+    entries: Vec<Entry>,
+    secrets: &mut BTreeMap<Name, (SecretSpec, Location)>,
+) -> Carried {
+    let mut carried = Carried {
+        spec: serde_json::Map::new(),
+        metadata: serde_json::Map::new(),
+        rest: Vec::new(),
+    };
+    for e in entries {
+        match (e.section.as_str(), e.key.as_str()) {
+            ("Unit", k) if k == X_SPEC => json_object(im, &e, X_SPEC, &mut carried.spec),
+            ("Unit", k) if k == X_METADATA => {
+                json_object(im, &e, X_METADATA, &mut carried.metadata)
+            }
+            ("Unit", k) if k == X_SECRET => carried_secret(im, &e, secrets),
+            ("Unit", "Description" | "Documentation") => {
+                im.note(&e, "documentation for people; podctl keeps none");
+            }
+            _ => carried.rest.push(e),
+        }
+    }
+    carried
+}
+
+/// `KEY={...}`: the fields of the object are added to `into`.
+fn json_object(
+    im: &mut Importer,
+    e: &Entry,
+    key: &str,
+    into: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    match serde_json::from_str::<serde_json::Value>(&e.value) {
+        Ok(serde_json::Value::Object(map)) => into.extend(map),
+        _ => im.error(&e.location, format!("{key}= is not a JSON object")),
+    }
+}
+
+/// `X-PodctlSecret=NAME {source}`.
+fn carried_secret(
+    im: &mut Importer,
+    e: &Entry,
+    secrets: &mut BTreeMap<Name, (SecretSpec, Location)>,
+) {
+    let parsed = e
+        .value
+        .split_once(' ')
+        .and_then(|(n, j)| Some((to_name(n)?, serde_json::from_str::<SecretSpec>(j).ok()?)));
+    match parsed {
+        Some((n, spec)) => {
+            secrets.entry(n).or_insert((spec, e.location.clone()));
+        }
+        None => im.error(&e.location, format!("{X_SECRET}= is not `NAME {{source}}`")),
+    }
+}
+
+/// The labels, annotations and hosts an `X-PodctlMetadata=` carried.
+fn metadata(
+    im: &mut Importer,
+    m: &mut Manifest,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    location: &Location,
+) {
+    let meta: Result<MetadataCarrier, _> =
+        serde_json::from_value(serde_json::Value::Object(metadata));
+    match meta {
+        Ok(meta) => {
+            m.labels = meta.labels;
+            m.annotations = meta.annotations;
+            m.hosts = meta.hosts;
+        }
+        Err(why) => im.error(
+            location,
+            format!("{X_METADATA}= is not podctl metadata: {why}"),
+        ),
     }
 }
 
