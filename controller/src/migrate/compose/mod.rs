@@ -229,6 +229,24 @@ struct Declared {
     default_used: bool,
 }
 
+/// A service being read key by key: its container, and whether `restart` and a network
+/// were given (Compose's defaults for them differ from podctl's).
+struct Service {
+    svc: String,
+    name: Name,
+    reference: ImageReference,
+    c: podctl_api::ContainerSpec,
+    restart_set: bool,
+    network_set: bool,
+}
+
+impl Service {
+    /// The key's path in findings: `services.SVC.KEY`.
+    fn path(&self, key: &str) -> String {
+        format!("services.{}.{key}", self.svc)
+    }
+}
+
 struct Importer<'a> {
     file: Arc<Path>,
     base: &'a Path,
@@ -815,7 +833,6 @@ impl Importer<'_> {
         }
     }
 
-    #[allow(clippy::too_many_lines)]
     fn service(
         &mut self,
         key: &Node,
@@ -825,7 +842,6 @@ impl Importer<'_> {
         out: &mut Vec<Manifest>,
     ) {
         let svc = key_text(key);
-        let p = |k: &str| format!("services.{svc}.{k}");
         let Some(image_node) = node.get("image") else {
             self.error(
                 key,
@@ -840,201 +856,239 @@ impl Importer<'_> {
         let mut c = container_spec(ImageSource::Reference(reference.clone()));
         // Compose restarts nothing unless told (`restart: no` is its default).
         c.restart.policy = RestartPolicy::No;
-        let mut restart_set = false;
-        let mut network_set = false;
+        let mut s = Service {
+            svc,
+            name,
+            reference,
+            c,
+            restart_set: false,
+            network_set: false,
+        };
         for (k, v) in entries(node) {
-            let field = key_text(k);
-            match field.as_str() {
-                "image" => {}
-                "command" => c.args = self.words(v),
-                "entrypoint" => c.command = self.words(v),
-                "environment" => self.environment(v, &p(&field), &mut c.env),
-                "env_file" => {
-                    let list: Vec<&Node> = match &v.value {
-                        Value::Seq(i) => i.iter().collect(),
-                        _ => vec![v],
-                    };
-                    for item in list {
-                        let path_node = item.get("path").unwrap_or(item);
-                        if let Some(r) = item.get("required")
-                            && text(r) == Some("false")
-                        {
-                            self.not_mapped(
-                                r,
-                                &p("env_file.required"),
-                                "podman needs every env file to exist; the file is required",
-                            );
-                        }
-                        if let Some(f) = item.get("format") {
-                            self.not_mapped(
-                                f,
-                                &p("env_file.format"),
-                                "podman reads env files of KEY=VALUE lines",
-                            );
-                        }
-                        if let Some(t) = text(path_node)
-                            && let Some(path) = self.host_path(path_node, t)
-                        {
-                            c.env_files.push(path);
-                        }
-                    }
-                }
-                "ports" => {
-                    for item in items(v) {
-                        self.port(item, &p("ports"), &mut c.ports);
-                    }
-                }
-                "volumes" => {
-                    for item in items(v) {
-                        self.mount(item, &p("volumes"), declared, &mut c.volumes);
-                    }
-                }
-                "secrets" => {
-                    for item in items(v) {
-                        self.secret_use(item, &p("secrets"), declared, &mut c.secrets);
-                    }
-                }
-                "configs" => {
-                    for item in items(v) {
-                        self.config_use(item, &p("configs"), declared, &mut c.volumes);
-                    }
-                }
-                "depends_on" => self.depends_on(v, &p(&field), declared, &mut c.depends_on),
-                "healthcheck" => c.health_check = self.healthcheck(v, &p(&field)),
-                "restart" => {
-                    restart_set = true;
-                    match text(v).unwrap_or("") {
-                        "no" => c.restart.policy = RestartPolicy::No,
-                        "always" => c.restart.policy = RestartPolicy::Always,
-                        "unless-stopped" => {
-                            c.restart.policy = RestartPolicy::Always;
-                            self.note(v, &p("restart"), "`unless-stopped` is `always`: systemd restarts the service unless it was stopped, and starts it again at boot");
-                        }
-                        "on-failure" => c.restart.policy = RestartPolicy::OnFailure,
-                        t if t.starts_with("on-failure:") => {
-                            c.restart.policy = RestartPolicy::OnFailure;
-                            self.not_mapped(v, &p("restart"), "podctl has no retry count; `on-failure` restarts until systemd's start limit");
-                        }
-                        t => self.error(
-                            v,
-                            format!("unknown restart policy `{t}`"),
-                            Some("no, always, on-failure or unless-stopped"),
-                        ),
-                    }
-                }
-                "user" => c.user = text(v).map(str::to_string),
-                "working_dir" => c.working_dir = text(v).and_then(|t| self.container_path(v, t)),
-                "read_only" => {
-                    c.security.read_only_root_filesystem = self.bool_of(v).unwrap_or(false)
-                }
-                "cap_add" | "cap_drop" => {
-                    for item in items(v) {
-                        match text(item).unwrap_or("").parse::<Capability>() {
-                            Ok(cap) if field == "cap_add" => c.security.cap_add.push(cap),
-                            Ok(cap) => c.security.cap_drop.push(cap),
-                            Err(e) => self.error(item, e.message, e.hint.as_deref()),
-                        }
-                    }
-                }
-                "security_opt" => {
-                    for item in items(v) {
-                        match text(item).unwrap_or("") {
-                            "no-new-privileges"
-                            | "no-new-privileges:true"
-                            | "no-new-privileges=true" => {
-                                c.security.no_new_privileges = true;
-                            }
-                            other => self.not_mapped(
-                                item,
-                                &p("security_opt"),
-                                format!("podctl has `no-new-privileges` only, not `{other}`"),
-                            ),
-                        }
-                    }
-                }
-                "labels" => c.labels = self.labels(v, &p("labels")),
-                "logging" => self.logging(v, &p("logging"), &mut c.logging),
-                "stop_grace_period" => c.stop_timeout = self.duration(v),
-                "network_mode" => {
-                    network_set = true;
-                    match text(v).unwrap_or("") {
-                        "host" => c.network = Some(NetworkMode::Host),
-                        "none" => c.network = Some(NetworkMode::None),
-                        "bridge" => self.note(v, &p("network_mode"), "the container joins podman's default network"),
-                        other => self.not_mapped(v, &p("network_mode"), format!("podctl containers have a network of their own, `host` or `none`, not `{other}`")),
-                    }
-                }
-                "networks" => {
-                    network_set = true;
-                    self.service_networks(v, &p("networks"), declared, &mut c.network);
-                }
-                "mem_limit" => c.resources.memory_max = self.size(v),
-                "mem_reservation" => c.resources.memory_reservation = self.size(v),
-                "cpus" => c.resources.cpu_quota = self.cpus(v, &p("cpus")),
-                "cpuset" => match text(v).unwrap_or("").parse::<CpuSet>() {
-                    Ok(s) => c.resources.cpuset = Some(s),
-                    Err(e) => self.error(v, e.message, e.hint.as_deref()),
-                },
-                "pids_limit" => match text(v).and_then(|t| t.parse::<i64>().ok()) {
-                    Some(n) if n > 0 => c.resources.tasks_max = u32::try_from(n).ok(),
-                    Some(_) => self.note(
-                        v,
-                        &p("pids_limit"),
-                        "0 or -1 means no limit, podctl's default",
-                    ),
-                    None => self.error(v, "pids_limit must be a whole number", None),
-                },
-                "deploy" => {
-                    restart_set |= self.deploy(v, &p("deploy"), &mut c, restart_set);
-                }
-                "pull_policy" => {
-                    match text(v).unwrap_or("") {
-                        "missing" | "if_not_present" => {}
-                        policy @ ("always" | "never") => {
-                            let mut spec = image_spec(reference.clone());
-                            spec.pull_policy = if policy == "always" {
-                                PullPolicy::Always
-                            } else {
-                                PullPolicy::Never
-                            };
-                            self.note(v, &p("pull_policy"), format!("an Image `{name}` carries the pull policy; the container uses it"));
-                            c.image = ImageSource::Object(name.clone());
-                            out.push(Manifest::new(
-                                name.clone(),
-                                Spec::Image(spec),
-                                Some(self.loc(v)),
-                            ));
-                        }
-                        other => self.not_mapped(
-                            v,
-                            &p("pull_policy"),
-                            format!("podctl pulls IfNotPresent, Always or Never, not `{other}`"),
-                        ),
-                    }
-                }
-                x if x.starts_with("x-") => self.note(k, x, "extension field: ignored"),
-                other => match unsupported_service_key(other) {
-                    Some(reason) => self.not_mapped(k, &p(other), reason),
-                    None => self.not_mapped(
-                        k,
-                        &p(other),
-                        "not a service key of the Compose specification",
-                    ),
-                },
-            }
+            self.service_key(&mut s, k, v, declared, out);
         }
-        if !restart_set {
-            self.note(key, &p("restart"), "no `restart`: Compose's default `no` is kept (podctl's own default would be `on-failure`)");
+        if !s.restart_set {
+            self.note(key, &s.path("restart"), "no `restart`: Compose's default `no` is kept (podctl's own default would be `on-failure`)");
         }
-        if !network_set {
+        if !s.network_set {
             declared.default_used = true;
-            c.network = declared.default_network.clone().map(NetworkMode::Network);
+            s.c.network = declared.default_network.clone().map(NetworkMode::Network);
         }
         out.push(Manifest::new(
-            name,
-            Spec::Container(Box::new(c)),
+            s.name,
+            Spec::Container(Box::new(s.c)),
             Some(self.loc(key)),
         ));
+    }
+
+    /// One key of a service: one arm a key; the keys with more to them have a method each.
+    fn service_key(
+        &mut self,
+        s: &mut Service,
+        k: &Node,
+        v: &Node,
+        declared: &mut Declared,
+        out: &mut Vec<Manifest>,
+    ) {
+        let field = key_text(k);
+        let path = s.path(&field);
+        let c = &mut s.c;
+        match field.as_str() {
+            "image" => {}
+            "command" => c.args = self.words(v),
+            "entrypoint" => c.command = self.words(v),
+            "environment" => self.environment(v, &path, &mut c.env),
+            "env_file" => self.env_files(v, &path, &mut c.env_files),
+            "ports" => items(v)
+                .iter()
+                .for_each(|i| self.port(i, &path, &mut c.ports)),
+            "volumes" => items(v)
+                .iter()
+                .for_each(|i| self.mount(i, &path, declared, &mut c.volumes)),
+            "secrets" => items(v)
+                .iter()
+                .for_each(|i| self.secret_use(i, &path, declared, &mut c.secrets)),
+            "configs" => items(v)
+                .iter()
+                .for_each(|i| self.config_use(i, &path, declared, &mut c.volumes)),
+            "depends_on" => self.depends_on(v, &path, declared, &mut c.depends_on),
+            "healthcheck" => c.health_check = self.healthcheck(v, &path),
+            "restart" => {
+                s.restart_set = true;
+                self.restart(v, &path, &mut c.restart.policy);
+            }
+            "user" => c.user = text(v).map(str::to_string),
+            "working_dir" => c.working_dir = text(v).and_then(|t| self.container_path(v, t)),
+            "read_only" => c.security.read_only_root_filesystem = self.bool_of(v).unwrap_or(false),
+            "cap_add" | "cap_drop" => self.capabilities(v, field == "cap_add", &mut c.security),
+            "security_opt" => self.security_opt(v, &path, &mut c.security),
+            "labels" => c.labels = self.labels(v, &path),
+            "logging" => self.logging(v, &path, &mut c.logging),
+            "stop_grace_period" => c.stop_timeout = self.duration(v),
+            "network_mode" => {
+                s.network_set = true;
+                self.network_mode(v, &path, &mut c.network);
+            }
+            "networks" => {
+                s.network_set = true;
+                self.service_networks(v, &path, declared, &mut c.network);
+            }
+            "mem_limit" => c.resources.memory_max = self.size(v),
+            "mem_reservation" => c.resources.memory_reservation = self.size(v),
+            "cpus" => c.resources.cpu_quota = self.cpus(v, &path),
+            "cpuset" => match text(v).unwrap_or("").parse::<CpuSet>() {
+                Ok(set) => c.resources.cpuset = Some(set),
+                Err(e) => self.error(v, e.message, e.hint.as_deref()),
+            },
+            "pids_limit" => self.pids_limit(v, &path, &mut c.resources),
+            "deploy" => s.restart_set |= self.deploy(v, &path, c, s.restart_set),
+            "pull_policy" => self.pull_policy(v, &path, s, out),
+            x if x.starts_with("x-") => self.note(k, x, "extension field: ignored"),
+            other => {
+                let reason = unsupported_service_key(other)
+                    .unwrap_or("not a service key of the Compose specification");
+                self.not_mapped(k, &path, reason);
+            }
+        }
+    }
+
+    /// `env_file`: a path, or a list of paths or `{path, required, format}`.
+    fn env_files(&mut self, node: &Node, path: &str, env_files: &mut Vec<AbsPath>) {
+        let list: Vec<&Node> = match &node.value {
+            Value::Seq(i) => i.iter().collect(),
+            _ => vec![node],
+        };
+        for item in list {
+            let path_node = item.get("path").unwrap_or(item);
+            if let Some(r) = item.get("required")
+                && text(r) == Some("false")
+            {
+                self.not_mapped(
+                    r,
+                    &format!("{path}.required"),
+                    "podman needs every env file to exist; the file is required",
+                );
+            }
+            if let Some(f) = item.get("format") {
+                self.not_mapped(
+                    f,
+                    &format!("{path}.format"),
+                    "podman reads env files of KEY=VALUE lines",
+                );
+            }
+            if let Some(t) = text(path_node)
+                && let Some(file) = self.host_path(path_node, t)
+            {
+                env_files.push(file);
+            }
+        }
+    }
+
+    fn restart(&mut self, v: &Node, path: &str, policy: &mut RestartPolicy) {
+        match text(v).unwrap_or("") {
+            "no" => *policy = RestartPolicy::No,
+            "always" => *policy = RestartPolicy::Always,
+            "unless-stopped" => {
+                *policy = RestartPolicy::Always;
+                self.note(v, path, "`unless-stopped` is `always`: systemd restarts the service unless it was stopped, and starts it again at boot");
+            }
+            "on-failure" => *policy = RestartPolicy::OnFailure,
+            t if t.starts_with("on-failure:") => {
+                *policy = RestartPolicy::OnFailure;
+                self.not_mapped(
+                    v,
+                    path,
+                    "podctl has no retry count; `on-failure` restarts until systemd's start limit",
+                );
+            }
+            t => self.error(
+                v,
+                format!("unknown restart policy `{t}`"),
+                Some("no, always, on-failure or unless-stopped"),
+            ),
+        }
+    }
+
+    /// `cap_add` (`add`) or `cap_drop`.
+    fn capabilities(&mut self, v: &Node, add: bool, security: &mut podctl_api::Security) {
+        for item in items(v) {
+            match text(item).unwrap_or("").parse::<Capability>() {
+                Ok(cap) if add => security.cap_add.push(cap),
+                Ok(cap) => security.cap_drop.push(cap),
+                Err(e) => self.error(item, e.message, e.hint.as_deref()),
+            }
+        }
+    }
+
+    fn security_opt(&mut self, v: &Node, path: &str, security: &mut podctl_api::Security) {
+        for item in items(v) {
+            match text(item).unwrap_or("") {
+                "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => {
+                    security.no_new_privileges = true;
+                }
+                other => self.not_mapped(
+                    item,
+                    path,
+                    format!("podctl has `no-new-privileges` only, not `{other}`"),
+                ),
+            }
+        }
+    }
+
+    fn network_mode(&mut self, v: &Node, path: &str, network: &mut Option<NetworkMode>) {
+        match text(v).unwrap_or("") {
+            "host" => *network = Some(NetworkMode::Host),
+            "none" => *network = Some(NetworkMode::None),
+            "bridge" => self.note(v, path, "the container joins podman's default network"),
+            other => self.not_mapped(
+                v,
+                path,
+                format!(
+                    "podctl containers have a network of their own, `host` or `none`, not `{other}`"
+                ),
+            ),
+        }
+    }
+
+    fn pids_limit(&mut self, v: &Node, path: &str, resources: &mut podctl_api::Resources) {
+        match text(v).and_then(|t| t.parse::<i64>().ok()) {
+            Some(n) if n > 0 => resources.tasks_max = u32::try_from(n).ok(),
+            Some(_) => self.note(v, path, "0 or -1 means no limit, podctl's default"),
+            None => self.error(v, "pids_limit must be a whole number", None),
+        }
+    }
+
+    /// `pull_policy`: podctl's containers pull if not present; another policy is an Image
+    /// of the service's name that carries it.
+    fn pull_policy(&mut self, v: &Node, path: &str, s: &mut Service, out: &mut Vec<Manifest>) {
+        match text(v).unwrap_or("") {
+            "missing" | "if_not_present" => {}
+            policy @ ("always" | "never") => {
+                let name = &s.name;
+                let mut spec = image_spec(s.reference.clone());
+                spec.pull_policy = if policy == "always" {
+                    PullPolicy::Always
+                } else {
+                    PullPolicy::Never
+                };
+                self.note(
+                    v,
+                    path,
+                    format!("an Image `{name}` carries the pull policy; the container uses it"),
+                );
+                s.c.image = ImageSource::Object(name.clone());
+                out.push(Manifest::new(
+                    name.clone(),
+                    Spec::Image(spec),
+                    Some(self.loc(v)),
+                ));
+            }
+            other => self.not_mapped(
+                v,
+                path,
+                format!("podctl pulls IfNotPresent, Always or Never, not `{other}`"),
+            ),
+        }
     }
 
     fn environment(&mut self, node: &Node, path: &str, env: &mut BTreeMap<EnvName, String>) {
