@@ -247,6 +247,15 @@ impl Service {
     }
 }
 
+/// A mount as written, in the long or the short syntax.
+struct MountSyntax<'n> {
+    /// Compose's `type`: `volume`, `bind`, or one podctl has no field for.
+    kind: String,
+    source: Option<(String, &'n Node)>,
+    target: Option<(String, &'n Node)>,
+    read_only: bool,
+}
+
 struct Importer<'a> {
     file: Arc<Path>,
     base: &'a Path,
@@ -1173,81 +1182,19 @@ impl Importer<'_> {
         declared: &Declared,
         mounts: &mut Vec<VolumeMount>,
     ) {
-        let (kind, source, target, read_only) = match &item.value {
-            Value::Map(_) => {
-                let mut kind = "volume".to_string();
-                let mut source = None;
-                let mut target = None;
-                let mut read_only = false;
-                for (k, v) in entries(item) {
-                    let t = text(v).unwrap_or("").to_string();
-                    match key_text(k).as_str() {
-                        "type" => kind = t,
-                        "source" => source = Some((t, v)),
-                        "target" => target = Some((t, v)),
-                        "read_only" => read_only = self.bool_of(v).unwrap_or(false),
-                        "bind" => {
-                            for (bk, bv) in entries(v) {
-                                match key_text(bk).as_str() {
-                                    "create_host_path" => {}
-                                    other => self.not_mapped(
-                                        bk,
-                                        &format!("{path}.bind.{other}"),
-                                        "podctl bind mounts have no propagation or SELinux options",
-                                    ),
-                                }
-                                let _ = bv;
-                            }
-                        }
-                        "consistency" => self.note(
-                            k,
-                            &format!("{path}.consistency"),
-                            "no effect on Linux; ignored",
-                        ),
-                        other => self.not_mapped(
-                            k,
-                            &format!("{path}.{other}"),
-                            "a podctl mount is a volume or host path, a path and readOnly",
-                        ),
-                    }
-                }
-                (kind, source, target, read_only)
-            }
-            _ => {
-                let t = text(item).unwrap_or("");
-                let parts: Vec<&str> = t.split(':').collect();
-                let (source, target, mode) = match parts.as_slice() {
-                    [target] => (None, *target, ""),
-                    [s, target] => (Some(*s), *target, ""),
-                    [s, target, mode] => (Some(*s), *target, *mode),
-                    _ => {
-                        self.error(item, format!("`{t}` is not `SOURCE:TARGET[:MODE]`"), None);
-                        return;
-                    }
-                };
-                let mut read_only = false;
-                for opt in mode.split(',').filter(|o| !o.is_empty()) {
-                    match opt {
-                        "ro" => read_only = true,
-                        "rw" => {}
-                        "cached" | "delegated" | "consistent" => {
-                            self.note(item, path, format!("`{opt}` has no effect on Linux; ignored"));
-                        }
-                        other => self.not_mapped(item, path, format!("the mount option `{other}` has no podctl field (no SELinux relabel, propagation or nocopy)")),
-                    }
-                }
-                let kind = match source {
-                    Some(s) if s.starts_with(['/', '.', '~']) => "bind",
-                    _ => "volume",
-                };
-                (
-                    kind.to_string(),
-                    source.map(|s| (s.to_string(), item)),
-                    Some((target.to_string(), item)),
-                    read_only,
-                )
-            }
+        let syntax = match &item.value {
+            Value::Map(_) => self.long_mount(item, path),
+            _ => match self.short_mount(item, path) {
+                Some(syntax) => syntax,
+                None => return,
+            },
         };
+        let MountSyntax {
+            kind,
+            source,
+            target,
+            read_only,
+        } = syntax;
         let Some((target, target_node)) = target else {
             self.error(item, "a mount needs a target path", None);
             return;
@@ -1278,6 +1225,89 @@ impl Importer<'_> {
             }
             (other, _) => self.not_mapped(item, path, format!("`{other}` mounts have no podctl field; only volumes and bind mounts")),
         }
+    }
+
+    /// The long syntax of a mount: `{type, source, target, read_only, ...}`.
+    fn long_mount<'n>(&mut self, item: &'n Node, path: &str) -> MountSyntax<'n> {
+        let mut kind = "volume".to_string();
+        let mut source = None;
+        let mut target = None;
+        let mut read_only = false;
+        for (k, v) in entries(item) {
+            let t = text(v).unwrap_or("").to_string();
+            match key_text(k).as_str() {
+                "type" => kind = t,
+                "source" => source = Some((t, v)),
+                "target" => target = Some((t, v)),
+                "read_only" => read_only = self.bool_of(v).unwrap_or(false),
+                "bind" => {
+                    for (bk, bv) in entries(v) {
+                        match key_text(bk).as_str() {
+                            "create_host_path" => {}
+                            other => self.not_mapped(
+                                bk,
+                                &format!("{path}.bind.{other}"),
+                                "podctl bind mounts have no propagation or SELinux options",
+                            ),
+                        }
+                        let _ = bv;
+                    }
+                }
+                "consistency" => self.note(
+                    k,
+                    &format!("{path}.consistency"),
+                    "no effect on Linux; ignored",
+                ),
+                other => self.not_mapped(
+                    k,
+                    &format!("{path}.{other}"),
+                    "a podctl mount is a volume or host path, a path and readOnly",
+                ),
+            }
+        }
+        MountSyntax {
+            kind,
+            source,
+            target,
+            read_only,
+        }
+    }
+
+    /// The short syntax of a mount: `[SOURCE:]TARGET[:MODE]`; a source that is a path is a
+    /// bind mount.
+    fn short_mount<'n>(&mut self, item: &'n Node, path: &str) -> Option<MountSyntax<'n>> {
+        let t = text(item).unwrap_or("");
+        let parts: Vec<&str> = t.split(':').collect();
+        let (source, target, mode) = match parts.as_slice() {
+            [target] => (None, *target, ""),
+            [s, target] => (Some(*s), *target, ""),
+            [s, target, mode] => (Some(*s), *target, *mode),
+            _ => {
+                self.error(item, format!("`{t}` is not `SOURCE:TARGET[:MODE]`"), None);
+                return None;
+            }
+        };
+        let mut read_only = false;
+        for opt in mode.split(',').filter(|o| !o.is_empty()) {
+            match opt {
+                "ro" => read_only = true,
+                "rw" => {}
+                "cached" | "delegated" | "consistent" => {
+                    self.note(item, path, format!("`{opt}` has no effect on Linux; ignored"));
+                }
+                other => self.not_mapped(item, path, format!("the mount option `{other}` has no podctl field (no SELinux relabel, propagation or nocopy)")),
+            }
+        }
+        let kind = match source {
+            Some(s) if s.starts_with(['/', '.', '~']) => "bind",
+            _ => "volume",
+        };
+        Some(MountSyntax {
+            kind: kind.to_string(),
+            source: source.map(|s| (s.to_string(), item)),
+            target: Some((target.to_string(), item)),
+            read_only,
+        })
     }
 
     fn secret_use(
