@@ -211,6 +211,20 @@ fn unsupported_service_key(key: &str) -> Option<&'static str> {
     })
 }
 
+/// The project's podctl name: the given one, else the directory's name.
+fn project_name(project: Option<String>, source: &ComposeSource<'_>) -> Name {
+    let project_raw = project.unwrap_or_else(|| {
+        source
+            .base_dir
+            .file_name()
+            .map_or_else(|| "default".into(), |n| n.to_string_lossy().into_owned())
+    });
+    to_name(&project_raw).unwrap_or_else(|| {
+        // A name with no usable character; "default" is a valid name.
+        "default".parse().expect("`default` is a valid name")
+    })
+}
+
 /// What the whole file declares, for the services to refer to.
 #[derive(Default)]
 struct Declared {
@@ -429,9 +443,53 @@ impl Importer<'_> {
             self.error(doc, "a Compose file is a mapping with `services`", None);
             return Vec::new();
         }
-        let mut project = source.project.map(str::to_string);
         let mut declared = Declared::default();
         let mut manifests = Vec::new();
+        let project = self.top_level_keys(doc, source);
+        let project = project_name(project, source);
+        if let Some(volumes) = doc.get("volumes") {
+            self.volumes(volumes, &mut declared, &mut manifests);
+        }
+        if let Some(networks) = doc.get("networks") {
+            self.networks(networks, &project, &mut declared, &mut manifests);
+        }
+        if let Some(secrets) = doc.get("secrets") {
+            self.secrets(secrets, &mut declared, &mut manifests);
+        }
+        if let Some(configs) = doc.get("configs") {
+            self.configs(configs, &mut declared);
+        }
+        if declared.default_network.is_none() {
+            declared.default_network = to_name(&format!("{project}-default"));
+        }
+        let Some(services) = doc.get("services") else {
+            self.error(doc, "the Compose file has no `services`", None);
+            return manifests;
+        };
+        self.declare_services(services, &mut declared);
+        let mut taken: BTreeSet<Name> = BTreeSet::new();
+        for (k, v) in entries(services) {
+            let Some((name, _)) = declared.services.get(&key_text(k)).cloned() else {
+                continue;
+            };
+            if !taken.insert(name.clone()) {
+                self.error(
+                    k,
+                    format!("two services are both named `{name}` in podctl"),
+                    Some("rename one of them"),
+                );
+                continue;
+            }
+            self.service(k, v, name, &mut declared, &mut manifests);
+        }
+        self.default_network(services, &declared, &mut manifests);
+        manifests
+    }
+
+    /// The keys beside the objects; returns the project's name: the command line's, else
+    /// the file's `name`.
+    fn top_level_keys(&mut self, doc: &Node, source: &ComposeSource<'_>) -> Option<String> {
+        let mut project = source.project.map(str::to_string);
         for (k, v) in entries(doc) {
             match key_text(k).as_str() {
                 "name" if project.is_none() => project = text(v).map(str::to_string),
@@ -453,35 +511,12 @@ impl Importer<'_> {
                 other => self.not_mapped(k, other, "not a key of the Compose specification"),
             }
         }
-        let project_raw = project.unwrap_or_else(|| {
-            source
-                .base_dir
-                .file_name()
-                .map_or_else(|| "default".into(), |n| n.to_string_lossy().into_owned())
-        });
-        let project = to_name(&project_raw).unwrap_or_else(|| {
-            // A name with no usable character; "default" is a valid name.
-            "default".parse().expect("`default` is a valid name")
-        });
-        if let Some(volumes) = doc.get("volumes") {
-            self.volumes(volumes, &mut declared, &mut manifests);
-        }
-        if let Some(networks) = doc.get("networks") {
-            self.networks(networks, &project, &mut declared, &mut manifests);
-        }
-        if let Some(secrets) = doc.get("secrets") {
-            self.secrets(secrets, &mut declared, &mut manifests);
-        }
-        if let Some(configs) = doc.get("configs") {
-            self.configs(configs, &mut declared);
-        }
-        if declared.default_network.is_none() {
-            declared.default_network = to_name(&format!("{project}-default"));
-        }
-        let Some(services) = doc.get("services") else {
-            self.error(doc, "the Compose file has no `services`", None);
-            return manifests;
-        };
+        project
+    }
+
+    /// Every service's podctl name, and whether it has a health check here, for the
+    /// `depends_on` of the others.
+    fn declare_services(&mut self, services: &Node, declared: &mut Declared) {
         for (k, v) in entries(services) {
             if let Some(name) = self.name_of(k, "service") {
                 let healthy = v.get("healthcheck").is_some_and(|h| {
@@ -492,21 +527,16 @@ impl Importer<'_> {
                 declared.services.insert(key_text(k), (name, healthy));
             }
         }
-        let mut taken: BTreeSet<Name> = BTreeSet::new();
-        for (k, v) in entries(services) {
-            let Some((name, _)) = declared.services.get(&key_text(k)).cloned() else {
-                continue;
-            };
-            if !taken.insert(name.clone()) {
-                self.error(
-                    k,
-                    format!("two services are both named `{name}` in podctl"),
-                    Some("rename one of them"),
-                );
-                continue;
-            }
-            self.service(k, v, name, &mut declared, &mut manifests);
-        }
+    }
+
+    /// Compose's implicit `default` network, declared when a service joins it and the file
+    /// does not declare it.
+    fn default_network(
+        &mut self,
+        services: &Node,
+        declared: &Declared,
+        manifests: &mut Vec<Manifest>,
+    ) {
         if declared.default_used
             && let Some(name) = declared.default_network.clone()
             && !manifests
@@ -526,7 +556,6 @@ impl Importer<'_> {
                 Some(self.loc(services)),
             ));
         }
-        manifests
     }
 
     fn labels(&mut self, node: &Node, path: &str) -> BTreeMap<String, String> {
