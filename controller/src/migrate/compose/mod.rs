@@ -1511,33 +1511,7 @@ impl Importer<'_> {
         let mut disabled = false;
         for (k, v) in entries(node) {
             match key_text(k).as_str() {
-                "test" => {
-                    command = match &v.value {
-                        Value::Seq(list) => {
-                            let words: Vec<String> = list
-                                .iter()
-                                .map(|i| text(i).unwrap_or("").to_string())
-                                .collect();
-                            match words.first().map(String::as_str) {
-                                Some("NONE") => {
-                                    disabled = true;
-                                    None
-                                }
-                                Some("CMD") => Some(words[1..].to_vec()),
-                                Some("CMD-SHELL") => {
-                                    Some(vec!["/bin/sh".into(), "-c".into(), words[1..].join(" ")])
-                                }
-                                _ => {
-                                    self.error(v, "a healthcheck test list starts with CMD, CMD-SHELL or NONE", None);
-                                    None
-                                }
-                            }
-                        }
-                        _ => {
-                            text(v).map(|t| vec!["/bin/sh".to_string(), "-c".into(), t.to_string()])
-                        }
-                    };
-                }
+                "test" => command = self.health_test(v, &mut disabled),
                 "interval" => check.interval = self.duration(v).unwrap_or(check.interval),
                 "timeout" => check.timeout = self.duration(v).unwrap_or(check.timeout),
                 "start_period" => {
@@ -1577,6 +1551,38 @@ impl Importer<'_> {
                 self.not_mapped(node, path, "a healthcheck without `test` uses the image's HEALTHCHECK, which podctl does not see; no health check is declared");
                 None
             }
+        }
+    }
+
+    /// A healthcheck's `test`: `[CMD, ...]`, `[CMD-SHELL, "..."]`, `[NONE]` (which turns
+    /// the check off) or a shell command.
+    fn health_test(&mut self, v: &Node, disabled: &mut bool) -> Option<Vec<String>> {
+        match &v.value {
+            Value::Seq(list) => {
+                let words: Vec<String> = list
+                    .iter()
+                    .map(|i| text(i).unwrap_or("").to_string())
+                    .collect();
+                match words.first().map(String::as_str) {
+                    Some("NONE") => {
+                        *disabled = true;
+                        None
+                    }
+                    Some("CMD") => Some(words[1..].to_vec()),
+                    Some("CMD-SHELL") => {
+                        Some(vec!["/bin/sh".into(), "-c".into(), words[1..].join(" ")])
+                    }
+                    _ => {
+                        self.error(
+                            v,
+                            "a healthcheck test list starts with CMD, CMD-SHELL or NONE",
+                            None,
+                        );
+                        None
+                    }
+                }
+            }
+            _ => text(v).map(|t| vec!["/bin/sh".to_string(), "-c".into(), t.to_string()]),
         }
     }
 
