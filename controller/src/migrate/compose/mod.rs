@@ -211,6 +211,20 @@ fn unsupported_service_key(key: &str) -> Option<&'static str> {
     })
 }
 
+/// The project's podctl name: the given one, else the directory's name.
+fn project_name(project: Option<String>, source: &ComposeSource<'_>) -> Name {
+    let project_raw = project.unwrap_or_else(|| {
+        source
+            .base_dir
+            .file_name()
+            .map_or_else(|| "default".into(), |n| n.to_string_lossy().into_owned())
+    });
+    to_name(&project_raw).unwrap_or_else(|| {
+        // A name with no usable character; "default" is a valid name.
+        "default".parse().expect("`default` is a valid name")
+    })
+}
+
 /// What the whole file declares, for the services to refer to.
 #[derive(Default)]
 struct Declared {
@@ -227,6 +241,33 @@ struct Declared {
     /// The network services join when they name none (Compose's `default`).
     default_network: Option<Name>,
     default_used: bool,
+}
+
+/// A service being read key by key: its container, and whether `restart` and a network
+/// were given (Compose's defaults for them differ from podctl's).
+struct Service {
+    svc: String,
+    name: Name,
+    reference: ImageReference,
+    c: podctl_api::ContainerSpec,
+    restart_set: bool,
+    network_set: bool,
+}
+
+impl Service {
+    /// The key's path in findings: `services.SVC.KEY`.
+    fn path(&self, key: &str) -> String {
+        format!("services.{}.{key}", self.svc)
+    }
+}
+
+/// A mount as written, in the long or the short syntax.
+struct MountSyntax<'n> {
+    /// Compose's `type`: `volume`, `bind`, or one podctl has no field for.
+    kind: String,
+    source: Option<(String, &'n Node)>,
+    target: Option<(String, &'n Node)>,
+    read_only: bool,
 }
 
 struct Importer<'a> {
@@ -402,9 +443,53 @@ impl Importer<'_> {
             self.error(doc, "a Compose file is a mapping with `services`", None);
             return Vec::new();
         }
-        let mut project = source.project.map(str::to_string);
         let mut declared = Declared::default();
         let mut manifests = Vec::new();
+        let project = self.top_level_keys(doc, source);
+        let project = project_name(project, source);
+        if let Some(volumes) = doc.get("volumes") {
+            self.volumes(volumes, &mut declared, &mut manifests);
+        }
+        if let Some(networks) = doc.get("networks") {
+            self.networks(networks, &project, &mut declared, &mut manifests);
+        }
+        if let Some(secrets) = doc.get("secrets") {
+            self.secrets(secrets, &mut declared, &mut manifests);
+        }
+        if let Some(configs) = doc.get("configs") {
+            self.configs(configs, &mut declared);
+        }
+        if declared.default_network.is_none() {
+            declared.default_network = to_name(&format!("{project}-default"));
+        }
+        let Some(services) = doc.get("services") else {
+            self.error(doc, "the Compose file has no `services`", None);
+            return manifests;
+        };
+        self.declare_services(services, &mut declared);
+        let mut taken: BTreeSet<Name> = BTreeSet::new();
+        for (k, v) in entries(services) {
+            let Some((name, _)) = declared.services.get(&key_text(k)).cloned() else {
+                continue;
+            };
+            if !taken.insert(name.clone()) {
+                self.error(
+                    k,
+                    format!("two services are both named `{name}` in podctl"),
+                    Some("rename one of them"),
+                );
+                continue;
+            }
+            self.service(k, v, name, &mut declared, &mut manifests);
+        }
+        self.default_network(services, &declared, &mut manifests);
+        manifests
+    }
+
+    /// The keys beside the objects; returns the project's name: the command line's, else
+    /// the file's `name`.
+    fn top_level_keys(&mut self, doc: &Node, source: &ComposeSource<'_>) -> Option<String> {
+        let mut project = source.project.map(str::to_string);
         for (k, v) in entries(doc) {
             match key_text(k).as_str() {
                 "name" if project.is_none() => project = text(v).map(str::to_string),
@@ -426,35 +511,12 @@ impl Importer<'_> {
                 other => self.not_mapped(k, other, "not a key of the Compose specification"),
             }
         }
-        let project_raw = project.unwrap_or_else(|| {
-            source
-                .base_dir
-                .file_name()
-                .map_or_else(|| "default".into(), |n| n.to_string_lossy().into_owned())
-        });
-        let project = to_name(&project_raw).unwrap_or_else(|| {
-            // A name with no usable character; "default" is a valid name.
-            "default".parse().expect("`default` is a valid name")
-        });
-        if let Some(volumes) = doc.get("volumes") {
-            self.volumes(volumes, &mut declared, &mut manifests);
-        }
-        if let Some(networks) = doc.get("networks") {
-            self.networks(networks, &project, &mut declared, &mut manifests);
-        }
-        if let Some(secrets) = doc.get("secrets") {
-            self.secrets(secrets, &mut declared, &mut manifests);
-        }
-        if let Some(configs) = doc.get("configs") {
-            self.configs(configs, &mut declared);
-        }
-        if declared.default_network.is_none() {
-            declared.default_network = to_name(&format!("{project}-default"));
-        }
-        let Some(services) = doc.get("services") else {
-            self.error(doc, "the Compose file has no `services`", None);
-            return manifests;
-        };
+        project
+    }
+
+    /// Every service's podctl name, and whether it has a health check here, for the
+    /// `depends_on` of the others.
+    fn declare_services(&mut self, services: &Node, declared: &mut Declared) {
         for (k, v) in entries(services) {
             if let Some(name) = self.name_of(k, "service") {
                 let healthy = v.get("healthcheck").is_some_and(|h| {
@@ -465,21 +527,16 @@ impl Importer<'_> {
                 declared.services.insert(key_text(k), (name, healthy));
             }
         }
-        let mut taken: BTreeSet<Name> = BTreeSet::new();
-        for (k, v) in entries(services) {
-            let Some((name, _)) = declared.services.get(&key_text(k)).cloned() else {
-                continue;
-            };
-            if !taken.insert(name.clone()) {
-                self.error(
-                    k,
-                    format!("two services are both named `{name}` in podctl"),
-                    Some("rename one of them"),
-                );
-                continue;
-            }
-            self.service(k, v, name, &mut declared, &mut manifests);
-        }
+    }
+
+    /// Compose's implicit `default` network, declared when a service joins it and the file
+    /// does not declare it.
+    fn default_network(
+        &mut self,
+        services: &Node,
+        declared: &Declared,
+        manifests: &mut Vec<Manifest>,
+    ) {
         if declared.default_used
             && let Some(name) = declared.default_network.clone()
             && !manifests
@@ -499,7 +556,6 @@ impl Importer<'_> {
                 Some(self.loc(services)),
             ));
         }
-        manifests
     }
 
     fn labels(&mut self, node: &Node, path: &str) -> BTreeMap<String, String> {
@@ -815,7 +871,6 @@ impl Importer<'_> {
         }
     }
 
-    #[allow(clippy::too_many_lines)]
     fn service(
         &mut self,
         key: &Node,
@@ -825,7 +880,6 @@ impl Importer<'_> {
         out: &mut Vec<Manifest>,
     ) {
         let svc = key_text(key);
-        let p = |k: &str| format!("services.{svc}.{k}");
         let Some(image_node) = node.get("image") else {
             self.error(
                 key,
@@ -840,201 +894,239 @@ impl Importer<'_> {
         let mut c = container_spec(ImageSource::Reference(reference.clone()));
         // Compose restarts nothing unless told (`restart: no` is its default).
         c.restart.policy = RestartPolicy::No;
-        let mut restart_set = false;
-        let mut network_set = false;
+        let mut s = Service {
+            svc,
+            name,
+            reference,
+            c,
+            restart_set: false,
+            network_set: false,
+        };
         for (k, v) in entries(node) {
-            let field = key_text(k);
-            match field.as_str() {
-                "image" => {}
-                "command" => c.args = self.words(v),
-                "entrypoint" => c.command = self.words(v),
-                "environment" => self.environment(v, &p(&field), &mut c.env),
-                "env_file" => {
-                    let list: Vec<&Node> = match &v.value {
-                        Value::Seq(i) => i.iter().collect(),
-                        _ => vec![v],
-                    };
-                    for item in list {
-                        let path_node = item.get("path").unwrap_or(item);
-                        if let Some(r) = item.get("required")
-                            && text(r) == Some("false")
-                        {
-                            self.not_mapped(
-                                r,
-                                &p("env_file.required"),
-                                "podman needs every env file to exist; the file is required",
-                            );
-                        }
-                        if let Some(f) = item.get("format") {
-                            self.not_mapped(
-                                f,
-                                &p("env_file.format"),
-                                "podman reads env files of KEY=VALUE lines",
-                            );
-                        }
-                        if let Some(t) = text(path_node)
-                            && let Some(path) = self.host_path(path_node, t)
-                        {
-                            c.env_files.push(path);
-                        }
-                    }
-                }
-                "ports" => {
-                    for item in items(v) {
-                        self.port(item, &p("ports"), &mut c.ports);
-                    }
-                }
-                "volumes" => {
-                    for item in items(v) {
-                        self.mount(item, &p("volumes"), declared, &mut c.volumes);
-                    }
-                }
-                "secrets" => {
-                    for item in items(v) {
-                        self.secret_use(item, &p("secrets"), declared, &mut c.secrets);
-                    }
-                }
-                "configs" => {
-                    for item in items(v) {
-                        self.config_use(item, &p("configs"), declared, &mut c.volumes);
-                    }
-                }
-                "depends_on" => self.depends_on(v, &p(&field), declared, &mut c.depends_on),
-                "healthcheck" => c.health_check = self.healthcheck(v, &p(&field)),
-                "restart" => {
-                    restart_set = true;
-                    match text(v).unwrap_or("") {
-                        "no" => c.restart.policy = RestartPolicy::No,
-                        "always" => c.restart.policy = RestartPolicy::Always,
-                        "unless-stopped" => {
-                            c.restart.policy = RestartPolicy::Always;
-                            self.note(v, &p("restart"), "`unless-stopped` is `always`: systemd restarts the service unless it was stopped, and starts it again at boot");
-                        }
-                        "on-failure" => c.restart.policy = RestartPolicy::OnFailure,
-                        t if t.starts_with("on-failure:") => {
-                            c.restart.policy = RestartPolicy::OnFailure;
-                            self.not_mapped(v, &p("restart"), "podctl has no retry count; `on-failure` restarts until systemd's start limit");
-                        }
-                        t => self.error(
-                            v,
-                            format!("unknown restart policy `{t}`"),
-                            Some("no, always, on-failure or unless-stopped"),
-                        ),
-                    }
-                }
-                "user" => c.user = text(v).map(str::to_string),
-                "working_dir" => c.working_dir = text(v).and_then(|t| self.container_path(v, t)),
-                "read_only" => {
-                    c.security.read_only_root_filesystem = self.bool_of(v).unwrap_or(false)
-                }
-                "cap_add" | "cap_drop" => {
-                    for item in items(v) {
-                        match text(item).unwrap_or("").parse::<Capability>() {
-                            Ok(cap) if field == "cap_add" => c.security.cap_add.push(cap),
-                            Ok(cap) => c.security.cap_drop.push(cap),
-                            Err(e) => self.error(item, e.message, e.hint.as_deref()),
-                        }
-                    }
-                }
-                "security_opt" => {
-                    for item in items(v) {
-                        match text(item).unwrap_or("") {
-                            "no-new-privileges"
-                            | "no-new-privileges:true"
-                            | "no-new-privileges=true" => {
-                                c.security.no_new_privileges = true;
-                            }
-                            other => self.not_mapped(
-                                item,
-                                &p("security_opt"),
-                                format!("podctl has `no-new-privileges` only, not `{other}`"),
-                            ),
-                        }
-                    }
-                }
-                "labels" => c.labels = self.labels(v, &p("labels")),
-                "logging" => self.logging(v, &p("logging"), &mut c.logging),
-                "stop_grace_period" => c.stop_timeout = self.duration(v),
-                "network_mode" => {
-                    network_set = true;
-                    match text(v).unwrap_or("") {
-                        "host" => c.network = Some(NetworkMode::Host),
-                        "none" => c.network = Some(NetworkMode::None),
-                        "bridge" => self.note(v, &p("network_mode"), "the container joins podman's default network"),
-                        other => self.not_mapped(v, &p("network_mode"), format!("podctl containers have a network of their own, `host` or `none`, not `{other}`")),
-                    }
-                }
-                "networks" => {
-                    network_set = true;
-                    self.service_networks(v, &p("networks"), declared, &mut c.network);
-                }
-                "mem_limit" => c.resources.memory_max = self.size(v),
-                "mem_reservation" => c.resources.memory_reservation = self.size(v),
-                "cpus" => c.resources.cpu_quota = self.cpus(v, &p("cpus")),
-                "cpuset" => match text(v).unwrap_or("").parse::<CpuSet>() {
-                    Ok(s) => c.resources.cpuset = Some(s),
-                    Err(e) => self.error(v, e.message, e.hint.as_deref()),
-                },
-                "pids_limit" => match text(v).and_then(|t| t.parse::<i64>().ok()) {
-                    Some(n) if n > 0 => c.resources.tasks_max = u32::try_from(n).ok(),
-                    Some(_) => self.note(
-                        v,
-                        &p("pids_limit"),
-                        "0 or -1 means no limit, podctl's default",
-                    ),
-                    None => self.error(v, "pids_limit must be a whole number", None),
-                },
-                "deploy" => {
-                    restart_set |= self.deploy(v, &p("deploy"), &mut c, restart_set);
-                }
-                "pull_policy" => {
-                    match text(v).unwrap_or("") {
-                        "missing" | "if_not_present" => {}
-                        policy @ ("always" | "never") => {
-                            let mut spec = image_spec(reference.clone());
-                            spec.pull_policy = if policy == "always" {
-                                PullPolicy::Always
-                            } else {
-                                PullPolicy::Never
-                            };
-                            self.note(v, &p("pull_policy"), format!("an Image `{name}` carries the pull policy; the container uses it"));
-                            c.image = ImageSource::Object(name.clone());
-                            out.push(Manifest::new(
-                                name.clone(),
-                                Spec::Image(spec),
-                                Some(self.loc(v)),
-                            ));
-                        }
-                        other => self.not_mapped(
-                            v,
-                            &p("pull_policy"),
-                            format!("podctl pulls IfNotPresent, Always or Never, not `{other}`"),
-                        ),
-                    }
-                }
-                x if x.starts_with("x-") => self.note(k, x, "extension field: ignored"),
-                other => match unsupported_service_key(other) {
-                    Some(reason) => self.not_mapped(k, &p(other), reason),
-                    None => self.not_mapped(
-                        k,
-                        &p(other),
-                        "not a service key of the Compose specification",
-                    ),
-                },
-            }
+            self.service_key(&mut s, k, v, declared, out);
         }
-        if !restart_set {
-            self.note(key, &p("restart"), "no `restart`: Compose's default `no` is kept (podctl's own default would be `on-failure`)");
+        if !s.restart_set {
+            self.note(key, &s.path("restart"), "no `restart`: Compose's default `no` is kept (podctl's own default would be `on-failure`)");
         }
-        if !network_set {
+        if !s.network_set {
             declared.default_used = true;
-            c.network = declared.default_network.clone().map(NetworkMode::Network);
+            s.c.network = declared.default_network.clone().map(NetworkMode::Network);
         }
         out.push(Manifest::new(
-            name,
-            Spec::Container(Box::new(c)),
+            s.name,
+            Spec::Container(Box::new(s.c)),
             Some(self.loc(key)),
         ));
+    }
+
+    /// One key of a service: one arm a key; the keys with more to them have a method each.
+    fn service_key(
+        &mut self,
+        s: &mut Service,
+        k: &Node,
+        v: &Node,
+        declared: &mut Declared,
+        out: &mut Vec<Manifest>,
+    ) {
+        let field = key_text(k);
+        let path = s.path(&field);
+        let c = &mut s.c;
+        match field.as_str() {
+            "image" => {}
+            "command" => c.args = self.words(v),
+            "entrypoint" => c.command = self.words(v),
+            "environment" => self.environment(v, &path, &mut c.env),
+            "env_file" => self.env_files(v, &path, &mut c.env_files),
+            "ports" => items(v)
+                .iter()
+                .for_each(|i| self.port(i, &path, &mut c.ports)),
+            "volumes" => items(v)
+                .iter()
+                .for_each(|i| self.mount(i, &path, declared, &mut c.volumes)),
+            "secrets" => items(v)
+                .iter()
+                .for_each(|i| self.secret_use(i, &path, declared, &mut c.secrets)),
+            "configs" => items(v)
+                .iter()
+                .for_each(|i| self.config_use(i, &path, declared, &mut c.volumes)),
+            "depends_on" => self.depends_on(v, &path, declared, &mut c.depends_on),
+            "healthcheck" => c.health_check = self.healthcheck(v, &path),
+            "restart" => {
+                s.restart_set = true;
+                self.restart(v, &path, &mut c.restart.policy);
+            }
+            "user" => c.user = text(v).map(str::to_string),
+            "working_dir" => c.working_dir = text(v).and_then(|t| self.container_path(v, t)),
+            "read_only" => c.security.read_only_root_filesystem = self.bool_of(v).unwrap_or(false),
+            "cap_add" | "cap_drop" => self.capabilities(v, field == "cap_add", &mut c.security),
+            "security_opt" => self.security_opt(v, &path, &mut c.security),
+            "labels" => c.labels = self.labels(v, &path),
+            "logging" => self.logging(v, &path, &mut c.logging),
+            "stop_grace_period" => c.stop_timeout = self.duration(v),
+            "network_mode" => {
+                s.network_set = true;
+                self.network_mode(v, &path, &mut c.network);
+            }
+            "networks" => {
+                s.network_set = true;
+                self.service_networks(v, &path, declared, &mut c.network);
+            }
+            "mem_limit" => c.resources.memory_max = self.size(v),
+            "mem_reservation" => c.resources.memory_reservation = self.size(v),
+            "cpus" => c.resources.cpu_quota = self.cpus(v, &path),
+            "cpuset" => match text(v).unwrap_or("").parse::<CpuSet>() {
+                Ok(set) => c.resources.cpuset = Some(set),
+                Err(e) => self.error(v, e.message, e.hint.as_deref()),
+            },
+            "pids_limit" => self.pids_limit(v, &path, &mut c.resources),
+            "deploy" => s.restart_set |= self.deploy(v, &path, c, s.restart_set),
+            "pull_policy" => self.pull_policy(v, &path, s, out),
+            x if x.starts_with("x-") => self.note(k, x, "extension field: ignored"),
+            other => {
+                let reason = unsupported_service_key(other)
+                    .unwrap_or("not a service key of the Compose specification");
+                self.not_mapped(k, &path, reason);
+            }
+        }
+    }
+
+    /// `env_file`: a path, or a list of paths or `{path, required, format}`.
+    fn env_files(&mut self, node: &Node, path: &str, env_files: &mut Vec<AbsPath>) {
+        let list: Vec<&Node> = match &node.value {
+            Value::Seq(i) => i.iter().collect(),
+            _ => vec![node],
+        };
+        for item in list {
+            let path_node = item.get("path").unwrap_or(item);
+            if let Some(r) = item.get("required")
+                && text(r) == Some("false")
+            {
+                self.not_mapped(
+                    r,
+                    &format!("{path}.required"),
+                    "podman needs every env file to exist; the file is required",
+                );
+            }
+            if let Some(f) = item.get("format") {
+                self.not_mapped(
+                    f,
+                    &format!("{path}.format"),
+                    "podman reads env files of KEY=VALUE lines",
+                );
+            }
+            if let Some(t) = text(path_node)
+                && let Some(file) = self.host_path(path_node, t)
+            {
+                env_files.push(file);
+            }
+        }
+    }
+
+    fn restart(&mut self, v: &Node, path: &str, policy: &mut RestartPolicy) {
+        match text(v).unwrap_or("") {
+            "no" => *policy = RestartPolicy::No,
+            "always" => *policy = RestartPolicy::Always,
+            "unless-stopped" => {
+                *policy = RestartPolicy::Always;
+                self.note(v, path, "`unless-stopped` is `always`: systemd restarts the service unless it was stopped, and starts it again at boot");
+            }
+            "on-failure" => *policy = RestartPolicy::OnFailure,
+            t if t.starts_with("on-failure:") => {
+                *policy = RestartPolicy::OnFailure;
+                self.not_mapped(
+                    v,
+                    path,
+                    "podctl has no retry count; `on-failure` restarts until systemd's start limit",
+                );
+            }
+            t => self.error(
+                v,
+                format!("unknown restart policy `{t}`"),
+                Some("no, always, on-failure or unless-stopped"),
+            ),
+        }
+    }
+
+    /// `cap_add` (`add`) or `cap_drop`.
+    fn capabilities(&mut self, v: &Node, add: bool, security: &mut podctl_api::Security) {
+        for item in items(v) {
+            match text(item).unwrap_or("").parse::<Capability>() {
+                Ok(cap) if add => security.cap_add.push(cap),
+                Ok(cap) => security.cap_drop.push(cap),
+                Err(e) => self.error(item, e.message, e.hint.as_deref()),
+            }
+        }
+    }
+
+    fn security_opt(&mut self, v: &Node, path: &str, security: &mut podctl_api::Security) {
+        for item in items(v) {
+            match text(item).unwrap_or("") {
+                "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => {
+                    security.no_new_privileges = true;
+                }
+                other => self.not_mapped(
+                    item,
+                    path,
+                    format!("podctl has `no-new-privileges` only, not `{other}`"),
+                ),
+            }
+        }
+    }
+
+    fn network_mode(&mut self, v: &Node, path: &str, network: &mut Option<NetworkMode>) {
+        match text(v).unwrap_or("") {
+            "host" => *network = Some(NetworkMode::Host),
+            "none" => *network = Some(NetworkMode::None),
+            "bridge" => self.note(v, path, "the container joins podman's default network"),
+            other => self.not_mapped(
+                v,
+                path,
+                format!(
+                    "podctl containers have a network of their own, `host` or `none`, not `{other}`"
+                ),
+            ),
+        }
+    }
+
+    fn pids_limit(&mut self, v: &Node, path: &str, resources: &mut podctl_api::Resources) {
+        match text(v).and_then(|t| t.parse::<i64>().ok()) {
+            Some(n) if n > 0 => resources.tasks_max = u32::try_from(n).ok(),
+            Some(_) => self.note(v, path, "0 or -1 means no limit, podctl's default"),
+            None => self.error(v, "pids_limit must be a whole number", None),
+        }
+    }
+
+    /// `pull_policy`: podctl's containers pull if not present; another policy is an Image
+    /// of the service's name that carries it.
+    fn pull_policy(&mut self, v: &Node, path: &str, s: &mut Service, out: &mut Vec<Manifest>) {
+        match text(v).unwrap_or("") {
+            "missing" | "if_not_present" => {}
+            policy @ ("always" | "never") => {
+                let name = &s.name;
+                let mut spec = image_spec(s.reference.clone());
+                spec.pull_policy = if policy == "always" {
+                    PullPolicy::Always
+                } else {
+                    PullPolicy::Never
+                };
+                self.note(
+                    v,
+                    path,
+                    format!("an Image `{name}` carries the pull policy; the container uses it"),
+                );
+                s.c.image = ImageSource::Object(name.clone());
+                out.push(Manifest::new(
+                    name.clone(),
+                    Spec::Image(spec),
+                    Some(self.loc(v)),
+                ));
+            }
+            other => self.not_mapped(
+                v,
+                path,
+                format!("podctl pulls IfNotPresent, Always or Never, not `{other}`"),
+            ),
+        }
     }
 
     fn environment(&mut self, node: &Node, path: &str, env: &mut BTreeMap<EnvName, String>) {
@@ -1119,81 +1211,19 @@ impl Importer<'_> {
         declared: &Declared,
         mounts: &mut Vec<VolumeMount>,
     ) {
-        let (kind, source, target, read_only) = match &item.value {
-            Value::Map(_) => {
-                let mut kind = "volume".to_string();
-                let mut source = None;
-                let mut target = None;
-                let mut read_only = false;
-                for (k, v) in entries(item) {
-                    let t = text(v).unwrap_or("").to_string();
-                    match key_text(k).as_str() {
-                        "type" => kind = t,
-                        "source" => source = Some((t, v)),
-                        "target" => target = Some((t, v)),
-                        "read_only" => read_only = self.bool_of(v).unwrap_or(false),
-                        "bind" => {
-                            for (bk, bv) in entries(v) {
-                                match key_text(bk).as_str() {
-                                    "create_host_path" => {}
-                                    other => self.not_mapped(
-                                        bk,
-                                        &format!("{path}.bind.{other}"),
-                                        "podctl bind mounts have no propagation or SELinux options",
-                                    ),
-                                }
-                                let _ = bv;
-                            }
-                        }
-                        "consistency" => self.note(
-                            k,
-                            &format!("{path}.consistency"),
-                            "no effect on Linux; ignored",
-                        ),
-                        other => self.not_mapped(
-                            k,
-                            &format!("{path}.{other}"),
-                            "a podctl mount is a volume or host path, a path and readOnly",
-                        ),
-                    }
-                }
-                (kind, source, target, read_only)
-            }
-            _ => {
-                let t = text(item).unwrap_or("");
-                let parts: Vec<&str> = t.split(':').collect();
-                let (source, target, mode) = match parts.as_slice() {
-                    [target] => (None, *target, ""),
-                    [s, target] => (Some(*s), *target, ""),
-                    [s, target, mode] => (Some(*s), *target, *mode),
-                    _ => {
-                        self.error(item, format!("`{t}` is not `SOURCE:TARGET[:MODE]`"), None);
-                        return;
-                    }
-                };
-                let mut read_only = false;
-                for opt in mode.split(',').filter(|o| !o.is_empty()) {
-                    match opt {
-                        "ro" => read_only = true,
-                        "rw" => {}
-                        "cached" | "delegated" | "consistent" => {
-                            self.note(item, path, format!("`{opt}` has no effect on Linux; ignored"));
-                        }
-                        other => self.not_mapped(item, path, format!("the mount option `{other}` has no podctl field (no SELinux relabel, propagation or nocopy)")),
-                    }
-                }
-                let kind = match source {
-                    Some(s) if s.starts_with(['/', '.', '~']) => "bind",
-                    _ => "volume",
-                };
-                (
-                    kind.to_string(),
-                    source.map(|s| (s.to_string(), item)),
-                    Some((target.to_string(), item)),
-                    read_only,
-                )
-            }
+        let syntax = match &item.value {
+            Value::Map(_) => self.long_mount(item, path),
+            _ => match self.short_mount(item, path) {
+                Some(syntax) => syntax,
+                None => return,
+            },
         };
+        let MountSyntax {
+            kind,
+            source,
+            target,
+            read_only,
+        } = syntax;
         let Some((target, target_node)) = target else {
             self.error(item, "a mount needs a target path", None);
             return;
@@ -1224,6 +1254,89 @@ impl Importer<'_> {
             }
             (other, _) => self.not_mapped(item, path, format!("`{other}` mounts have no podctl field; only volumes and bind mounts")),
         }
+    }
+
+    /// The long syntax of a mount: `{type, source, target, read_only, ...}`.
+    fn long_mount<'n>(&mut self, item: &'n Node, path: &str) -> MountSyntax<'n> {
+        let mut kind = "volume".to_string();
+        let mut source = None;
+        let mut target = None;
+        let mut read_only = false;
+        for (k, v) in entries(item) {
+            let t = text(v).unwrap_or("").to_string();
+            match key_text(k).as_str() {
+                "type" => kind = t,
+                "source" => source = Some((t, v)),
+                "target" => target = Some((t, v)),
+                "read_only" => read_only = self.bool_of(v).unwrap_or(false),
+                "bind" => {
+                    for (bk, bv) in entries(v) {
+                        match key_text(bk).as_str() {
+                            "create_host_path" => {}
+                            other => self.not_mapped(
+                                bk,
+                                &format!("{path}.bind.{other}"),
+                                "podctl bind mounts have no propagation or SELinux options",
+                            ),
+                        }
+                        let _ = bv;
+                    }
+                }
+                "consistency" => self.note(
+                    k,
+                    &format!("{path}.consistency"),
+                    "no effect on Linux; ignored",
+                ),
+                other => self.not_mapped(
+                    k,
+                    &format!("{path}.{other}"),
+                    "a podctl mount is a volume or host path, a path and readOnly",
+                ),
+            }
+        }
+        MountSyntax {
+            kind,
+            source,
+            target,
+            read_only,
+        }
+    }
+
+    /// The short syntax of a mount: `[SOURCE:]TARGET[:MODE]`; a source that is a path is a
+    /// bind mount.
+    fn short_mount<'n>(&mut self, item: &'n Node, path: &str) -> Option<MountSyntax<'n>> {
+        let t = text(item).unwrap_or("");
+        let parts: Vec<&str> = t.split(':').collect();
+        let (source, target, mode) = match parts.as_slice() {
+            [target] => (None, *target, ""),
+            [s, target] => (Some(*s), *target, ""),
+            [s, target, mode] => (Some(*s), *target, *mode),
+            _ => {
+                self.error(item, format!("`{t}` is not `SOURCE:TARGET[:MODE]`"), None);
+                return None;
+            }
+        };
+        let mut read_only = false;
+        for opt in mode.split(',').filter(|o| !o.is_empty()) {
+            match opt {
+                "ro" => read_only = true,
+                "rw" => {}
+                "cached" | "delegated" | "consistent" => {
+                    self.note(item, path, format!("`{opt}` has no effect on Linux; ignored"));
+                }
+                other => self.not_mapped(item, path, format!("the mount option `{other}` has no podctl field (no SELinux relabel, propagation or nocopy)")),
+            }
+        }
+        let kind = match source {
+            Some(s) if s.starts_with(['/', '.', '~']) => "bind",
+            _ => "volume",
+        };
+        Some(MountSyntax {
+            kind: kind.to_string(),
+            source: source.map(|s| (s.to_string(), item)),
+            target: Some((target.to_string(), item)),
+            read_only,
+        })
     }
 
     fn secret_use(
@@ -1398,33 +1511,7 @@ impl Importer<'_> {
         let mut disabled = false;
         for (k, v) in entries(node) {
             match key_text(k).as_str() {
-                "test" => {
-                    command = match &v.value {
-                        Value::Seq(list) => {
-                            let words: Vec<String> = list
-                                .iter()
-                                .map(|i| text(i).unwrap_or("").to_string())
-                                .collect();
-                            match words.first().map(String::as_str) {
-                                Some("NONE") => {
-                                    disabled = true;
-                                    None
-                                }
-                                Some("CMD") => Some(words[1..].to_vec()),
-                                Some("CMD-SHELL") => {
-                                    Some(vec!["/bin/sh".into(), "-c".into(), words[1..].join(" ")])
-                                }
-                                _ => {
-                                    self.error(v, "a healthcheck test list starts with CMD, CMD-SHELL or NONE", None);
-                                    None
-                                }
-                            }
-                        }
-                        _ => {
-                            text(v).map(|t| vec!["/bin/sh".to_string(), "-c".into(), t.to_string()])
-                        }
-                    };
-                }
+                "test" => command = self.health_test(v, &mut disabled),
                 "interval" => check.interval = self.duration(v).unwrap_or(check.interval),
                 "timeout" => check.timeout = self.duration(v).unwrap_or(check.timeout),
                 "start_period" => {
@@ -1464,6 +1551,38 @@ impl Importer<'_> {
                 self.not_mapped(node, path, "a healthcheck without `test` uses the image's HEALTHCHECK, which podctl does not see; no health check is declared");
                 None
             }
+        }
+    }
+
+    /// A healthcheck's `test`: `[CMD, ...]`, `[CMD-SHELL, "..."]`, `[NONE]` (which turns
+    /// the check off) or a shell command.
+    fn health_test(&mut self, v: &Node, disabled: &mut bool) -> Option<Vec<String>> {
+        match &v.value {
+            Value::Seq(list) => {
+                let words: Vec<String> = list
+                    .iter()
+                    .map(|i| text(i).unwrap_or("").to_string())
+                    .collect();
+                match words.first().map(String::as_str) {
+                    Some("NONE") => {
+                        *disabled = true;
+                        None
+                    }
+                    Some("CMD") => Some(words[1..].to_vec()),
+                    Some("CMD-SHELL") => {
+                        Some(vec!["/bin/sh".into(), "-c".into(), words[1..].join(" ")])
+                    }
+                    _ => {
+                        self.error(
+                            v,
+                            "a healthcheck test list starts with CMD, CMD-SHELL or NONE",
+                            None,
+                        );
+                        None
+                    }
+                }
+            }
+            _ => text(v).map(|t| vec!["/bin/sh".to_string(), "-c".into(), t.to_string()]),
         }
     }
 

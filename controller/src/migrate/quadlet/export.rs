@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use podctl_api::{
-    ContainerSpec, DependencyCondition, HealthFailureAction, ImageSource, ImageSpec, Location,
-    LogDriver, Name, NetworkMode, NetworkSpec, PullPolicy, ReclaimPolicy, Spec, UpdatePolicy,
-    VolumeSpec,
+    ContainerSpec, DependencyCondition, HealthCheck, HealthFailureAction, ImageSource, ImageSpec,
+    Location, LogDriver, Name, NetworkMode, NetworkSpec, PullPolicy, ReclaimPolicy,
+    ServiceHardening, Spec, UpdatePolicy, VolumeSpec,
 };
 use serde_json::json;
 
@@ -103,6 +103,13 @@ impl Exporter<'_> {
                 format!("podman {version}'s Quadlet has no key for it, nor PodmanArgs="),
             );
         }
+    }
+
+    /// A podman flag with a key of its own in later releases: `KEY=VALUE`, else
+    /// `PodmanArgs=FLAG=VALUE`.
+    fn keyed_flag(&mut self, u: &mut Unit, key: &str, flag: &str, value: String, what: &str) {
+        let word = format!("{flag}={value}");
+        self.flag(u, Some((key, value)), word, what);
     }
 }
 
@@ -219,7 +226,8 @@ pub fn export(manifests: &[Manifest], version: PodmanVersion) -> Exported {
     Exported { files, report }
 }
 
-#[allow(clippy::too_many_lines)]
+/// A container as a `.container` file, section by section in the order they are written;
+/// what Quadlet cannot hold is kept in `X-PodctlSpec=`.
 fn container(
     e: &mut Exporter<'_>,
     m: &Manifest,
@@ -229,6 +237,50 @@ fn container(
     u: &mut Unit,
 ) {
     let mut carried = serde_json::Map::new();
+    unit_section(c, secrets, u);
+
+    // [Container]
+    container_image(e, c, images, u);
+    u.body.push(("ContainerName".into(), m.name.to_string()));
+    process(e, c, u);
+    networking(e, c, u);
+    storage(e, c, u);
+    if let Some(h) = &c.health_check {
+        health_check(e, h, u);
+    }
+    security(c, u);
+    logging(e, c, u);
+    for (k, v) in &c.labels {
+        u.body.push((
+            "Label".into(),
+            quote_word(&escape_specifiers(&format!("{k}={v}"))),
+        ));
+    }
+    update_and_monitoring(e, c, u, &mut carried);
+
+    // [Service]
+    restart_and_stop(e, c, u);
+    resources(e, &c.resources, u);
+    if let Some(h) = &c.security.systemd {
+        hardening(h, u);
+    }
+
+    install_section(e, c, u, &mut carried);
+    if !carried.is_empty() {
+        u.unit.push((
+            X_SPEC.into(),
+            serde_json::Value::Object(carried).to_string(),
+        ));
+    }
+}
+
+/// `[Unit]`: dependencies (with the wait for a healthy one), the start limit, and the
+/// secrets the container uses, for the import to declare again.
+fn unit_section(
+    c: &ContainerSpec,
+    secrets: &BTreeMap<&Name, &podctl_api::SecretSpec>,
+    u: &mut Unit,
+) {
     for d in &c.depends_on {
         u.unit
             .push(("Requires".into(), format!("{}.service", d.name)));
@@ -261,8 +313,16 @@ fn container(
                 .push((X_SECRET.into(), format!("{} {}", s.secret, json!(spec))));
         }
     }
+}
 
-    // [Container]
+/// `Image=`: a reference, or an Image object as its `.image` file where the release has
+/// them, else as the reference it pulls.
+fn container_image(
+    e: &mut Exporter<'_>,
+    c: &ContainerSpec,
+    images: &BTreeMap<&Name, &ImageSpec>,
+    u: &mut Unit,
+) {
     match &c.image {
         ImageSource::Reference(r) => u.body.push(("Image".into(), r.to_string())),
         ImageSource::Object(name) if references(e.version, UnitType::Image) => {
@@ -276,7 +336,10 @@ fn container(
             None => e.not_expressible("image", format!("Image `{name}` is not in the manifests")),
         },
     }
-    u.body.push(("ContainerName".into(), m.name.to_string()));
+}
+
+/// What runs and how: entrypoint, arguments, environment, user and working directory.
+fn process(e: &mut Exporter<'_>, c: &ContainerSpec, u: &mut Unit) {
     if !c.command.is_empty() {
         let json = serde_json::to_string(&c.command).unwrap_or_default();
         e.flag(
@@ -316,13 +379,13 @@ fn container(
         }
     }
     if let Some(w) = &c.working_dir {
-        e.flag(
-            u,
-            Some(("WorkingDir", w.to_string())),
-            format!("--workdir={w}"),
-            "workingDir",
-        );
+        e.keyed_flag(u, "WorkingDir", "--workdir", w.to_string(), "workingDir");
     }
+}
+
+/// Published ports and the network: a Network object as its `.network` file where the
+/// release has them, else by name.
+fn networking(e: &mut Exporter<'_>, c: &ContainerSpec, u: &mut Unit) {
     for p in &c.ports {
         u.body.push(("PublishPort".into(), p.to_string()));
     }
@@ -344,6 +407,11 @@ fn container(
             );
         }
     }
+}
+
+/// Volume mounts (a Volume object as its `.volume` file where the release has them, else
+/// by the name Quadlet gives its volume) and secrets.
+fn storage(e: &mut Exporter<'_>, c: &ContainerSpec, u: &mut Unit) {
     for v in &c.volumes {
         let ro = if v.read_only { ":ro" } else { "" };
         match (&v.volume, &v.host_path) {
@@ -374,54 +442,59 @@ fn container(
             (None, Some(env)) => format!("{},type=env,target={env}", s.secret),
             (None, None) => continue,
         };
-        e.flag(
+        e.keyed_flag(u, "Secret", "--secret", target, "secrets");
+    }
+}
+
+fn health_check(e: &mut Exporter<'_>, h: &HealthCheck, u: &mut Unit) {
+    let json = serde_json::to_string(&h.command).unwrap_or_default();
+    u.body.push(("HealthCmd".into(), escape_specifiers(&json)));
+    let interval = go_duration(h.interval);
+    e.keyed_flag(
+        u,
+        "HealthInterval",
+        "--health-interval",
+        interval,
+        "healthCheck.interval",
+    );
+    let timeout = go_duration(h.timeout);
+    e.keyed_flag(
+        u,
+        "HealthTimeout",
+        "--health-timeout",
+        timeout,
+        "healthCheck.timeout",
+    );
+    let retries = h.retries.to_string();
+    e.keyed_flag(
+        u,
+        "HealthRetries",
+        "--health-retries",
+        retries,
+        "healthCheck.retries",
+    );
+    let start = go_duration(h.start_period);
+    e.keyed_flag(
+        u,
+        "HealthStartPeriod",
+        "--health-start-period",
+        start,
+        "healthCheck.startPeriod",
+    );
+    if h.on_failure != HealthFailureAction::None {
+        let action = json!(h.on_failure).as_str().unwrap_or("none").to_string();
+        e.keyed_flag(
             u,
-            Some(("Secret", target.clone())),
-            format!("--secret={target}"),
-            "secrets",
+            "HealthOnFailure",
+            "--health-on-failure",
+            action,
+            "healthCheck.onFailure",
         );
     }
-    if let Some(h) = &c.health_check {
-        let json = serde_json::to_string(&h.command).unwrap_or_default();
-        u.body.push(("HealthCmd".into(), escape_specifiers(&json)));
-        let interval = go_duration(h.interval);
-        e.flag(
-            u,
-            Some(("HealthInterval", interval.clone())),
-            format!("--health-interval={interval}"),
-            "healthCheck.interval",
-        );
-        let timeout = go_duration(h.timeout);
-        e.flag(
-            u,
-            Some(("HealthTimeout", timeout.clone())),
-            format!("--health-timeout={timeout}"),
-            "healthCheck.timeout",
-        );
-        let retries = h.retries.to_string();
-        e.flag(
-            u,
-            Some(("HealthRetries", retries.clone())),
-            format!("--health-retries={retries}"),
-            "healthCheck.retries",
-        );
-        let start = go_duration(h.start_period);
-        e.flag(
-            u,
-            Some(("HealthStartPeriod", start.clone())),
-            format!("--health-start-period={start}"),
-            "healthCheck.startPeriod",
-        );
-        if h.on_failure != HealthFailureAction::None {
-            let action = json!(h.on_failure).as_str().unwrap_or("none").to_string();
-            e.flag(
-                u,
-                Some(("HealthOnFailure", action.clone())),
-                format!("--health-on-failure={action}"),
-                "healthCheck.onFailure",
-            );
-        }
-    }
+}
+
+/// The root file system, privileges and capabilities.
+fn security(c: &ContainerSpec, u: &mut Unit) {
     if c.security.read_only_root_filesystem {
         u.body.push(("ReadOnly".into(), "true".into()));
     }
@@ -434,24 +507,34 @@ fn container(
     for cap in &c.security.cap_add {
         u.body.push(("AddCapability".into(), cap.to_string()));
     }
+}
+
+/// The log driver (journald, podman's default, is written only where the release has the
+/// key) and the log tag.
+fn logging(e: &mut Exporter<'_>, c: &ContainerSpec, u: &mut Unit) {
     let driver = c.logging.driver.as_podman();
     if c.logging.driver != LogDriver::Journald || e.knows(UnitType::Container, "LogDriver") {
-        e.flag(
+        e.keyed_flag(
             u,
-            Some(("LogDriver", driver.into())),
-            format!("--log-driver={driver}"),
+            "LogDriver",
+            "--log-driver",
+            driver.into(),
             "logging.driver",
         );
     }
     if let Some(tag) = &c.logging.tag {
         e.flag(u, None, format!("--log-opt=tag={tag}"), "logging.tag");
     }
-    for (k, v) in &c.labels {
-        u.body.push((
-            "Label".into(),
-            quote_word(&escape_specifiers(&format!("{k}={v}"))),
-        ));
-    }
+}
+
+/// The update policy as podman's auto-update; podctl's rollout and monitoring settings
+/// have no Quadlet form and go to `carried`.
+fn update_and_monitoring(
+    e: &mut Exporter<'_>,
+    c: &ContainerSpec,
+    u: &mut Unit,
+    carried: &mut serde_json::Map<String, serde_json::Value>,
+) {
     match c.update.policy {
         UpdatePolicy::None => {}
         policy => {
@@ -484,8 +567,10 @@ fn container(
             "alert thresholds are podctl's own; kept in X-PodctlSpec=",
         );
     }
+}
 
-    // [Service]
+/// `[Service]` `Restart=` and `RestartSec=`, and the stop timeout (in whole seconds).
+fn restart_and_stop(e: &mut Exporter<'_>, c: &ContainerSpec, u: &mut Unit) {
     u.service
         .push(("Restart".into(), c.restart.policy.as_systemd().into()));
     if let Some(d) = c.restart.delay {
@@ -500,14 +585,19 @@ fn container(
                 format!("podman stops in whole seconds: {secs}s"),
             );
         }
-        e.flag(
+        e.keyed_flag(
             u,
-            Some(("StopTimeout", secs.to_string())),
-            format!("--stop-timeout={secs}"),
+            "StopTimeout",
+            "--stop-timeout",
+            secs.to_string(),
             "stopTimeout",
         );
     }
-    let r = &c.resources;
+}
+
+/// Resources: systemd's limits on the service, and podman's on the container where podctl
+/// sets both.
+fn resources(e: &mut Exporter<'_>, r: &podctl_api::Resources, u: &mut Unit) {
     if let Some(q) = r.cpu_quota {
         u.service
             .push(("CPUQuota".into(), escape_specifiers(&q.to_string())));
@@ -539,22 +629,32 @@ fn container(
         u.service.push(("TasksMax".into(), t.to_string()));
         e.flag(u, None, format!("--pids-limit={t}"), "resources.tasksMax");
     }
-    if let Some(h) = &c.security.systemd {
-        if let Some(p) = h.protect_system {
-            u.service
-                .push(("ProtectSystem".into(), p.as_systemd().into()));
-        }
-        if let Some(p) = h.protect_home {
-            u.service
-                .push(("ProtectHome".into(), p.as_systemd().into()));
-        }
-        for p in &h.read_write_paths {
-            u.service
-                .push(("ReadWritePaths".into(), quote_word(p.as_str())));
-        }
-    }
+}
 
-    // [Install]
+/// systemd's sandboxing of the service.
+fn hardening(h: &ServiceHardening, u: &mut Unit) {
+    if let Some(p) = h.protect_system {
+        u.service
+            .push(("ProtectSystem".into(), p.as_systemd().into()));
+    }
+    if let Some(p) = h.protect_home {
+        u.service
+            .push(("ProtectHome".into(), p.as_systemd().into()));
+    }
+    for p in &h.read_write_paths {
+        u.service
+            .push(("ReadWritePaths".into(), quote_word(p.as_str())));
+    }
+}
+
+/// `[Install]`: an enabled container starts with its targets; a disabled one has no
+/// section, and its targets go to `carried` unless they are the default.
+fn install_section(
+    e: &mut Exporter<'_>,
+    c: &ContainerSpec,
+    u: &mut Unit,
+    carried: &mut serde_json::Map<String, serde_json::Value>,
+) {
     if c.enabled {
         for t in &c.wanted_by {
             u.install.push(("WantedBy".into(), t.to_string()));
@@ -568,12 +668,6 @@ fn container(
     }
     if !c.enabled {
         carried.insert("enabled".into(), json!(false));
-    }
-    if !carried.is_empty() {
-        u.unit.push((
-            X_SPEC.into(),
-            serde_json::Value::Object(carried).to_string(),
-        ));
     }
 }
 

@@ -77,6 +77,15 @@ impl Importer {
         }
     }
 
+    /// The value as one of the words `word` knows, or an error that names the key.
+    fn known<T>(&mut self, e: &Entry, word: fn(&str) -> Option<T>) -> Option<T> {
+        let found = word(&e.value);
+        if found.is_none() {
+            self.error(&e.location, format!("unknown {} `{}`", e.key, e.value));
+        }
+        found
+    }
+
     fn duration(&mut self, e: &Entry) -> Option<Duration> {
         match crate::migrate::compose::values::duration(&e.value) {
             Ok(d) => Some(d),
@@ -117,115 +126,9 @@ pub fn import(files: &[UnitFile]) -> Imported {
         .collect();
     let mut secrets: BTreeMap<Name, (SecretSpec, Location)> = BTreeMap::new();
     for file in files {
-        let mut entries = Vec::new();
-        for (path, text) in std::iter::once((&file.path, &file.text))
-            .chain(file.dropins.iter().map(|(p, t)| (p, t)))
-        {
-            let (mut e, errors) = parse(path, text);
-            for err in errors {
-                im.error(&err.location, err.message);
-            }
-            entries.append(&mut e);
+        if let Some(m) = unit_file(&mut im, file, &containers, &mut secrets) {
+            manifests.push(m);
         }
-        let location = Location::new(file.path.clone(), podctl_api::Mark::new(1, 1));
-        let Some(unit_type) = file.unit_type else {
-            im.report.findings.push(Finding::not_mapped(
-                location,
-                format!("{}.{}", file.stem, file.extension),
-                format!("podctl has no counterpart of `.{}` files", file.extension),
-            ));
-            continue;
-        };
-        let Some(name) = to_name(&file.stem) else {
-            im.error(
-                &location,
-                format!(
-                    "`{}` has no letter or digit to make a podctl name of",
-                    file.stem
-                ),
-            );
-            continue;
-        };
-        if name.as_str() != file.stem {
-            im.report.findings.push(Finding::note(
-                location.clone(),
-                file.stem.clone(),
-                format!("named `{name}` (podctl names are lowercase DNS labels)"),
-            ));
-        }
-        let mut carried_spec = serde_json::Map::new();
-        let mut metadata = serde_json::Map::new();
-        let mut rest = Vec::new();
-        for e in entries {
-            match (e.section.as_str(), e.key.as_str()) {
-                ("Unit", k) if k == X_SPEC => {
-                    match serde_json::from_str::<serde_json::Value>(&e.value) {
-                        Ok(serde_json::Value::Object(map)) => carried_spec.extend(map),
-                        _ => im.error(&e.location, format!("{X_SPEC}= is not a JSON object")),
-                    }
-                }
-                ("Unit", k) if k == X_METADATA => {
-                    match serde_json::from_str::<serde_json::Value>(&e.value) {
-                        Ok(serde_json::Value::Object(map)) => metadata.extend(map),
-                        _ => im.error(&e.location, format!("{X_METADATA}= is not a JSON object")),
-                    }
-                }
-                ("Unit", k) if k == X_SECRET => {
-                    let parsed = e.value.split_once(' ').and_then(|(n, j)| {
-                        Some((to_name(n)?, serde_json::from_str::<SecretSpec>(j).ok()?))
-                    });
-                    match parsed {
-                        Some((n, spec)) => {
-                            secrets.entry(n).or_insert((spec, e.location.clone()));
-                        }
-                        None => {
-                            im.error(&e.location, format!("{X_SECRET}= is not `NAME {{source}}`"))
-                        }
-                    }
-                }
-                ("Unit", "Description" | "Documentation") => {
-                    im.note(&e, "documentation for people; podctl keeps none");
-                }
-                _ => rest.push(e),
-            }
-        }
-        let spec = match unit_type {
-            UnitType::Container => {
-                container(&mut im, &name, &rest, &containers).map(|c| Spec::Container(Box::new(c)))
-            }
-            UnitType::Volume => Some(Spec::Volume(volume(&mut im, &name, &rest))),
-            UnitType::Network => Some(Spec::Network(network(&mut im, &name, &rest))),
-            UnitType::Image => image(&mut im, &rest, &location).map(Spec::Image),
-        };
-        let Some(spec) = spec else { continue };
-        let spec = match overlay(spec, carried_spec) {
-            Ok(s) => s,
-            Err(why) => {
-                im.error(
-                    &location,
-                    format!(
-                        "{X_SPEC}= does not fit the {}: {why}",
-                        unit_type.extension()
-                    ),
-                );
-                continue;
-            }
-        };
-        let mut m = Manifest::new(name, spec, Some(location.clone()));
-        let meta: Result<MetadataCarrier, _> =
-            serde_json::from_value(serde_json::Value::Object(metadata));
-        match meta {
-            Ok(meta) => {
-                m.labels = meta.labels;
-                m.annotations = meta.annotations;
-                m.hosts = meta.hosts;
-            }
-            Err(why) => im.error(
-                &location,
-                format!("{X_METADATA}= is not podctl metadata: {why}"),
-            ),
-        }
-        manifests.push(m);
     }
     for (name, (spec, location)) in secrets {
         manifests.push(Manifest::new(name, Spec::Secret(spec), Some(location)));
@@ -234,6 +137,179 @@ pub fn import(files: &[UnitFile]) -> Imported {
     Imported {
         manifests,
         report: im.report,
+    }
+}
+
+/// One file (with its drop-ins) as a manifest; `None` when it has no podctl counterpart,
+/// or an error.
+fn unit_file(
+    im: &mut Importer,
+    file: &UnitFile,
+    containers: &BTreeSet<String>,
+    secrets: &mut BTreeMap<Name, (SecretSpec, Location)>,
+) -> Option<Manifest> {
+    let entries = unit_entries(im, file);
+    let location = Location::new(file.path.clone(), podctl_api::Mark::new(1, 1));
+    let (unit_type, name) = unit_name(im, file, &location)?;
+    let carried = carried(im, entries, secrets);
+    let rest = &carried.rest;
+    let spec = match unit_type {
+        UnitType::Container => {
+            container(im, &name, rest, containers).map(|c| Spec::Container(Box::new(c)))
+        }
+        UnitType::Volume => Some(Spec::Volume(volume(im, &name, rest))),
+        UnitType::Network => Some(Spec::Network(network(im, &name, rest))),
+        UnitType::Image => image(im, rest, &location).map(Spec::Image),
+    }?;
+    let spec = match overlay(spec, carried.spec) {
+        Ok(s) => s,
+        Err(why) => {
+            im.error(
+                &location,
+                format!(
+                    "{X_SPEC}= does not fit the {}: {why}",
+                    unit_type.extension()
+                ),
+            );
+            return None;
+        }
+    };
+    let mut m = Manifest::new(name, spec, Some(location.clone()));
+    metadata(im, &mut m, carried.metadata, &location);
+    Some(m)
+}
+
+/// The entries of the file, then of its drop-ins, in the order systemd reads them.
+fn unit_entries(im: &mut Importer, file: &UnitFile) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for (path, text) in
+        std::iter::once((&file.path, &file.text)).chain(file.dropins.iter().map(|(p, t)| (p, t)))
+    {
+        let (mut e, errors) = parse(path, text);
+        for err in errors {
+            im.error(&err.location, err.message);
+        }
+        entries.append(&mut e);
+    }
+    entries
+}
+
+/// The file's type and the podctl name of its object, or why it has none.
+fn unit_name(im: &mut Importer, file: &UnitFile, location: &Location) -> Option<(UnitType, Name)> {
+    let Some(unit_type) = file.unit_type else {
+        im.report.findings.push(Finding::not_mapped(
+            location.clone(),
+            format!("{}.{}", file.stem, file.extension),
+            format!("podctl has no counterpart of `.{}` files", file.extension),
+        ));
+        return None;
+    };
+    let Some(name) = to_name(&file.stem) else {
+        im.error(
+            location,
+            format!(
+                "`{}` has no letter or digit to make a podctl name of",
+                file.stem
+            ),
+        );
+        return None;
+    };
+    if name.as_str() != file.stem {
+        im.report.findings.push(Finding::note(
+            location.clone(),
+            file.stem.clone(),
+            format!("named `{name}` (podctl names are lowercase DNS labels)"),
+        ));
+    }
+    Some((unit_type, name))
+}
+
+/// What podctl's export kept in `[Unit]` (`X-Podctl…=` keys), and the entries left for
+/// the unit type's own mapping.
+struct Carried {
+    spec: serde_json::Map<String, serde_json::Value>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    rest: Vec<Entry>,
+}
+
+/// Takes the `X-Podctl…=` keys (and the documentation, which podctl keeps none of) out of
+/// the entries; a secret is declared once, by the first file that carries it.
+fn carried(
+    im: &mut Importer,
+    entries: Vec<Entry>,
+    secrets: &mut BTreeMap<Name, (SecretSpec, Location)>,
+) -> Carried {
+    let mut carried = Carried {
+        spec: serde_json::Map::new(),
+        metadata: serde_json::Map::new(),
+        rest: Vec::new(),
+    };
+    for e in entries {
+        match (e.section.as_str(), e.key.as_str()) {
+            ("Unit", k) if k == X_SPEC => json_object(im, &e, X_SPEC, &mut carried.spec),
+            ("Unit", k) if k == X_METADATA => {
+                json_object(im, &e, X_METADATA, &mut carried.metadata)
+            }
+            ("Unit", k) if k == X_SECRET => carried_secret(im, &e, secrets),
+            ("Unit", "Description" | "Documentation") => {
+                im.note(&e, "documentation for people; podctl keeps none");
+            }
+            _ => carried.rest.push(e),
+        }
+    }
+    carried
+}
+
+/// `KEY={...}`: the fields of the object are added to `into`.
+fn json_object(
+    im: &mut Importer,
+    e: &Entry,
+    key: &str,
+    into: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    match serde_json::from_str::<serde_json::Value>(&e.value) {
+        Ok(serde_json::Value::Object(map)) => into.extend(map),
+        _ => im.error(&e.location, format!("{key}= is not a JSON object")),
+    }
+}
+
+/// `X-PodctlSecret=NAME {source}`.
+fn carried_secret(
+    im: &mut Importer,
+    e: &Entry,
+    secrets: &mut BTreeMap<Name, (SecretSpec, Location)>,
+) {
+    let parsed = e
+        .value
+        .split_once(' ')
+        .and_then(|(n, j)| Some((to_name(n)?, serde_json::from_str::<SecretSpec>(j).ok()?)));
+    match parsed {
+        Some((n, spec)) => {
+            secrets.entry(n).or_insert((spec, e.location.clone()));
+        }
+        None => im.error(&e.location, format!("{X_SECRET}= is not `NAME {{source}}`")),
+    }
+}
+
+/// The labels, annotations and hosts an `X-PodctlMetadata=` carried.
+fn metadata(
+    im: &mut Importer,
+    m: &mut Manifest,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    location: &Location,
+) {
+    let meta: Result<MetadataCarrier, _> =
+        serde_json::from_value(serde_json::Value::Object(metadata));
+    match meta {
+        Ok(meta) => {
+            m.labels = meta.labels;
+            m.annotations = meta.annotations;
+            m.hosts = meta.hosts;
+        }
+        Err(why) => im.error(
+            location,
+            format!("{X_METADATA}= is not podctl metadata: {why}"),
+        ),
     }
 }
 
@@ -304,13 +380,12 @@ fn podman_args(words: &[String]) -> Vec<(String, Option<String>)> {
     out
 }
 
-#[allow(clippy::too_many_lines)]
-fn container(
+/// The image of a `.container` file: its last `Image=`, a `.image` beside it or a reference.
+fn container_image<'e>(
     im: &mut Importer,
     name: &Name,
-    entries: &[Entry],
-    containers: &BTreeSet<String>,
-) -> Option<podctl_api::ContainerSpec> {
+    entries: &'e [Entry],
+) -> Option<(&'e Entry, ImageSource)> {
     let image_entry = entries
         .iter()
         .rev()
@@ -336,429 +411,583 @@ fn container(
     } else {
         ImageSource::Reference(im.parse::<ImageReference>(image_entry, &image_entry.value)?)
     };
+    Some((image_entry, image))
+}
+
+fn container(
+    im: &mut Importer,
+    name: &Name,
+    entries: &[Entry],
+    containers: &BTreeSet<String>,
+) -> Option<podctl_api::ContainerSpec> {
+    let (image_entry, image) = container_image(im, name, entries)?;
     let mut c = container_spec(image);
     // Quadlet (systemd) restarts nothing unless told.
     c.restart.policy = RestartPolicy::No;
-    let mut requires: Vec<(String, &Entry)> = Vec::new();
-    let mut after: Vec<(String, &Entry)> = Vec::new();
-    let mut healthy: BTreeSet<String> = BTreeSet::new();
-    let mut user: Option<String> = None;
-    let mut group: Option<String> = None;
-    let mut install = false;
-    let mut wanted_by = Vec::new();
-    let mut memory_flag: Option<(String, &Entry)> = None;
-    let mut pids_flag: Option<(String, &Entry)> = None;
+    let mut import = ContainerImport {
+        im,
+        name,
+        c,
+        requires: Vec::new(),
+        after: Vec::new(),
+        healthy: BTreeSet::new(),
+        user: None,
+        group: None,
+        install: false,
+        wanted_by: Vec::new(),
+        memory_flag: None,
+        pids_flag: None,
+    };
     for e in entries {
+        import.entry(e);
+    }
+    Some(import.finish(image_entry, containers))
+}
+
+/// The health check timings, set alike from `Health*=` keys and from podman's flags.
+#[derive(Clone, Copy)]
+enum HealthTiming {
+    Interval,
+    Timeout,
+    StartPeriod,
+}
+
+/// A `.container` file read key by key, in order (a later key wins over an earlier one),
+/// with what can only be settled once every key is seen: dependencies, user and group,
+/// and the podman flags that `MemoryMax=` and `TasksMax=` win over.
+struct ContainerImport<'i, 'e> {
+    im: &'i mut Importer,
+    name: &'e Name,
+    c: podctl_api::ContainerSpec,
+    requires: Vec<(String, &'e Entry)>,
+    after: Vec<(String, &'e Entry)>,
+    /// The containers an `ExecStartPre=` waits to be healthy.
+    healthy: BTreeSet<String>,
+    user: Option<String>,
+    group: Option<String>,
+    install: bool,
+    wanted_by: Vec<UnitName>,
+    memory_flag: Option<(String, &'e Entry)>,
+    pids_flag: Option<(String, &'e Entry)>,
+}
+
+impl<'e> ContainerImport<'_, 'e> {
+    fn entry(&mut self, e: &'e Entry) {
+        match e.section.as_str() {
+            "Unit" => self.unit_key(e),
+            "Container" => self.container_key(e),
+            "Service" => self.service_key(e),
+            "Install" => self.install_key(e),
+            _ => self.no_field(e),
+        }
+    }
+
+    fn no_field(&mut self, e: &Entry) {
+        self.im.not_mapped(
+            e,
+            format!("podctl has no field for `{}=` in [{}]", e.key, e.section),
+        );
+    }
+
+    /// `[Unit]`: ordering and the start limit.
+    fn unit_key(&mut self, e: &'e Entry) {
         let v = e.value.as_str();
-        match (e.section.as_str(), e.key.as_str()) {
-            ("Unit", "Requires") => {
-                requires.extend(v.split_whitespace().map(|u| (u.to_string(), e)))
-            }
-            ("Unit", "After") => after.extend(v.split_whitespace().map(|u| (u.to_string(), e))),
-            ("Unit", "StartLimitBurst") => match v.parse::<u32>() {
-                Ok(n) if n >= 1 => c.restart.burst = Some(n),
-                _ => im.error(
+        match e.key.as_str() {
+            "Requires" => self
+                .requires
+                .extend(v.split_whitespace().map(|u| (u.to_string(), e))),
+            "After" => self
+                .after
+                .extend(v.split_whitespace().map(|u| (u.to_string(), e))),
+            "StartLimitBurst" => match v.parse::<u32>() {
+                Ok(n) if n >= 1 => self.c.restart.burst = Some(n),
+                _ => self.im.error(
                     &e.location,
                     "StartLimitBurst= must be a whole number of at least 1",
                 ),
             },
-            ("Unit", "StartLimitIntervalSec") => c.restart.interval = im.duration(e),
-            ("Container", "Image") => {}
-            ("Container", "ContainerName") => {
-                if v != name.as_str() {
-                    im.not_mapped(
-                        e,
-                        format!("podctl names the container after the file: `{name}`"),
-                    );
+            "StartLimitIntervalSec" => self.c.restart.interval = self.im.duration(e),
+            _ => self.no_field(e),
+        }
+    }
+
+    /// `[Container]`: one arm a key; the keys with more to them have a method each.
+    fn container_key(&mut self, e: &'e Entry) {
+        let v = e.value.as_str();
+        match e.key.as_str() {
+            // Read before the others, by `container_image`.
+            "Image" => {}
+            "ContainerName" => self.container_name(e),
+            "Exec" => self.exec(e),
+            "Entrypoint" => self.c.command = entrypoint(self.im, e, &unescape_specifiers(v)),
+            "Environment" => self.environment(e),
+            "EnvironmentFile" => {
+                if let Some(p) = self.im.parse::<AbsPath>(e, v) {
+                    self.c.env_files.push(p);
                 }
             }
-            ("Container", "Exec") => match split_words(v) {
-                Ok(words) => c.args = words.iter().map(|w| unescape_specifiers(w)).collect(),
-                Err(why) => im.error(&e.location, why),
-            },
-            ("Container", "Entrypoint") => c.command = entrypoint(im, e, &unescape_specifiers(v)),
-            ("Container", "Environment") => match split_words(v) {
-                Ok(words) => {
-                    for w in words {
-                        let w = unescape_specifiers(&w);
-                        match w.split_once('=') {
-                            Some((k, val)) => {
-                                if let Some(k) = im.parse::<EnvName>(e, k) {
-                                    c.env.insert(k, val.to_string());
-                                }
-                            }
-                            None => im.not_mapped(e, format!("`{w}` without a value takes it from the host; podctl needs the value")),
-                        }
+            "User" => self.user = Some(v.to_string()),
+            "Group" => self.group = Some(v.to_string()),
+            "WorkingDir" => self.c.working_dir = self.im.parse(e, v),
+            "PublishPort" => {
+                if let Some(p) = self.im.parse::<PortMapping>(e, v) {
+                    self.c.ports.push(p);
+                }
+            }
+            "Network" => self.network(e),
+            "Volume" => volume_mount(self.im, e, &mut self.c.volumes),
+            "Secret" => secret_use(self.im, e, &mut self.c.secrets),
+            "HealthCmd" => self.health_cmd(e),
+            "HealthInterval" => self.health_timing(e, HealthTiming::Interval),
+            "HealthTimeout" => self.health_timing(e, HealthTiming::Timeout),
+            "HealthStartPeriod" => self.health_timing(e, HealthTiming::StartPeriod),
+            "HealthRetries" => self.health_retries(e, v, "HealthRetries="),
+            "HealthOnFailure" => self.health_on_failure(e, v, "HealthOnFailure"),
+            "ReadOnly" => {
+                self.c.security.read_only_root_filesystem = self.im.bool_of(e).unwrap_or(false)
+            }
+            "NoNewPrivileges" => {
+                self.c.security.no_new_privileges = self.im.bool_of(e).unwrap_or(false)
+            }
+            "DropCapability" | "AddCapability" => self.capabilities(e),
+            "LogDriver" => self.log_driver(e, v),
+            "Label" => self.labels(e),
+            "AutoUpdate" => {
+                if let Some(p) = self.im.known(e, update_policy) {
+                    self.c.update.policy = p;
+                }
+            }
+            "PidsLimit" => self.pids_flag = Some((v.to_string(), e)),
+            "StopTimeout" => self.stop_timeout(e, v, "StopTimeout="),
+            "PodmanArgs" => self.podman_args(e),
+            _ => self.no_field(e),
+        }
+    }
+
+    fn container_name(&mut self, e: &Entry) {
+        if e.value != self.name.as_str() {
+            let name = self.name;
+            self.im.not_mapped(
+                e,
+                format!("podctl names the container after the file: `{name}`"),
+            );
+        }
+    }
+
+    fn exec(&mut self, e: &Entry) {
+        match split_words(&e.value) {
+            Ok(words) => self.c.args = words.iter().map(|w| unescape_specifiers(w)).collect(),
+            Err(why) => self.im.error(&e.location, why),
+        }
+    }
+
+    /// `Environment=K=V ...`; a name alone would take its value from the host.
+    fn environment(&mut self, e: &Entry) {
+        let words = match split_words(&e.value) {
+            Ok(words) => words,
+            Err(why) => return self.im.error(&e.location, why),
+        };
+        for w in words {
+            let w = unescape_specifiers(&w);
+            match w.split_once('=') {
+                Some((k, val)) => {
+                    if let Some(k) = self.im.parse::<EnvName>(e, k) {
+                        self.c.env.insert(k, val.to_string());
                     }
                 }
-                Err(why) => im.error(&e.location, why),
-            },
-            ("Container", "EnvironmentFile") => {
-                if let Some(p) = im.parse::<AbsPath>(e, v) {
-                    c.env_files.push(p);
-                }
-            }
-            ("Container", "User") => user = Some(v.to_string()),
-            ("Container", "Group") => group = Some(v.to_string()),
-            ("Container", "WorkingDir") => c.working_dir = im.parse(e, v),
-            ("Container", "PublishPort") => {
-                if let Some(p) = im.parse::<PortMapping>(e, v) {
-                    c.ports.push(p);
-                }
-            }
-            ("Container", "Network") => {
-                c.network = match v {
-                    "host" => Some(NetworkMode::Host),
-                    "none" => Some(NetworkMode::None),
-                    other => match referenced(other, "network") {
-                        Some(n) => Some(NetworkMode::Network(n)),
-                        None => {
-                            im.not_mapped(e, "podctl connects to a Network declared beside it (`NAME.network`), `host` or `none`");
-                            None
-                        }
-                    },
-                };
-            }
-            ("Container", "Volume") => volume_mount(im, e, &mut c.volumes),
-            ("Container", "Secret") => secret_use(im, e, &mut c.secrets),
-            ("Container", "HealthCmd") => {
-                let text = unescape_specifiers(v);
-                let command = if text.starts_with('[') {
-                    serde_json::from_str::<Vec<String>>(&text).ok()
-                } else {
-                    Some(vec!["/bin/sh".to_string(), "-c".into(), text])
-                };
-                match command {
-                    Some(cmd) => health(&mut c).command = cmd,
-                    None => im.error(&e.location, "HealthCmd= is not a JSON list of words"),
-                }
-            }
-            ("Container", "HealthInterval") => {
-                if let Some(d) = im.duration(e) {
-                    health(&mut c).interval = d;
-                }
-            }
-            ("Container", "HealthTimeout") => {
-                if let Some(d) = im.duration(e) {
-                    health(&mut c).timeout = d;
-                }
-            }
-            ("Container", "HealthStartPeriod") => {
-                if let Some(d) = im.duration(e) {
-                    health(&mut c).start_period = d;
-                }
-            }
-            ("Container", "HealthRetries") => match v.parse::<u32>() {
-                Ok(n) if n >= 1 => health(&mut c).retries = n,
-                _ => im.error(
-                    &e.location,
-                    "HealthRetries= must be a whole number of at least 1",
-                ),
-            },
-            ("Container", "HealthOnFailure") => match on_failure(v) {
-                Some(a) => health(&mut c).on_failure = a,
-                None => im.error(&e.location, format!("unknown HealthOnFailure `{v}`")),
-            },
-            ("Container", "ReadOnly") => {
-                c.security.read_only_root_filesystem = im.bool_of(e).unwrap_or(false)
-            }
-            ("Container", "NoNewPrivileges") => {
-                c.security.no_new_privileges = im.bool_of(e).unwrap_or(false)
-            }
-            ("Container", "DropCapability" | "AddCapability") => {
-                for cap in v.split_whitespace() {
-                    if let Some(cap) = im.parse::<Capability>(e, cap) {
-                        if e.key == "DropCapability" {
-                            c.security.cap_drop.push(cap);
-                        } else {
-                            c.security.cap_add.push(cap);
-                        }
-                    }
-                }
-            }
-            ("Container", "LogDriver") => match v {
-                "journald" => c.logging.driver = LogDriver::Journald,
-                "k8s-file" => c.logging.driver = LogDriver::K8sFile,
-                "none" => c.logging.driver = LogDriver::None,
-                other => im.not_mapped(
+                None => self.im.not_mapped(
                     e,
-                    format!("podctl logs to journald, k8s-file or none, not `{other}`"),
+                    format!("`{w}` without a value takes it from the host; podctl needs the value"),
                 ),
-            },
-            ("Container", "Label") => match split_words(v) {
-                Ok(words) => {
-                    for w in words {
-                        let w = unescape_specifiers(&w);
-                        let (k, val) = w.split_once('=').unwrap_or((&w, ""));
-                        if k == "io.containers.autoupdate" {
-                            c.update.policy = update_policy(val).unwrap_or_default();
-                        } else if k.starts_with(podctl_api::RESERVED_LABEL_PREFIX)
-                            || k.starts_with(podctl_api::PODMAN_LABEL_PREFIX)
-                        {
-                            im.not_mapped(e, format!("the label `{k}` is reserved in podctl"));
-                        } else {
-                            c.labels.insert(k.to_string(), val.to_string());
-                        }
-                    }
+            }
+        }
+    }
+
+    fn network(&mut self, e: &Entry) {
+        self.c.network = match e.value.as_str() {
+            "host" => Some(NetworkMode::Host),
+            "none" => Some(NetworkMode::None),
+            other => match referenced(other, "network") {
+                Some(n) => Some(NetworkMode::Network(n)),
+                None => {
+                    self.im.not_mapped(e, "podctl connects to a Network declared beside it (`NAME.network`), `host` or `none`");
+                    None
                 }
-                Err(why) => im.error(&e.location, why),
             },
-            ("Container", "AutoUpdate") => match update_policy(v) {
-                Some(p) => c.update.policy = p,
-                None => im.error(&e.location, format!("unknown AutoUpdate `{v}`")),
-            },
-            ("Container", "PidsLimit") => pids_flag = Some((v.to_string(), e)),
-            ("Container", "StopTimeout") => match v.parse::<u64>() {
-                Ok(s) => c.stop_timeout = Some(Duration::from_millis(s * 1000)),
-                Err(_) => im.error(&e.location, "StopTimeout= is a whole number of seconds"),
-            },
-            ("Container", "PodmanArgs") => {
-                match split_words(v) {
-                    Ok(words) => {
-                        let words: Vec<String> =
-                            words.iter().map(|w| unescape_specifiers(w)).collect();
-                        for (flag, value) in podman_args(&words) {
-                            let val = value.clone().unwrap_or_default();
-                            match flag.as_str() {
-                            "--entrypoint" => c.command = entrypoint(im, e, &val),
-                            "--workdir" | "-w" => c.working_dir = im.parse(e, &val),
-                            "--stop-timeout" => match val.parse::<u64>() {
-                                Ok(s) => c.stop_timeout = Some(Duration::from_millis(s * 1000)),
-                                Err(_) => im.error(
-                                    &e.location,
-                                    "--stop-timeout is a whole number of seconds",
-                                ),
-                            },
-                            "--cpuset-cpus" => c.resources.cpuset = im.parse::<CpuSet>(e, &val),
-                            "--memory" | "-m" => memory_flag = Some((val, e)),
-                            "--memory-reservation" => {
-                                c.resources.memory_reservation = im.parse::<ByteSize>(e, &val)
-                            }
-                            "--pids-limit" => pids_flag = Some((val, e)),
-                            "--log-opt" if val.starts_with("tag=") => {
-                                c.logging.tag = Some(val["tag=".len()..].to_string());
-                            }
-                            "--log-driver" => match val.as_str() {
-                                "journald" => c.logging.driver = LogDriver::Journald,
-                                "k8s-file" => c.logging.driver = LogDriver::K8sFile,
-                                "none" => c.logging.driver = LogDriver::None,
-                                other => im.not_mapped(e, format!("podctl logs to journald, k8s-file or none, not `{other}`")),
-                            },
-                            "--secret" => {
-                                let as_key = Entry { value: val.clone(), ..e.clone() };
-                                secret_use(im, &as_key, &mut c.secrets);
-                            }
-                            "--health-interval" | "--health-timeout" | "--health-start-period" => {
-                                let as_key = Entry { value: val.clone(), ..e.clone() };
-                                if let Some(d) = im.duration(&as_key) {
-                                    let h = health(&mut c);
-                                    match flag.as_str() {
-                                        "--health-interval" => h.interval = d,
-                                        "--health-timeout" => h.timeout = d,
-                                        _ => h.start_period = d,
-                                    }
-                                }
-                            }
-                            "--health-retries" => match val.parse::<u32>() {
-                                Ok(n) if n >= 1 => health(&mut c).retries = n,
-                                _ => im.error(&e.location, "--health-retries must be a whole number of at least 1"),
-                            },
-                            "--health-on-failure" => match on_failure(&val) {
-                                Some(a) => health(&mut c).on_failure = a,
-                                None => im.error(&e.location, format!("unknown --health-on-failure `{val}`")),
-                            },
-                            other => im.not_mapped(
-                                e,
-                                format!("the podman option `{other}` has no podctl field"),
-                            ),
-                        }
-                        }
-                    }
-                    Err(why) => im.error(&e.location, why),
+        };
+    }
+
+    /// `HealthCmd=`: a JSON list of words, or a shell command.
+    fn health_cmd(&mut self, e: &Entry) {
+        let text = unescape_specifiers(&e.value);
+        let command = if text.starts_with('[') {
+            serde_json::from_str::<Vec<String>>(&text).ok()
+        } else {
+            Some(vec!["/bin/sh".to_string(), "-c".into(), text])
+        };
+        match command {
+            Some(cmd) => health(&mut self.c).command = cmd,
+            None => self
+                .im
+                .error(&e.location, "HealthCmd= is not a JSON list of words"),
+        }
+    }
+
+    /// A health check timing; the check is made only when the duration is valid.
+    fn health_timing(&mut self, e: &Entry, timing: HealthTiming) {
+        if let Some(d) = self.im.duration(e) {
+            let h = health(&mut self.c);
+            match timing {
+                HealthTiming::Interval => h.interval = d,
+                HealthTiming::Timeout => h.timeout = d,
+                HealthTiming::StartPeriod => h.start_period = d,
+            }
+        }
+    }
+
+    /// `HealthRetries=` or `--health-retries`, which `what` names in the error.
+    fn health_retries(&mut self, e: &Entry, value: &str, what: &str) {
+        match value.parse::<u32>() {
+            Ok(n) if n >= 1 => health(&mut self.c).retries = n,
+            _ => self.im.error(
+                &e.location,
+                format!("{what} must be a whole number of at least 1"),
+            ),
+        }
+    }
+
+    /// `HealthOnFailure=` or `--health-on-failure`, which `what` names in the error.
+    fn health_on_failure(&mut self, e: &Entry, value: &str, what: &str) {
+        match on_failure(value) {
+            Some(a) => health(&mut self.c).on_failure = a,
+            None => self
+                .im
+                .error(&e.location, format!("unknown {what} `{value}`")),
+        }
+    }
+
+    fn capabilities(&mut self, e: &Entry) {
+        for cap in e.value.split_whitespace() {
+            if let Some(cap) = self.im.parse::<Capability>(e, cap) {
+                if e.key == "DropCapability" {
+                    self.c.security.cap_drop.push(cap);
+                } else {
+                    self.c.security.cap_add.push(cap);
                 }
             }
-            ("Service", "Restart") => match v {
-                "always" => c.restart.policy = RestartPolicy::Always,
-                "on-failure" => c.restart.policy = RestartPolicy::OnFailure,
-                "no" => c.restart.policy = RestartPolicy::No,
-                other => im.not_mapped(
+        }
+    }
+
+    /// `LogDriver=` or `--log-driver`.
+    fn log_driver(&mut self, e: &Entry, value: &str) {
+        match value {
+            "journald" => self.c.logging.driver = LogDriver::Journald,
+            "k8s-file" => self.c.logging.driver = LogDriver::K8sFile,
+            "none" => self.c.logging.driver = LogDriver::None,
+            other => self.im.not_mapped(
+                e,
+                format!("podctl logs to journald, k8s-file or none, not `{other}`"),
+            ),
+        }
+    }
+
+    /// `Label=`: podman's auto-update label is the update policy; reserved prefixes are not
+    /// podctl labels.
+    fn labels(&mut self, e: &Entry) {
+        let words = match split_words(&e.value) {
+            Ok(words) => words,
+            Err(why) => return self.im.error(&e.location, why),
+        };
+        for w in words {
+            let w = unescape_specifiers(&w);
+            let (k, val) = w.split_once('=').unwrap_or((&w, ""));
+            if k == "io.containers.autoupdate" {
+                self.c.update.policy = update_policy(val).unwrap_or_default();
+            } else if k.starts_with(podctl_api::RESERVED_LABEL_PREFIX)
+                || k.starts_with(podctl_api::PODMAN_LABEL_PREFIX)
+            {
+                self.im
+                    .not_mapped(e, format!("the label `{k}` is reserved in podctl"));
+            } else {
+                self.c.labels.insert(k.to_string(), val.to_string());
+            }
+        }
+    }
+
+    /// `StopTimeout=` or `--stop-timeout`, which `what` names in the error.
+    fn stop_timeout(&mut self, e: &Entry, value: &str, what: &str) {
+        match value.parse::<u64>() {
+            Ok(s) => self.c.stop_timeout = Some(Duration::from_millis(s * 1000)),
+            Err(_) => self
+                .im
+                .error(&e.location, format!("{what} is a whole number of seconds")),
+        }
+    }
+
+    fn podman_args(&mut self, e: &'e Entry) {
+        let words = match split_words(&e.value) {
+            Ok(words) => words,
+            Err(why) => return self.im.error(&e.location, why),
+        };
+        let words: Vec<String> = words.iter().map(|w| unescape_specifiers(w)).collect();
+        for (flag, value) in podman_args(&words) {
+            self.podman_arg(e, &flag, value.unwrap_or_default());
+        }
+    }
+
+    /// One flag of `PodmanArgs=`: the flags with a podctl field map to it.
+    fn podman_arg(&mut self, e: &'e Entry, flag: &str, val: String) {
+        match flag {
+            "--entrypoint" => self.c.command = entrypoint(self.im, e, &val),
+            "--workdir" | "-w" => self.c.working_dir = self.im.parse(e, &val),
+            "--stop-timeout" => self.stop_timeout(e, &val, "--stop-timeout"),
+            "--cpuset-cpus" => self.c.resources.cpuset = self.im.parse::<CpuSet>(e, &val),
+            "--memory" | "-m" => self.memory_flag = Some((val, e)),
+            "--memory-reservation" => {
+                self.c.resources.memory_reservation = self.im.parse::<ByteSize>(e, &val)
+            }
+            "--pids-limit" => self.pids_flag = Some((val, e)),
+            "--log-opt" if val.starts_with("tag=") => {
+                self.c.logging.tag = Some(val["tag=".len()..].to_string());
+            }
+            "--log-driver" => self.log_driver(e, &val),
+            "--secret" => secret_use(self.im, &with_value(e, &val), &mut self.c.secrets),
+            "--health-interval" => self.health_timing(&with_value(e, &val), HealthTiming::Interval),
+            "--health-timeout" => self.health_timing(&with_value(e, &val), HealthTiming::Timeout),
+            "--health-start-period" => {
+                self.health_timing(&with_value(e, &val), HealthTiming::StartPeriod)
+            }
+            "--health-retries" => self.health_retries(e, &val, "--health-retries"),
+            "--health-on-failure" => self.health_on_failure(e, &val, "--health-on-failure"),
+            other => self.im.not_mapped(
+                e,
+                format!("the podman option `{other}` has no podctl field"),
+            ),
+        }
+    }
+
+    /// `[Service]`: restarts, resources and hardening, and the health wait podctl writes.
+    fn service_key(&mut self, e: &Entry) {
+        let v = e.value.as_str();
+        match e.key.as_str() {
+            "Restart" => match v {
+                "always" => self.c.restart.policy = RestartPolicy::Always,
+                "on-failure" => self.c.restart.policy = RestartPolicy::OnFailure,
+                "no" => self.c.restart.policy = RestartPolicy::No,
+                other => self.im.not_mapped(
                     e,
                     format!("podctl restarts always, on-failure or no, not `{other}`"),
                 ),
             },
-            ("Service", "RestartSec") => c.restart.delay = im.duration(e),
-            ("Service", "CPUQuota") => {
-                c.resources.cpu_quota = im.parse::<CpuQuota>(e, &unescape_specifiers(v))
+            "RestartSec" => self.c.restart.delay = self.im.duration(e),
+            "CPUQuota" => {
+                self.c.resources.cpu_quota = self.im.parse::<CpuQuota>(e, &unescape_specifiers(v))
             }
-            ("Service", "CPUWeight") => match v.parse::<u16>() {
-                Ok(w) => c.resources.cpu_weight = Some(w),
-                Err(_) => im.error(&e.location, "CPUWeight= must be a number from 1 to 10000"),
+            "CPUWeight" => match v.parse::<u16>() {
+                Ok(w) => self.c.resources.cpu_weight = Some(w),
+                Err(_) => self
+                    .im
+                    .error(&e.location, "CPUWeight= must be a number from 1 to 10000"),
             },
-            ("Service", "MemoryMax") => c.resources.memory_max = im.parse::<ByteSize>(e, v),
-            ("Service", "TasksMax") => match v.parse::<u32>() {
-                Ok(n) => c.resources.tasks_max = Some(n),
-                Err(_) => im.not_mapped(e, "podctl's tasksMax is a number"),
+            "MemoryMax" => self.c.resources.memory_max = self.im.parse::<ByteSize>(e, v),
+            "TasksMax" => match v.parse::<u32>() {
+                Ok(n) => self.c.resources.tasks_max = Some(n),
+                Err(_) => self.im.not_mapped(e, "podctl's tasksMax is a number"),
             },
-            ("Service", "ProtectSystem") => {
-                hardening(&mut c).protect_system = match v {
-                    "true" | "yes" => Some(ProtectSystem::Yes),
-                    "false" | "no" => Some(ProtectSystem::No),
-                    "full" => Some(ProtectSystem::Full),
-                    "strict" => Some(ProtectSystem::Strict),
-                    _ => {
-                        im.error(&e.location, format!("unknown ProtectSystem `{v}`"));
-                        None
-                    }
-                };
+            "ProtectSystem" => {
+                hardening(&mut self.c).protect_system = self.im.known(e, protect_system)
             }
-            ("Service", "ProtectHome") => {
-                hardening(&mut c).protect_home = match v {
-                    "true" | "yes" => Some(ProtectHome::Yes),
-                    "false" | "no" => Some(ProtectHome::No),
-                    "read-only" => Some(ProtectHome::ReadOnly),
-                    "tmpfs" => Some(ProtectHome::Tmpfs),
-                    _ => {
-                        im.error(&e.location, format!("unknown ProtectHome `{v}`"));
-                        None
-                    }
-                };
-            }
-            ("Service", "ReadWritePaths") => match split_words(v) {
-                Ok(words) => {
-                    for w in words {
-                        if let Some(p) = im.parse::<AbsPath>(e, &w) {
-                            hardening(&mut c).read_write_paths.push(p);
-                        }
-                    }
-                }
-                Err(why) => im.error(&e.location, why),
-            },
-            ("Service", "ExecStartPre") => {
-                let waited = split_words(v).ok().and_then(|w| match w.as_slice() {
-                    [sh, c, script] if sh == "/bin/sh" && c == "-c" => script
-                        .strip_prefix(HEALTH_WAIT_PREFIX)
-                        .and_then(|s| s.strip_suffix(HEALTH_WAIT_SUFFIX))
-                        .map(str::to_string),
-                    _ => None,
-                });
-                match waited {
-                    Some(dep) => {
-                        healthy.insert(dep);
-                    }
-                    None => {
-                        im.not_mapped(e, "podctl runs no commands of its own before a container")
-                    }
-                }
-            }
-            ("Install", "WantedBy") => {
-                install = true;
-                for t in v.split_whitespace() {
-                    if let Some(t) = im.parse::<UnitName>(e, t) {
-                        wanted_by.push(t);
-                    }
-                }
-            }
-            (section, key) => im.not_mapped(
-                e,
-                format!("podctl has no field for `{key}=` in [{section}]"),
-            ),
+            "ProtectHome" => hardening(&mut self.c).protect_home = self.im.known(e, protect_home),
+            "ReadWritePaths" => self.read_write_paths(e),
+            "ExecStartPre" => self.health_wait(e),
+            _ => self.no_field(e),
         }
     }
-    if let Some((val, e)) = memory_flag {
-        let same = c
-            .resources
-            .memory_max
-            .is_some_and(|m| m.bytes().to_string() == val);
+
+    fn read_write_paths(&mut self, e: &Entry) {
+        match split_words(&e.value) {
+            Ok(words) => {
+                for w in words {
+                    if let Some(p) = self.im.parse::<AbsPath>(e, &w) {
+                        hardening(&mut self.c).read_write_paths.push(p);
+                    }
+                }
+            }
+            Err(why) => self.im.error(&e.location, why),
+        }
+    }
+
+    /// `ExecStartPre=`: only the wait for a dependency's health that the export writes.
+    fn health_wait(&mut self, e: &Entry) {
+        let waited = split_words(&e.value).ok().and_then(|w| match w.as_slice() {
+            [sh, c, script] if sh == "/bin/sh" && c == "-c" => script
+                .strip_prefix(HEALTH_WAIT_PREFIX)
+                .and_then(|s| s.strip_suffix(HEALTH_WAIT_SUFFIX))
+                .map(str::to_string),
+            _ => None,
+        });
+        match waited {
+            Some(dep) => {
+                self.healthy.insert(dep);
+            }
+            None => self
+                .im
+                .not_mapped(e, "podctl runs no commands of its own before a container"),
+        }
+    }
+
+    /// `[Install]`: the targets that start the container.
+    fn install_key(&mut self, e: &Entry) {
+        match e.key.as_str() {
+            "WantedBy" => {
+                self.install = true;
+                for t in e.value.split_whitespace() {
+                    if let Some(t) = self.im.parse::<UnitName>(e, t) {
+                        self.wanted_by.push(t);
+                    }
+                }
+            }
+            _ => self.no_field(e),
+        }
+    }
+
+    /// The spec once every key is read: what depends on more than one key.
+    fn finish(
+        mut self,
+        image_entry: &Entry,
+        containers: &BTreeSet<String>,
+    ) -> podctl_api::ContainerSpec {
+        self.memory_flag();
+        self.pids_flag();
+        self.user_and_group(image_entry);
+        self.dependencies(containers);
+        for dep in std::mem::take(&mut self.healthy) {
+            self.im.report.findings.push(Finding::not_mapped(
+                image_entry.location.clone(),
+                "[Service] ExecStartPre",
+                format!("waits for `{dep}`'s health check, but does not require `{dep}.service`"),
+            ));
+        }
+        if self
+            .c
+            .health_check
+            .as_ref()
+            .is_some_and(|h| h.command.is_empty())
+        {
+            self.im.report.findings.push(Finding::not_mapped(
+                image_entry.location.clone(),
+                "[Container] Health*",
+                "health check settings without HealthCmd= (the image's own check) have no podctl form",
+            ));
+            self.c.health_check = None;
+        }
+        self.c.enabled = self.install;
+        if self.install {
+            self.c.wanted_by = self.wanted_by;
+        }
+        self.c
+    }
+
+    /// podman's `--memory`: podctl sets it from memoryMax, so `MemoryMax=` wins.
+    fn memory_flag(&mut self) {
+        let Some((val, e)) = self.memory_flag.take() else {
+            return;
+        };
+        let r = &mut self.c.resources;
+        let same = r.memory_max.is_some_and(|m| m.bytes().to_string() == val);
         if !same {
-            match im.parse::<ByteSize>(e, &val) {
-                Some(b) if c.resources.memory_max.is_none() => c.resources.memory_max = Some(b),
-                Some(_) => im.not_mapped(e, "podman's --memory differs from MemoryMax=; podctl sets both from memoryMax (MemoryMax= is kept)"),
+            match self.im.parse::<ByteSize>(e, &val) {
+                Some(b) if r.memory_max.is_none() => r.memory_max = Some(b),
+                Some(_) => self.im.not_mapped(e, "podman's --memory differs from MemoryMax=; podctl sets both from memoryMax (MemoryMax= is kept)"),
                 None => {}
             }
         }
     }
-    if let Some((val, e)) = pids_flag {
-        let same = c.resources.tasks_max.is_some_and(|t| t.to_string() == val);
+
+    /// podman's `--pids-limit`: podctl sets it from tasksMax, so `TasksMax=` wins.
+    fn pids_flag(&mut self) {
+        let Some((val, e)) = self.pids_flag.take() else {
+            return;
+        };
+        let r = &mut self.c.resources;
+        let same = r.tasks_max.is_some_and(|t| t.to_string() == val);
         if !same {
             match val.parse::<u32>() {
-                Ok(n) if c.resources.tasks_max.is_none() => c.resources.tasks_max = Some(n),
-                Ok(_) => im.not_mapped(e, "podman's --pids-limit differs from TasksMax=; podctl sets both from tasksMax (TasksMax= is kept)"),
-                Err(_) => im.error(&e.location, "--pids-limit must be a whole number"),
+                Ok(n) if r.tasks_max.is_none() => r.tasks_max = Some(n),
+                Ok(_) => self.im.not_mapped(e, "podman's --pids-limit differs from TasksMax=; podctl sets both from tasksMax (TasksMax= is kept)"),
+                Err(_) => self.im.error(&e.location, "--pids-limit must be a whole number"),
             }
         }
     }
-    c.user = match (user, group) {
-        (Some(u), Some(g)) => Some(format!("{u}:{g}")),
-        (Some(u), None) => Some(u),
-        (None, Some(g)) => {
-            im.report.findings.push(Finding::not_mapped(
-                image_entry.location.clone(),
-                "[Container] Group",
-                format!("podctl sets a group only with a user (`UID:GID`); group `{g}` is not set"),
-            ));
-            None
-        }
-        (None, None) => None,
-    };
-    // Requires= on a container beside it is a dependsOn; on any other unit, `requires`.
-    let required: BTreeSet<&str> = requires.iter().map(|(u, _)| u.as_str()).collect();
-    for (unit, e) in &requires {
-        let stem = unit
-            .strip_suffix(".service")
-            .or_else(|| unit.strip_suffix(".container"));
-        match stem {
-            Some(s) if containers.contains(s) => match to_name(s) {
-                Some(dep) => {
-                    let condition = if healthy.remove(s) {
-                        DependencyCondition::Healthy
-                    } else {
-                        DependencyCondition::Started
-                    };
-                    c.depends_on.push(Dependency {
-                        name: dep,
-                        condition,
-                    });
-                }
-                None => im.error(&e.location, format!("`{s}` is not a podctl name")),
-            },
-            _ => {
-                if let Some(u) = im.parse::<UnitName>(e, unit) {
-                    c.requires.push(u);
+
+    fn user_and_group(&mut self, image_entry: &Entry) {
+        self.c.user = match (self.user.take(), self.group.take()) {
+            (Some(u), Some(g)) => Some(format!("{u}:{g}")),
+            (Some(u), None) => Some(u),
+            (None, Some(g)) => {
+                self.im.report.findings.push(Finding::not_mapped(
+                    image_entry.location.clone(),
+                    "[Container] Group",
+                    format!(
+                        "podctl sets a group only with a user (`UID:GID`); group `{g}` is not set"
+                    ),
+                ));
+                None
+            }
+            (None, None) => None,
+        };
+    }
+
+    /// Requires= on a container beside it is a dependsOn; on any other unit, `requires`.
+    /// After= of a required unit is implied by the requirement.
+    fn dependencies(&mut self, containers: &BTreeSet<String>) {
+        let requires = std::mem::take(&mut self.requires);
+        let required: BTreeSet<&str> = requires.iter().map(|(u, _)| u.as_str()).collect();
+        for (unit, e) in &requires {
+            let stem = unit
+                .strip_suffix(".service")
+                .or_else(|| unit.strip_suffix(".container"));
+            match stem {
+                Some(s) if containers.contains(s) => match to_name(s) {
+                    Some(dep) => {
+                        let condition = if self.healthy.remove(s) {
+                            DependencyCondition::Healthy
+                        } else {
+                            DependencyCondition::Started
+                        };
+                        self.c.depends_on.push(Dependency {
+                            name: dep,
+                            condition,
+                        });
+                    }
+                    None => self
+                        .im
+                        .error(&e.location, format!("`{s}` is not a podctl name")),
+                },
+                _ => {
+                    if let Some(u) = self.im.parse::<UnitName>(e, unit) {
+                        self.c.requires.push(u);
+                    }
                 }
             }
         }
-    }
-    for (unit, e) in &after {
-        if required.contains(unit.as_str()) {
-            continue;
+        for (unit, e) in std::mem::take(&mut self.after) {
+            if required.contains(unit.as_str()) {
+                continue;
+            }
+            if let Some(u) = self.im.parse::<UnitName>(e, &unit) {
+                self.c.after.push(u);
+            }
         }
-        if let Some(u) = im.parse::<UnitName>(e, unit) {
-            c.after.push(u);
-        }
     }
-    for dep in healthy {
-        im.report.findings.push(Finding::not_mapped(
-            image_entry.location.clone(),
-            "[Service] ExecStartPre",
-            format!("waits for `{dep}`'s health check, but does not require `{dep}.service`"),
-        ));
+}
+
+/// The entry with another value: a podman flag's value, read as the key's would be.
+fn with_value(e: &Entry, value: &str) -> Entry {
+    Entry {
+        value: value.to_string(),
+        ..e.clone()
     }
-    if c.health_check
-        .as_ref()
-        .is_some_and(|h| h.command.is_empty())
-    {
-        im.report.findings.push(Finding::not_mapped(
-            image_entry.location.clone(),
-            "[Container] Health*",
-            "health check settings without HealthCmd= (the image's own check) have no podctl form",
-        ));
-        c.health_check = None;
-    }
-    c.enabled = install;
-    if install {
-        c.wanted_by = wanted_by;
-    }
-    Some(c)
 }
 
 fn entrypoint(im: &mut Importer, e: &Entry, value: &str) -> Vec<String> {
@@ -798,6 +1027,26 @@ fn on_failure(v: &str) -> Option<HealthFailureAction> {
         "kill" => HealthFailureAction::Kill,
         "restart" => HealthFailureAction::Restart,
         "stop" => HealthFailureAction::Stop,
+        _ => return None,
+    })
+}
+
+fn protect_system(v: &str) -> Option<ProtectSystem> {
+    Some(match v {
+        "true" | "yes" => ProtectSystem::Yes,
+        "false" | "no" => ProtectSystem::No,
+        "full" => ProtectSystem::Full,
+        "strict" => ProtectSystem::Strict,
+        _ => return None,
+    })
+}
+
+fn protect_home(v: &str) -> Option<ProtectHome> {
+    Some(match v {
+        "true" | "yes" => ProtectHome::Yes,
+        "false" | "no" => ProtectHome::No,
+        "read-only" => ProtectHome::ReadOnly,
+        "tmpfs" => ProtectHome::Tmpfs,
         _ => return None,
     })
 }
