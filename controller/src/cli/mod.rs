@@ -380,11 +380,14 @@ pub enum Command {
     Restore(backup::RestoreArgs),
     /// Fetch a Git repository and swap the manifests link to its commit, atomically
     #[command(
-        after_help = "Exit status: 0 swapped or up to date, 2 error (the link is left as it was).\n\n\
+        after_help = "Exit status: 0 swapped, up to date, or held by the fleet's rules, 2 error or etcd\n\
+        unreachable (the link is left as it was).\n\n\
         The commit's tree is written to STATE_DIR/sync/COMMIT and --dest (a symlink) is\n\
         swapped to it with one rename, so a running controller sees the old tree or the new\n\
         one. With --allowed-signers, a commit without an allowed SSH signature is refused.\n\
-        dist/podctl-sync.timer runs it every minute (see docs/gitops.md).\n\nExamples:\n  \
+        dist/podctl-sync.timer runs it every minute (see docs/gitops.md). With --fleet-etcd\n\
+        the commit is taken only after the lower waves ran it healthy for --fleet-soak and\n\
+        with a free slot of the host's group; otherwise `held: …` says why (docs/fleet.md).\n\nExamples:\n  \
         podctl sync --repo https://git.example/ops/fleet.git --branch main\n  \
         podctl sync --repo file:///srv/fleet.git --allowed-signers /etc/podctl/allowed_signers"
     )]
