@@ -20,7 +20,7 @@ use podctl_e2e::{TestHost, controller, wait_until};
 use serde_json::Value;
 
 const SOAK: &str = "3s";
-const LEASE_TTL: &str = "4s";
+const LEASE_TTL: &str = "6s";
 const WAVES: [u32; 3] = [0, 1, 1];
 
 /// The web container every host runs; `extra` goes under `spec`.
@@ -577,7 +577,7 @@ async fn scenario(fleet: &mut TestFleet) -> Result<()> {
         "{other} took the slot {:.1} s after {holder} was powered off",
         took.as_secs_f64()
     );
-    // The lease (4 s, renewed every 1.3 s) keeps the slot a while, then a sync run or two;
+    // The lease (6 s, renewed every 2 s) keeps the slot a while, then a sync run or two;
     // a dead holder must not block for longer.
     ensure!(
         took >= Duration::from_secs(2) && took < Duration::from_secs(15),

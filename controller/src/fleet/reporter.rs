@@ -49,24 +49,31 @@ pub trait HostView: Send + Sync {
 }
 
 /// Runs until `cancel`: connect, take a lease, report on every change, renew the lease a
-/// third of its time; on any etcd error start over after a growing pause.
+/// third of its time; on any etcd error start over: at once after a session that worked (a
+/// hiccup must not leave the host without a report for long: its lease is short), then
+/// after a growing pause while etcd stays away.
 pub async fn run(config: ReporterConfig, view: Arc<dyn HostView>, cancel: CancellationToken) {
     let mut tracker = Tracker::default();
-    let mut retry = Duration::from_secs(1);
+    let mut retry = Duration::ZERO;
     loop {
-        let result = session(&config, view.as_ref(), &mut tracker, &cancel).await;
+        let mut worked = false;
+        let result = session(&config, view.as_ref(), &mut tracker, &cancel, &mut worked).await;
         view.reported(false, None);
+        if worked {
+            retry = Duration::ZERO;
+        }
         match result {
             Ok(()) => return,
             Err(e) => {
-                warn!(host = %config.host.name, error = %chain(&e), retry_in = ?retry, "fleet: lost etcd; this host keeps its commit and keeps repairing");
+                let error = chain(&e);
+                warn!(host = %config.host.name, error = %error, retry_in = ?retry, "fleet: lost etcd ({error}); this host keeps its commit and keeps repairing");
             }
         }
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(retry) => {}
         }
-        retry = (retry * 2).min(MAX_RETRY);
+        retry = (retry * 2).clamp(Duration::from_secs(1), MAX_RETRY);
     }
 }
 
@@ -76,6 +83,7 @@ async fn session(
     view: &dyn HostView,
     tracker: &mut Tracker,
     cancel: &CancellationToken,
+    worked: &mut bool,
 ) -> Result<(), FleetError> {
     let etcd = Etcd::connect(&config.etcd).await?;
     let lease = etcd.grant(config.lease_ttl).await?;
@@ -97,6 +105,7 @@ async fn session(
                 let report = assess_host(config, view, tracker).await;
                 if written.as_ref() != Some(&report) {
                     etcd.put_report(&report, lease).await?;
+                    *worked = true;
                     if written.as_ref().is_none_or(|w| (w.state, &w.commit) != (report.state, &report.commit)) {
                         info!(host = %report.name, state = %report.state, commit = report.commit.as_deref().unwrap_or("-"), reason = report.reason.as_deref().unwrap_or(""), "fleet: host is {} on {}", report.state, report.commit.as_deref().map_or("no synced commit", super::gate::short));
                     }
