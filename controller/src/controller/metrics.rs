@@ -63,6 +63,31 @@ where
     metric
 }
 
+/// [`register`] with a unit (`_seconds` is appended to the name).
+fn register_with_unit<M>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    unit: &prometheus_client::registry::Unit,
+    metric: M,
+) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register_with_unit(name, help, unit.clone(), metric.clone());
+    metric
+}
+
+/// Registers a collector (series made at each scrape) and hands back the shared handle.
+fn collector<C>(registry: &mut Registry, collector: C) -> Arc<C>
+where
+    Arc<C>: prometheus_client::collector::Collector,
+{
+    let collector = Arc::new(collector);
+    registry.register_collector(Box::new(collector.clone()));
+    collector
+}
+
 impl Metrics {
     /// The metrics of a controller whose state directory is the default.
     pub fn new() -> Self {
@@ -74,33 +99,31 @@ impl Metrics {
     pub fn for_state_dir(state_dir: &std::path::Path) -> Self {
         let mut registry = Registry::with_prefix("podctl");
         let r = &mut registry;
-        let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
-        r.register_with_unit(
+        let seconds = prometheus_client::registry::Unit::Seconds;
+        let reconcile_duration = register_with_unit(
+            r,
             "reconcile_duration",
             "Duration of one reconcile pass (observe, plan, execute)",
-            prometheus_client::registry::Unit::Seconds,
-            reconcile_duration.clone(),
+            &seconds,
+            Histogram::new(exponential_buckets(0.005, 2.0, 14)),
         );
-        let revision_applied_time = Gauge::<f64, AtomicU64>::default();
-        r.register_with_unit(
+        let revision_applied_time = register_with_unit(
+            r,
             "revision_applied_timestamp",
             "Unix time at which the running revision was first applied",
-            prometheus_client::registry::Unit::Seconds,
-            revision_applied_time.clone(),
+            &seconds,
+            Gauge::<f64, AtomicU64>::default(),
         );
-        let update_last_check = Gauge::<f64, AtomicU64>::default();
-        r.register_with_unit(
+        let update_last_check = register_with_unit(
+            r,
             "update_last_check_timestamp",
             "Unix time of the last update check that found the newest image of every container with an update policy",
-            prometheus_client::registry::Unit::Seconds,
-            update_last_check.clone(),
+            &seconds,
+            Gauge::<f64, AtomicU64>::default(),
         );
-        let containers = Arc::new(ContainerMetrics::default());
-        r.register_collector(Box::new(containers.clone()));
-        let fleet = Arc::new(FleetMetrics::new(state_dir.to_owned()));
-        r.register_collector(Box::new(fleet.clone()));
-        let backups = Arc::new(BackupMetrics::new(crate::backup::record::dir(state_dir)));
-        r.register_collector(Box::new(backups.clone()));
+        let containers = collector(r, ContainerMetrics::default());
+        let fleet = collector(r, FleetMetrics::new(state_dir.to_owned()));
+        let backups = collector(r, BackupMetrics::new(crate::backup::record::dir(state_dir)));
         Self {
             containers,
             backups,
