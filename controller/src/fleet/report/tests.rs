@@ -80,6 +80,18 @@ fn assessed(
     assess(&o, 100.0).0
 }
 
+/// The state and reason of a host without containers and rollbacks, no pass running.
+fn assessed_with_reason(status: &ControllerStatus) -> (HostState, Option<String>) {
+    let o = Observation {
+        disk_commit: Some(C),
+        status,
+        containers: &[],
+        rolled_back: &[],
+        pass_running: false,
+    };
+    assess(&o, 0.0)
+}
+
 #[test]
 fn a_host_should_be_converged_only_when_every_object_is_applied_and_every_container_healthy() {
     let s = controller_status(C, &[ObjectPhase::UpToDate, ObjectPhase::Applied]);
@@ -105,14 +117,7 @@ fn trouble_in_an_object_should_fail_the_host_and_a_pending_one_is_progress() {
         ObjectPhase::BackingOff,
     ] {
         let s = controller_status(C, &[ObjectPhase::UpToDate, phase]);
-        let o = Observation {
-            disk_commit: Some(C),
-            status: &s,
-            containers: &[],
-            rolled_back: &[],
-            pass_running: false,
-        };
-        let (state, reason) = assess(&o, 0.0);
+        let (state, reason) = assessed_with_reason(&s);
         assert_eq!(state, HostState::Failed);
         assert_eq!(
             reason.as_deref(),
@@ -139,14 +144,7 @@ fn a_commit_not_loaded_yet_is_progress_and_an_invalid_one_is_invalid() {
             hint: None,
         }],
     });
-    let o = Observation {
-        disk_commit: Some(C),
-        status: &s,
-        containers: &[],
-        rolled_back: &[],
-        pass_running: false,
-    };
-    let (state, reason) = assess(&o, 0.0);
+    let (state, reason) = assessed_with_reason(&s);
     assert_eq!(state, HostState::Invalid);
     assert_eq!(
         reason.as_deref(),
