@@ -30,7 +30,8 @@ pub struct ControllerArgs {
     /// Seconds between full resyncs that repair drift even without events.
     #[arg(long, value_name = "SECONDS", env = "PODCTL_RESYNC", default_value_t = controller::DEFAULT_RESYNC.as_secs_f64())]
     pub resync: f64,
-    /// Milliseconds the manifest directory must be quiet before it is read.
+    /// Milliseconds the manifest directory must be quiet before it is read (2 s while a
+    /// file of it is still open for writing).
     #[arg(long, value_name = "MS", default_value_t = controller::DEFAULT_DEBOUNCE.as_millis() as u64)]
     pub debounce_ms: u64,
     #[command(flatten)]

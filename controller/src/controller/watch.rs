@@ -1,5 +1,12 @@
 //! Watches the manifest directory (inotify through `notify`) and says "changed" once the
-//! tree has been quiet for the debounce time, so a tree being written is not read half-way.
+//! tree has been quiet for the debounce time and no file of it is still being written, so a
+//! tree being written is not read half-way.
+//!
+//! "Being written": a file created or modified whose writer has not closed it yet
+//! (`IN_CLOSE_WRITE`). While one is, the quiet time is [`WRITING_QUIET`] instead: a slow
+//! writer (a copy over the network, a script that pauses) holds the load back, while the
+//! common atomic swaps (an editor's rename, `git checkout`, `podctl sync`'s link swap) are
+//! picked up after the short debounce alone.
 //!
 //! The directory may be a symlink that a sync tool swaps atomically (git-sync): the parent
 //! directory is watched for the swap, and the link's target is watched recursively and
@@ -8,10 +15,16 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+/// The quiet time while a file of the tree is open for writing: longer than any pause of a
+/// working writer, short enough that a writer that never closes (a crashed one) only
+/// delays the load.
+pub const WRITING_QUIET: Duration = Duration::from_secs(2);
 
 /// The running watcher; dropping it stops watching.
 pub struct ManifestWatch {
@@ -74,14 +87,23 @@ pub fn watch(
     let task = tokio::spawn(async move {
         let forward = async {
             let mut raw_rx = raw_rx;
+            let mut writing = Writing::default();
             while let Some(event) = raw_rx.recv().await {
                 match event {
+                    Ok(event) if is_close_write(&event) => {
+                        if !writing.closed(&event) {
+                            continue;
+                        }
+                    }
                     Ok(event) if !targets.is_relevant(&event) => continue,
-                    Ok(event) => tracing::trace!(?event, "manifest change"),
+                    Ok(event) => {
+                        tracing::trace!(?event, "manifest change");
+                        writing.changed(&event);
+                    }
                     Err(e) => tracing::warn!(error = %e, "manifest watch error; re-reading"),
                 }
                 targets.rewatch(&mut watcher);
-                if relevant_tx.send(()).is_err() {
+                if relevant_tx.send(writing.any()).is_err() {
                     break;
                 }
             }
@@ -89,6 +111,48 @@ pub fn watch(
         tokio::join!(forward, debounce(relevant_rx, quiet, tx));
     });
     Ok((ManifestWatch { task }, rx))
+}
+
+fn is_close_write(event: &notify::Event) -> bool {
+    matches!(
+        event.kind,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+    )
+}
+
+/// The files of the tree created or modified and not closed yet by their writer.
+#[derive(Default)]
+struct Writing(std::collections::BTreeSet<PathBuf>);
+
+impl Writing {
+    /// Takes note of a relevant change.
+    fn changed(&mut self, event: &notify::Event) {
+        match event.kind {
+            EventKind::Create(CreateKind::File) | EventKind::Modify(ModifyKind::Data(_)) => {
+                self.0.extend(event.paths.iter().cloned());
+            }
+            // Gone or renamed away: nothing more will be written under that name.
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) => {
+                for path in &event.paths {
+                    self.0.remove(path);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A writer closed `event`'s file; `true` if that was one being written.
+    fn closed(&mut self, event: &notify::Event) -> bool {
+        let mut any = false;
+        for path in &event.paths {
+            any |= self.0.remove(path);
+        }
+        any
+    }
+
+    fn any(&self) -> bool {
+        !self.0.is_empty()
+    }
 }
 
 /// The directory and the target currently watched recursively.
@@ -183,9 +247,10 @@ fn is_hidden(c: Component<'_>) -> bool {
 }
 
 /// Sends one `()` on `out` after each burst of items on `input` followed by `quiet` without
-/// any; ends when `input` closes or `out` is dropped.
+/// any, or [`WRITING_QUIET`] when the last item said a file is still being written (`true`);
+/// ends when `input` closes or `out` is dropped.
 pub async fn debounce(
-    mut input: mpsc::UnboundedReceiver<()>,
+    mut input: mpsc::UnboundedReceiver<bool>,
     quiet: Duration,
     out: mpsc::Sender<()>,
 ) {
@@ -193,7 +258,10 @@ pub async fn debounce(
     loop {
         tokio::select! {
             item = input.recv() => match item {
-                Some(()) => deadline = Some(Instant::now() + quiet),
+                Some(writing) => {
+                    let wait = if writing { quiet.max(WRITING_QUIET) } else { quiet };
+                    deadline = Some(Instant::now() + wait);
+                }
                 None => break,
             },
             () = sleep_until_opt(deadline) => {
@@ -224,7 +292,7 @@ mod tests {
         let (out_tx, mut out_rx) = mpsc::channel(1);
         tokio::spawn(debounce(in_rx, Duration::from_millis(200), out_tx));
         for _ in 0..5 {
-            in_tx.send(()).unwrap();
+            in_tx.send(false).unwrap();
             tokio::time::sleep(Duration::from_millis(150)).await;
             assert!(out_rx.try_recv().is_err(), "fired during the burst");
         }
@@ -232,6 +300,47 @@ mod tests {
         assert!(out_rx.try_recv().is_ok(), "fired after 200 ms of quiet");
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert!(out_rx.try_recv().is_err(), "fired only once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn debounce_should_wait_longer_while_a_file_is_being_written() {
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (out_tx, mut out_rx) = mpsc::channel(1);
+        tokio::spawn(debounce(in_rx, Duration::from_millis(50), out_tx));
+        in_tx.send(true).unwrap();
+        tokio::time::sleep(WRITING_QUIET - Duration::from_millis(10)).await;
+        assert!(out_rx.try_recv().is_err(), "fired while a file was open");
+        // The writer closes its file: the short quiet time again.
+        in_tx.send(false).unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(out_rx.try_recv().is_ok(), "fired 50 ms after the close");
+    }
+
+    /// A writer that pauses longer than the debounce mid-file: the tree is read only after
+    /// it closes the file.
+    #[tokio::test]
+    async fn watch_should_hold_a_file_being_written_until_its_writer_closes_it() {
+        use std::io::Write as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("manifests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (_w, mut rx) = watch(&dir, Duration::from_millis(20)).unwrap();
+        let mut file = std::fs::File::create(dir.join("x.yaml")).unwrap();
+        file.write_all(b"apiVersion: podctl.io/v1\n").unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), rx.recv())
+                .await
+                .is_err(),
+            "read while the file was still open for writing"
+        );
+        file.write_all(b"kind: Container\n").unwrap();
+        drop(file);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), rx.recv())
+                .await
+                .is_ok(),
+            "read soon after the close"
+        );
     }
 
     async fn wait(rx: &mut mpsc::Receiver<()>) -> bool {
