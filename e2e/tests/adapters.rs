@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use podctl::adapters::podman::{NetworkCreate, Podman};
+use podctl::adapters::podman::{ApiSocket, Health, NetworkCreate, Podman};
 use podctl::adapters::systemd::{
     ActiveState, JobOutcome, LoadState, Systemd, UnitFileState, UnitState,
 };
@@ -466,5 +466,116 @@ async fn podman_queries_should_parse_this_hosts_podman() -> Result<()> {
     );
     // Parsing every container there is (whatever other tests run) must not fail.
     podman.containers().await?;
+    Ok(())
+}
+
+/// podman's REST API (podman.socket of the test host, reached through the sandbox's root)
+/// lists what the CLI lists: the same containers with the same health, images, volumes,
+/// networks and secrets with their labels. Asked of the API directly, so a broken API
+/// cannot hide behind the adapter's fallback to the CLI.
+#[tokio::test]
+async fn podman_api_should_list_what_the_cli_lists() -> Result<()> {
+    let Some(host) = TestHost::require("podman_api_should_list_what_the_cli_lists").await else {
+        return Ok(());
+    };
+    let (cli, _script) = sandbox_podman(&host)?;
+    host.exec_ok(["systemctl", "start", "podman.socket"])
+        .await?;
+    let api = ApiSocket::new(host.host_path(podctl::adapters::podman::api::DEFAULT_SOCKET));
+    let name = host.unique_name("api");
+    let labels = managed_labels(&name);
+    cli.create_volume(&name, "", &BTreeMap::new(), &labels)
+        .await?;
+    cli.create_secret(&name, b"not-in-any-listing", &labels)
+        .await?;
+    cli.create_network(&NetworkCreate {
+        name: name.clone(),
+        internal: true,
+        labels: labels.clone(),
+        ..NetworkCreate::default()
+    })
+    .await?;
+    host.exec_ok([
+        "podman",
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        "io.podctl.managed=true",
+        "--health-cmd",
+        "/bin/true",
+        "--health-interval",
+        "1s",
+        "localhost/bb:v1",
+        "sleep",
+        "600",
+    ])
+    .await?;
+    let compared = compare_listings(&cli, &api, &name).await;
+    host.exec_ok(["podman", "rm", "-f", "-t", "0", &name])
+        .await?;
+    cli.remove_volume(&name).await?;
+    cli.remove_secret(&name).await?;
+    cli.remove_network(&name).await?;
+    compared
+}
+
+async fn compare_listings(cli: &Podman, api: &ApiSocket, name: &str) -> Result<()> {
+    let ours =
+        |cs: Vec<podctl::adapters::podman::Container>| cs.into_iter().find(|c| c.name() == name);
+    let healthy = podctl_e2e::wait_until(Duration::from_secs(30), "healthy", || async {
+        let c = ours(cli.containers().await?).context("container not listed")?;
+        Ok((c.health() == Some(Health::Healthy)).then_some(c))
+    })
+    .await?;
+    let by_api = ours(api.containers().await?).context("container not listed by the API")?;
+    ensure!(by_api.health() == Some(Health::Healthy), "{by_api:?}");
+    for (what, same) in [
+        ("id", healthy.id == by_api.id),
+        (
+            "image",
+            healthy.image == by_api.image && healthy.image_id == by_api.image_id,
+        ),
+        ("state", healthy.state == by_api.state),
+        ("labels", healthy.labels == by_api.labels),
+        ("networks", healthy.networks == by_api.networks),
+    ] {
+        ensure!(same, "{what} differs: CLI {healthy:?}, API {by_api:?}");
+    }
+    let ids = |images: Vec<podctl::adapters::podman::Image>| {
+        images
+            .into_iter()
+            .map(|i| i.id)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    ensure!(
+        ids(cli.images().await?) == ids(api.images().await?),
+        "image IDs differ"
+    );
+    let volume =
+        |vs: Vec<podctl::adapters::podman::Volume>| vs.into_iter().find(|v| v.name == name);
+    let by_api = volume(api.volumes().await?).context("volume not listed by the API")?;
+    ensure!(by_api.labels == managed_labels(name), "{by_api:?}");
+    ensure!(
+        volume(cli.volumes().await?).as_ref() == Some(&by_api),
+        "volume differs"
+    );
+    let network =
+        |ns: Vec<podctl::adapters::podman::Network>| ns.into_iter().find(|n| n.name == name);
+    let by_api = network(api.networks().await?).context("network not listed by the API")?;
+    ensure!(by_api.labels == managed_labels(name), "{by_api:?}");
+    ensure!(
+        network(cli.networks().await?).as_ref() == Some(&by_api),
+        "network differs"
+    );
+    let secret =
+        |ss: Vec<podctl::adapters::podman::Secret>| ss.into_iter().find(|s| s.name == name);
+    let by_api = secret(api.secrets().await?).context("secret not listed by the API")?;
+    ensure!(by_api.labels == managed_labels(name), "{by_api:?}");
+    ensure!(
+        secret(cli.secrets().await?).as_ref() == Some(&by_api),
+        "secret differs"
+    );
     Ok(())
 }

@@ -196,6 +196,13 @@ pub struct HostArgs {
         hide = true
     )]
     pub podman: PathBuf,
+    /// podman's REST API socket. `apply`, `diff`, `get` and the other one-shot commands read
+    /// the host through it when podman's API service already runs (`podman.service`); the
+    /// controller whenever the socket exists (its event stream keeps the service running).
+    /// `none`, or a podman program of one's own (`PODCTL_PODMAN`): always the podman CLI. A
+    /// query the API fails is asked of the CLI.
+    #[arg(long, value_name = "PATH", env = "PODCTL_PODMAN_SOCKET", default_value = podctl::adapters::podman::api::DEFAULT_SOCKET)]
+    pub podman_socket: PathBuf,
 }
 
 impl HostArgs {
@@ -206,6 +213,16 @@ impl HostArgs {
             concurrency: self.concurrency.unwrap_or(cpus).max(1),
             state_dir: self.state_dir.clone(),
             podman: self.podman.clone(),
+            // A podman program of one's own (a wrapper that runs podman elsewhere, or a
+            // broken one in a test) is what podctl must talk to: the local socket is not it.
+            podman_api: if self.podman_socket.as_os_str() == "none"
+                || self.podman_socket.as_os_str().is_empty()
+                || self.podman.as_os_str() != "podman"
+            {
+                podctl::reconcile::PodmanApi::Off
+            } else {
+                podctl::reconcile::PodmanApi::IfRunning(self.podman_socket.clone())
+            },
             unit_podman: podman_on_path(),
             pull_attempts: podctl::execute::PULL_ATTEMPTS,
             max_parallel_updates: podctl::execute::DEFAULT_MAX_PARALLEL_UPDATES,

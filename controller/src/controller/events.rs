@@ -3,7 +3,6 @@
 //! event stream of managed containers (`podman events`, restarted with backoff if it dies).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use zbus::zvariant::OwnedValue;
 
+use crate::adapters::podman::{Podman, api};
 use crate::adapters::systemd::{ActiveState, Systemd, SystemdEvent};
 
 /// Something happened on the host.
@@ -196,17 +196,13 @@ const EVENTS_HEALTHY_RUN: Duration = Duration::from_secs(60);
 /// (1 s doubling to 60 s) whenever it exits. Each end is sent as [`HostEvent::Lost`]; the
 /// loop defers the passes those ask for to the pass backoff, so a podman that fails at once
 /// costs one attempt per wait, never a busy loop.
-pub async fn podman_events(
-    program: PathBuf,
-    tx: mpsc::Sender<HostEvent>,
-    cancel: CancellationToken,
-) {
+pub async fn podman_events(podman: Podman, tx: mpsc::Sender<HostEvent>, cancel: CancellationToken) {
     let mut delay = EVENTS_RESTART_INITIAL;
     loop {
         let started = tokio::time::Instant::now();
         let ended = tokio::select! {
             () = cancel.cancelled() => return,
-            ended = run_podman_events(&program, &tx) => ended,
+            ended = run_podman_events(&podman, &tx) => ended,
         };
         match ended {
             Ok(()) => tracing::warn!("podman events ended; restarting it"),
@@ -226,7 +222,28 @@ pub async fn podman_events(
     }
 }
 
-async fn run_podman_events(
+/// The event stream of podman's API when the queries use it (the open stream is what keeps
+/// podman's API service running between passes), else `podman events`.
+async fn run_podman_events(podman: &Podman, tx: &mpsc::Sender<HostEvent>) -> anyhow::Result<()> {
+    let Some(api) = podman.api() else {
+        return Ok(cli_podman_events(podman.program(), tx).await?);
+    };
+    let endpoint = format!(
+        "events?stream=true&filters={}",
+        api::filters(&[("type", "container"), ("label", "io.podctl.managed=true")])
+    );
+    let mut lines = api.stream_lines(&endpoint).await?;
+    while let Some(line) = lines.next_line().await? {
+        if let Some(event) = parse_api_event(&line)
+            && tx.send(event).await.is_err()
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn cli_podman_events(
     program: &std::path::Path,
     tx: &mpsc::Sender<HostEvent>,
 ) -> std::io::Result<()> {
@@ -268,6 +285,17 @@ pub fn parse_podman_event(line: &str) -> Option<HostEvent> {
     Some(HostEvent::Container { name, status })
 }
 
+/// One line of the API's event stream (Docker's shape: `Action`, `Actor.Attributes.name`).
+pub fn parse_api_event(line: &str) -> Option<HostEvent> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let name = v.pointer("/Actor/Attributes/name")?.as_str()?.to_owned();
+    let action = v.get("Action").or_else(|| v.get("status"))?.as_str()?;
+    Some(HostEvent::Container {
+        name,
+        status: ContainerEvent::parse(action),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +323,19 @@ mod tests {
         assert_eq!(parse_podman_event("not json"), None);
     }
 
+    #[test]
+    fn parse_api_event_should_read_the_actor_name_and_action() {
+        let line = r#"{"status":"died","id":"dd78","from":"localhost/bb:v1","Type":"container","Action":"died","Actor":{"ID":"dd78","Attributes":{"containerExitCode":"137","io.podctl.managed":"true","name":"h1"}},"scope":"local","time":1796223011}"#;
+        assert_eq!(
+            parse_api_event(line),
+            Some(HostEvent::Container {
+                name: "h1".into(),
+                status: ContainerEvent::Died
+            })
+        );
+        assert_eq!(parse_api_event(r#"{"Action":"died"}"#), None);
+    }
+
     /// A podman that cannot even be started (no such program, no file descriptors left)
     /// fails at once: the restarts must still wait 1 s, 2 s, 4 s ... up to 60 s.
     #[tokio::test(start_paused = true)]
@@ -303,7 +344,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let start = tokio::time::Instant::now();
         let task = tokio::spawn(podman_events(
-            PathBuf::from("/nonexistent/podman"),
+            Podman::with_program("/nonexistent/podman"),
             tx,
             cancel.clone(),
         ));

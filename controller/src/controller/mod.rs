@@ -59,7 +59,7 @@ use update_timer::{UpdateTimer, random_fraction};
 
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9883";
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(60);
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(50);
 /// How long a stopping controller waits for the fleet reporter to revoke its lease.
 const REVOKE_GRACE: Duration = Duration::from_secs(3);
 
@@ -321,7 +321,7 @@ impl Streams {
             cancel.child_token(),
         ));
         tokio::spawn(events::podman_events(
-            host.podman.program().to_path_buf(),
+            host.podman.clone(),
             event_tx,
             cancel.child_token(),
         ));
@@ -373,6 +373,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     // registry that is down.
     let host_config = HostConfig {
         pull_attempts: 1,
+        // The event stream below holds podman's API service up for as long as this runs.
+        podman_api: config.host.podman_api.clone().always(),
         ..config.host.clone()
     };
     let mut host = Host::connect(host_config).await?;

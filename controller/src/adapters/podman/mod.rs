@@ -4,6 +4,7 @@
 //! argv and podman's stderr. Secret values only ever travel through podman's stdin, so they
 //! never show up in argv, logs or errors.
 
+pub mod api;
 pub mod health_log;
 mod types;
 
@@ -17,6 +18,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
+pub use api::{ApiError, ApiSocket};
 pub use types::{
     Container, ContainerState, Health, Image, Labels, Network, PodmanVersion, Secret, Subnet,
     VersionInfo, Volume,
@@ -105,10 +107,11 @@ pub struct NetworkCreate {
     pub labels: Labels,
 }
 
-/// The podman CLI.
+/// The podman CLI, and podman's API socket for the queries when it is in use.
 #[derive(Debug, Clone)]
 pub struct Podman {
     program: PathBuf,
+    api: Option<ApiSocket>,
 }
 
 impl Default for Podman {
@@ -130,7 +133,20 @@ impl Podman {
     pub fn with_program(program: impl Into<PathBuf>) -> Self {
         Self {
             program: program.into(),
+            api: None,
         }
+    }
+
+    /// The same podman, its list queries asked through `api` first (the CLI answers when
+    /// the API fails).
+    #[must_use]
+    pub fn with_api(self, api: Option<ApiSocket>) -> Self {
+        Self { api, ..self }
+    }
+
+    /// The API socket the queries use, if any.
+    pub fn api(&self) -> Option<&ApiSocket> {
+        self.api.as_ref()
     }
 
     pub fn program(&self) -> &Path {
@@ -232,27 +248,58 @@ impl Podman {
     /// Every container, podctl's or not (a foreign one with a managed name is a clash the
     /// caller must see).
     pub async fn containers(&self) -> Result<Vec<Container>> {
+        if let Some(api) = &self.api
+            && let Some(found) = api_answer("containers", api.containers().await)
+        {
+            return Ok(found);
+        }
         self.query(&["ps", "--all", "--format", "json"]).await
     }
 
     pub async fn volumes(&self) -> Result<Vec<Volume>> {
+        if let Some(api) = &self.api
+            && let Some(found) = api_answer("volumes", api.volumes().await)
+        {
+            return Ok(found);
+        }
         self.query(&["volume", "ls", "--format", "json"]).await
     }
 
     pub async fn networks(&self) -> Result<Vec<Network>> {
+        if let Some(api) = &self.api
+            && let Some(found) = api_answer("networks", api.networks().await)
+        {
+            return Ok(found);
+        }
         self.query(&["network", "ls", "--format", "json"]).await
     }
 
     /// Local images, one entry per image ID.
     pub async fn images(&self) -> Result<Vec<Image>> {
-        let images: Vec<Image> = self.query(&["images", "--format", "json"]).await?;
+        let from_api = match &self.api {
+            Some(api) => api_answer("images", api.images().await),
+            None => None,
+        };
+        let images = match from_api {
+            Some(found) => found,
+            None => self.query(&["images", "--format", "json"]).await?,
+        };
         Ok(dedup_images(images))
     }
 
-    /// Every secret's metadata (never its value): `secret ls` for the IDs, then one
-    /// `secret inspect` of all of them, since podman 4.3's `secret ls` has neither JSON output
-    /// nor labels.
+    /// Every secret's metadata (never its value).
     pub async fn secrets(&self) -> Result<Vec<Secret>> {
+        if let Some(api) = &self.api
+            && let Some(found) = api_answer("secrets", api.secrets().await)
+        {
+            return Ok(found);
+        }
+        self.cli_secrets().await
+    }
+
+    /// `secret ls` for the IDs, then one `secret inspect` of all of them, since podman 4.3's
+    /// `secret ls` has neither JSON output nor labels.
+    async fn cli_secrets(&self) -> Result<Vec<Secret>> {
         let ids = self
             .run(&strings(&["secret", "ls", "--format", "{{.ID}}"]), None)
             .await?;
@@ -511,6 +558,15 @@ fn parse_list<T: DeserializeOwned>(stdout: &str) -> Result<Vec<T>, serde_json::E
         return Ok(Vec::new());
     }
     serde_json::from_str(stdout)
+}
+
+/// The API's answer, or `None` (and a warning) if it failed: the caller asks the CLI then.
+fn api_answer<T>(what: &str, answer: Result<T, ApiError>) -> Option<T> {
+    answer
+        .inspect_err(|e| {
+            tracing::warn!(error = %e, "podman API query of {what} failed; asking the podman CLI");
+        })
+        .ok()
 }
 
 /// podman 4.3 lists an image once per name it has; keep one entry per ID, names merged.

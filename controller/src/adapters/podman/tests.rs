@@ -35,7 +35,6 @@ fn containers_should_parse_states_exit_codes_labels_and_health() {
     assert_eq!(exited.exit_code, 3);
     assert_eq!(exited.image, "127.0.0.1:5000/bb:v1");
     assert_eq!(exited.health(), None);
-    assert_eq!(exited.created, 1795921895);
 
     let healthy = by_name("fxhealth");
     assert!(healthy.is_running());
@@ -196,4 +195,18 @@ async fn missing_program_should_be_a_spawn_error_naming_it() {
         err.to_string().contains("/nonexistent/podman ps --all"),
         "{err}"
     );
+}
+
+/// The API's shape of a container (`GET /libpod/containers/json`): `Created` as RFC 3339
+/// text and the health word alone in `Status`.
+#[test]
+fn api_containers_should_parse_like_the_cli_ones() {
+    let json = r#"[{"Created":"2026-12-02T14:49:58.913130194Z","Id":"dd78","Image":"localhost/bb:v1","ImageID":"929c","Labels":{"io.podctl.managed":"true"},"Names":["h1"],"Networks":["podman"],"State":"running","Status":"healthy","ExitCode":0,"Exited":false},
+                   {"Created":"2026-12-02T14:49:58Z","Id":"ee11","Names":["plain"],"State":"exited","Status":"","ExitCode":3,"Exited":true}]"#;
+    let cs: Vec<Container> = parse_list(json).unwrap();
+    assert_eq!(cs[0].name(), "h1");
+    assert!(cs[0].is_running());
+    assert_eq!(cs[0].health(), Some(Health::Healthy));
+    assert_eq!(cs[1].health(), None);
+    assert_eq!(cs[1].exit_code, 3);
 }

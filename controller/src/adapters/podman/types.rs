@@ -69,7 +69,7 @@ pub struct Container {
     #[serde(rename = "State", default)]
     pub state: ContainerState,
     /// Human status, e.g. `Up 8 minutes ago (healthy)`; the only place podman 4.3's `ps`
-    /// shows health.
+    /// shows health. The API puts the bare health word here (`healthy`).
     #[serde(rename = "Status", default)]
     pub status: String,
     #[serde(rename = "Labels", default, deserialize_with = "nullable")]
@@ -77,9 +77,6 @@ pub struct Container {
     /// The networks it is attached to.
     #[serde(rename = "Networks", default, deserialize_with = "nullable")]
     pub networks: Vec<String>,
-    /// Unix seconds.
-    #[serde(rename = "Created", default)]
-    pub created: i64,
     #[serde(rename = "ExitCode", default)]
     pub exit_code: i32,
     #[serde(rename = "Exited", default)]
@@ -196,10 +193,13 @@ impl Container {
         self.state == ContainerState::Running
     }
 
-    /// Health as `ps` shows it in the status text; `None` without a health check.
+    /// Health as `ps` shows it in the status text, or as the API gives it (the word
+    /// alone); `None` without a health check.
     pub fn health(&self) -> Option<Health> {
         let status = self.status.trim_end();
-        if status.ends_with("(healthy)") {
+        if let Some(health) = Health::parse(status) {
+            Some(health)
+        } else if status.ends_with("(healthy)") {
             Some(Health::Healthy)
         } else if status.ends_with("(unhealthy)") {
             Some(Health::Unhealthy)
@@ -311,6 +311,12 @@ struct SecretSpec {
 struct SecretDriver {
     #[serde(rename = "Name", default)]
     name: String,
+}
+
+impl SecretInspect {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 impl From<SecretInspect> for Secret {
