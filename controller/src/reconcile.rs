@@ -218,10 +218,15 @@ impl Host {
                 .map(|(n, _)| n.clone()),
         );
         let names: Vec<String> = names.into_iter().collect();
+        // The images planning looks at: those the revision names and those podctl pulled
+        // (the candidates for pruning); any other image is never touched.
+        let pulled_images = observe::pulled_images::read(&self.config.state_dir);
+        let mut image_refs = plan::image_references(revision);
+        image_refs.extend(pulled_images.iter().cloned());
         let (units, containers, images, volumes, secrets, networks) = tokio::join!(
             self.systemd.unit_states(&names),
             self.podman.containers(),
-            self.podman.images(),
+            self.podman.images_named(&image_refs),
             self.podman.volumes(),
             self.podman.secrets(),
             self.podman.networks(),
@@ -239,7 +244,7 @@ impl Host {
             .collect();
         Ok(Observed {
             image_ids,
-            pulled_images: observe::pulled_images::read(&self.config.state_dir),
+            pulled_images,
             volumes: volumes.into_iter().map(observe::volume_status).collect(),
             secrets: secrets.into_iter().map(observe::secret_status).collect(),
             networks: networks.into_iter().map(observe::network_status).collect(),

@@ -553,6 +553,20 @@ async fn compare_listings(cli: &Podman, api: &ApiSocket, name: &str) -> Result<(
         ids(cli.images().await?) == ids(api.images().await?),
         "image IDs differ"
     );
+    // Asked by name: found under its full name and a short one, a missing one left out.
+    let cli_id = cli
+        .images()
+        .await?
+        .into_iter()
+        .find(|i| i.names.iter().any(|n| n == "localhost/bb:v1"))
+        .context("localhost/bb:v1 missing")?
+        .id;
+    let asked = ["localhost/bb:v1", "bb:v1", "localhost/podctl-none:x"]
+        .map(String::from)
+        .into();
+    let named = api.images_named(&asked).await?;
+    ensure!(named.len() == 2, "{named:?}");
+    ensure!(named.iter().all(|i| i.id == cli_id), "{named:?}");
     let volume =
         |vs: Vec<podctl::adapters::podman::Volume>| vs.into_iter().find(|v| v.name == name);
     let by_api = volume(api.volumes().await?).context("volume not listed by the API")?;

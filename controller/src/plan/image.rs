@@ -42,7 +42,8 @@ pub(super) fn plan(object: &ObjectRef, spec: &ImageSpec, observed: &Observed) ->
 }
 
 /// Every image reference the revision uses: Image objects' and plain `image:` strings.
-fn desired_references(revision: &Revision) -> BTreeSet<String> {
+/// Every image reference the revision names (Image objects, containers' `image:`).
+pub(crate) fn desired_references(revision: &Revision) -> BTreeSet<String> {
     let mut refs: BTreeSet<String> = revision
         .of_kind(Kind::Image)
         .filter_map(|o| o.as_image())

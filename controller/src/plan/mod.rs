@@ -7,6 +7,7 @@ mod explain;
 pub mod guard;
 mod host_settings;
 mod image;
+pub(crate) use image::desired_references as image_references;
 mod network;
 mod reason;
 pub mod rollout;

@@ -89,6 +89,26 @@ impl ApiSocket {
         self.get_json("images/json").await
     }
 
+    /// The local images among `references`, one inspect each, at once; podman resolves
+    /// short names as `podman run` would. An absent one is left out.
+    pub async fn images_named(
+        &self,
+        references: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<Image>, ApiError> {
+        let inspects = references.iter().map(|reference| async move {
+            match self
+                .get_json::<ImageInspect>(&format!("images/{}/json", encode(reference)))
+                .await
+            {
+                Ok(found) => Ok(Some(found.into_image(reference))),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        let found = futures_util::future::try_join_all(inspects).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
     pub async fn volumes(&self) -> Result<Vec<Volume>, ApiError> {
         self.get_json("volumes/json").await
     }
@@ -255,6 +275,36 @@ fn status_error(path: &str, status: u16, body: &[u8]) -> ApiError {
     }
 }
 
+/// What planning needs of `GET /libpod/images/{name}/json`.
+#[derive(Debug, serde::Deserialize)]
+struct ImageInspect {
+    #[serde(rename = "Id")]
+    id: String,
+    #[serde(rename = "RepoTags", default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(rename = "RepoDigests", default)]
+    repo_digests: Option<Vec<String>>,
+    #[serde(rename = "Digest", default)]
+    digest: String,
+}
+
+impl ImageInspect {
+    /// The image under its own names and the one it was asked by.
+    fn into_image(self, asked: &str) -> Image {
+        let mut names = self.repo_tags.unwrap_or_default();
+        if !names.iter().any(|n| n == asked) {
+            names.push(asked.to_owned());
+        }
+        Image {
+            id: self.id,
+            names,
+            repo_digests: self.repo_digests.unwrap_or_default(),
+            digest: self.digest,
+            labels: Default::default(),
+        }
+    }
+}
+
 /// `filters` of podman's list and event endpoints: URL-encoded JSON
 /// `{"key": ["value", ...]}`.
 pub fn filters(pairs: &[(&str, &str)]) -> String {
@@ -262,8 +312,13 @@ pub fn filters(pairs: &[(&str, &str)]) -> String {
     for (key, value) in pairs {
         map.entry(key).or_default().push(value);
     }
-    let json = serde_json::to_string(&map).unwrap_or_default();
-    json.bytes()
+    encode(&serde_json::to_string(&map).unwrap_or_default())
+}
+
+/// Percent-encoding of everything but RFC 3986's unreserved characters: a path segment or
+/// a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 char::from(b).to_string()

@@ -287,6 +287,21 @@ impl Podman {
         Ok(dedup_images(images))
     }
 
+    /// The local images among `references` (with every name they have), through the API:
+    /// one inspect per reference instead of the whole list, which podman 4.3's API takes
+    /// ~70 ms to compute; through the CLI: all local images (one process either way).
+    pub async fn images_named(
+        &self,
+        references: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<Image>> {
+        if let Some(api) = &self.api
+            && let Some(found) = api_answer("images", api.images_named(references).await)
+        {
+            return Ok(dedup_images(found));
+        }
+        self.images().await
+    }
+
     /// Every secret's metadata (never its value).
     pub async fn secrets(&self) -> Result<Vec<Secret>> {
         if let Some(api) = &self.api

@@ -270,9 +270,6 @@ pub struct Image {
     pub digest: String,
     #[serde(rename = "Labels", default, deserialize_with = "nullable")]
     pub labels: Labels,
-    /// Unix seconds.
-    #[serde(rename = "Created", default)]
-    pub created: i64,
 }
 
 /// One entry of `podman secret inspect`: metadata only, never the value.
