@@ -567,29 +567,50 @@ async fn compare_listings(cli: &Podman, api: &ApiSocket, name: &str) -> Result<(
     let named = api.images_named(&asked).await?;
     ensure!(named.len() == 2, "{named:?}");
     ensure!(named.iter().all(|i| i.id == cli_id), "{named:?}");
-    let volume =
-        |vs: Vec<podctl::adapters::podman::Volume>| vs.into_iter().find(|v| v.name == name);
-    let by_api = volume(api.volumes().await?).context("volume not listed by the API")?;
-    ensure!(by_api.labels == managed_labels(name), "{by_api:?}");
+    let labels = managed_labels(name);
+    same_entry(
+        "volume",
+        cli.volumes().await?,
+        api.volumes().await?,
+        |v| (&v.name, &v.labels),
+        (name, &labels),
+    )?;
+    same_entry(
+        "network",
+        cli.networks().await?,
+        api.networks().await?,
+        |n| (&n.name, &n.labels),
+        (name, &labels),
+    )?;
+    same_entry(
+        "secret",
+        cli.secrets().await?,
+        api.secrets().await?,
+        |s| (&s.name, &s.labels),
+        (name, &labels),
+    )?;
+    Ok(())
+}
+
+/// The entry named `expected.0` in the API's listing carries the labels `expected.1` and is
+/// the CLI's entry, field for field.
+fn same_entry<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    cli: Vec<T>,
+    api: Vec<T>,
+    key: impl Fn(&T) -> (&String, &BTreeMap<String, String>),
+    expected: (&str, &BTreeMap<String, String>),
+) -> Result<()> {
+    let ours = |x: &T| key(x).0 == expected.0;
+    let by_api = api
+        .into_iter()
+        .find(|x| ours(x))
+        .with_context(|| format!("{what} {} not listed by the API", expected.0))?;
+    ensure!(key(&by_api).1 == expected.1, "{by_api:?}");
+    let by_cli = cli.into_iter().find(|x| ours(x));
     ensure!(
-        volume(cli.volumes().await?).as_ref() == Some(&by_api),
-        "volume differs"
-    );
-    let network =
-        |ns: Vec<podctl::adapters::podman::Network>| ns.into_iter().find(|n| n.name == name);
-    let by_api = network(api.networks().await?).context("network not listed by the API")?;
-    ensure!(by_api.labels == managed_labels(name), "{by_api:?}");
-    ensure!(
-        network(cli.networks().await?).as_ref() == Some(&by_api),
-        "network differs"
-    );
-    let secret =
-        |ss: Vec<podctl::adapters::podman::Secret>| ss.into_iter().find(|s| s.name == name);
-    let by_api = secret(api.secrets().await?).context("secret not listed by the API")?;
-    ensure!(by_api.labels == managed_labels(name), "{by_api:?}");
-    ensure!(
-        secret(cli.secrets().await?).as_ref() == Some(&by_api),
-        "secret differs"
+        by_cli.as_ref() == Some(&by_api),
+        "{what} differs: CLI {by_cli:?}, API {by_api:?}"
     );
     Ok(())
 }

@@ -181,7 +181,8 @@ pub struct HostArgs {
     /// Where podctl writes unit files.
     #[arg(long, value_name = "DIR", env = "PODCTL_UNIT_DIR", default_value = podctl::reconcile::DEFAULT_UNIT_DIR)]
     pub unit_dir: PathBuf,
-    /// How many objects to start at once (default: the number of CPUs).
+    /// How many objects to start at once (default: twice the number of CPUs: a start
+    /// mostly waits on podman's locks and storage, not on a CPU).
     #[arg(long, value_name = "N", env = "PODCTL_CONCURRENCY")]
     pub concurrency: Option<usize>,
     /// Where podctl keeps its records: the images it pulled, the secret hash key.
@@ -210,7 +211,7 @@ impl HostArgs {
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         podctl::reconcile::HostConfig {
             unit_dir: self.unit_dir.clone(),
-            concurrency: self.concurrency.unwrap_or(cpus).max(1),
+            concurrency: self.concurrency.unwrap_or(2 * cpus).max(1),
             state_dir: self.state_dir.clone(),
             podman: self.podman.clone(),
             // A podman program of one's own (a wrapper that runs podman elsewhere, or a

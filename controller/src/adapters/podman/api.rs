@@ -148,16 +148,20 @@ impl ApiSocket {
     async fn get_body(&self, path: &str) -> Result<Bytes, ApiError> {
         let (response, _connection) = self.send(path).await?;
         let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|source| self.http_error(source))?
-            .to_bytes();
+        let body = self.read_all(response).await?;
         if !status.is_success() {
             return Err(status_error(path, status.as_u16(), &body));
         }
         Ok(body)
+    }
+
+    async fn read_all(&self, response: hyper::Response<Incoming>) -> Result<Bytes, ApiError> {
+        Ok(response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|source| self.http_error(source))?
+            .to_bytes())
     }
 
     /// `GET {PREFIX}/{endpoint}` of a stream of JSON lines (`events?stream=true`), read line
@@ -167,12 +171,7 @@ impl ApiSocket {
         let (response, connection) = self.send(&path).await?;
         let status = response.status();
         if !status.is_success() {
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|source| self.http_error(source))?
-                .to_bytes();
+            let body = self.read_all(response).await?;
             return Err(status_error(&path, status.as_u16(), &body));
         }
         Ok(LineStream {
