@@ -234,7 +234,7 @@ impl Host {
         let units = units.map_err(ObserveError::Units)?;
         let podman = |what| move |source| ObserveError::Podman { what, source };
         let containers = containers.map_err(podman("containers"))?;
-        let images = images.map_err(podman("images"))?;
+        let (images, all_images) = images.map_err(podman("images"))?;
         let volumes = volumes.map_err(podman("volumes"))?;
         let secrets = secrets.map_err(podman("secrets"))?;
         let networks = networks.map_err(podman("networks"))?;
@@ -244,6 +244,7 @@ impl Host {
             .collect();
         Ok(Observed {
             image_ids,
+            images_asked: (!all_images).then_some(image_refs),
             pulled_images,
             volumes: volumes.into_iter().map(observe::volume_status).collect(),
             secrets: secrets.into_iter().map(observe::secret_status).collect(),
@@ -304,8 +305,9 @@ impl Host {
         options: PassOptions,
     ) -> Result<Reconciled, PassError> {
         let observed = match options.cached {
-            Some(o) => Arc::unwrap_or_clone(o),
-            None => self.observe(revision).await?,
+            // Observed for another revision, it may not know this one's images.
+            Some(o) if o.knows_images_of(revision) => Arc::unwrap_or_clone(o),
+            _ => self.observe(revision).await?,
         };
         let mut plan = self.plan(revision, &observed);
         if !options.prune {

@@ -104,8 +104,13 @@ pub struct Observed {
     pub units: BTreeMap<String, UnitStatus>,
     /// Containers by name (managed or not: a foreign one with a managed name is a clash).
     pub containers: BTreeMap<String, ContainerStatus>,
-    /// Image references and IDs present in local storage.
+    /// Image references and IDs present in local storage: all of them, or only those of
+    /// the references in `images_asked`.
     pub images: BTreeSet<String>,
+    /// `None`: `images` lists every local image (the CLI's list). `Some`: only the images of
+    /// these references were asked for (the API, one inspect each), so a revision naming
+    /// others needs a new observation (see [`Observed::knows_images_of`]).
+    pub images_asked: Option<BTreeSet<String>>,
     /// The image ID of each reference in local storage (`name -> id`).
     pub image_ids: BTreeMap<String, String>,
     /// Image references podctl pulled itself (its record), the only ones it may prune.
@@ -123,6 +128,17 @@ pub struct Observed {
     pub rollouts: BTreeMap<String, crate::rollout::RolloutRecord>,
     /// The blue-green state of each desired blue-green container that has one.
     pub bluegreen: BTreeMap<String, crate::bluegreen::State>,
+}
+
+impl Observed {
+    /// Whether `images` answers for every image reference `revision` names: an observation
+    /// made for another revision may not (the controller plans a manifest change against
+    /// the previous pass's observation).
+    pub fn knows_images_of(&self, revision: &podctl_api::Revision) -> bool {
+        self.images_asked
+            .as_ref()
+            .is_none_or(|asked| crate::plan::image_references(revision).is_subset(asked))
+    }
 }
 
 /// A podman volume.

@@ -555,3 +555,20 @@ fn an_interrupted_rollout_is_judged_by_the_next_plan() {
         }
     );
 }
+
+/// The controller plans a manifest change against the previous pass's observation; one that
+/// asked only for the previous revision's images must not be taken to say that a new image
+/// is missing (it was planned as a pull, and a fleet canary failed on it).
+#[test]
+fn an_observation_of_some_images_should_know_only_those() {
+    let v1 = revision(&[("db.yaml", DB)]);
+    let v2 = revision(&[("db.yaml", &DB.replace("localhost/bb:v1", "localhost/bb:v2"))]);
+    let all = Observed::default();
+    assert!(all.knows_images_of(&v1) && all.knows_images_of(&v2));
+    let some = Observed {
+        images_asked: Some(["localhost/bb:v1".to_owned()].into()),
+        ..Observed::default()
+    };
+    assert!(some.knows_images_of(&v1));
+    assert!(!some.knows_images_of(&v2));
+}

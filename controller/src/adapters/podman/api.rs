@@ -58,6 +58,17 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A stable word for logs and metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Connect { .. } => "connect",
+            Self::Http { .. } => "http",
+            Self::Status { .. } => "status",
+            Self::Parse { .. } => "parse",
+            Self::Timeout { .. } => "timeout",
+        }
+    }
+
     /// The object asked for does not exist (HTTP 404).
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::Status { status: 404, .. })

@@ -289,17 +289,18 @@ impl Podman {
 
     /// The local images among `references` (with every name they have), through the API:
     /// one inspect per reference instead of the whole list, which podman 4.3's API takes
-    /// ~70 ms to compute; through the CLI: all local images (one process either way).
+    /// ~70 ms to compute; through the CLI: all local images (one process either way). The
+    /// second value says which: `true` for all of them.
     pub async fn images_named(
         &self,
         references: &std::collections::BTreeSet<String>,
-    ) -> Result<Vec<Image>> {
+    ) -> Result<(Vec<Image>, bool)> {
         if let Some(api) = &self.api
             && let Some(found) = api_answer("images", api.images_named(references).await)
         {
-            return Ok(dedup_images(found));
+            return Ok((dedup_images(found), false));
         }
-        self.images().await
+        Ok((self.images().await?, true))
     }
 
     /// Every secret's metadata (never its value).
@@ -579,7 +580,7 @@ fn parse_list<T: DeserializeOwned>(stdout: &str) -> Result<Vec<T>, serde_json::E
 fn api_answer<T>(what: &str, answer: Result<T, ApiError>) -> Option<T> {
     answer
         .inspect_err(|e| {
-            tracing::warn!(error = %e, "podman API query of {what} failed; asking the podman CLI");
+            tracing::warn!(error = %e, kind = e.kind(), "podman API query of {what} failed; asking the podman CLI");
         })
         .ok()
 }
