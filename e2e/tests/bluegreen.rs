@@ -16,8 +16,11 @@ const LOAD: Duration = Duration::from_secs(20);
 const MIN_RATE: f64 = 200.0;
 
 /// A published port per process, so that two test binaries on one sandbox do not clash.
+/// Below 12768, so that the colours' ports (+10000, +20000) stay below Linux's ephemeral
+/// range (32768-60999): wrk's thousands of connections once held a colour's port as their
+/// local port and the colour could not bind it (docs/bluegreen.md).
 fn port() -> u16 {
-    30_000 + (std::process::id() % 1000) as u16
+    10_000 + (std::process::id() % 1000) as u16
 }
 
 fn web(name: &str, tag: &str, port: u16) -> String {

@@ -1431,7 +1431,8 @@ async fn controller_should_finish_a_blue_green_switch_it_was_killed_in_without_f
     };
     let _turn = host.apply_turn().await?;
     let name = host.unique_name("cbg");
-    let port = 33_000 + (std::process::id() % 1000) as u16;
+    // The colours (+10000, +20000) below the ephemeral port range, as in bluegreen.rs.
+    let port = 11_000 + (std::process::id() % 1000) as u16;
     let failpoint = "/run/podctl-e2e-bluegreen-failpoint";
     let url = format!("http://127.0.0.1:{port}/version");
     let dir = host.write_manifests(&[("web.yaml", &blue_green(&name, "v1", port))])?;
