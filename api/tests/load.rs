@@ -509,3 +509,24 @@ fn independent_objects_share_a_level() {
         ]
     );
 }
+
+#[test]
+fn a_revision_without_its_documents_should_keep_its_hash_and_point_at_each_document() {
+    let fx = Fixture::new(&[("app.yaml", &format!("{}---\n{}", volume("a"), volume("b")))]);
+    let mut revision = fx.revision();
+    let hash = revision.hash().to_owned();
+    let b = object(Kind::Volume, "b");
+    let spec = [podctl_api::yaml::PathStep::Key("spec")];
+    let before = revision.get(&b).expect("b").origin.at(&spec);
+    assert_eq!(before.mark.line, 9, "{before}");
+
+    revision.forget_documents();
+
+    assert_eq!(revision.hash(), hash);
+    let after = revision.get(&b).expect("b").origin.at(&spec);
+    assert_eq!(
+        after.mark.line, 6,
+        "the document of b starts after `---`: {after}"
+    );
+    assert_eq!(after.file, before.file);
+}

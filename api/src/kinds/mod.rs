@@ -191,6 +191,16 @@ impl Origin {
     pub fn mark(&self) -> Mark {
         self.document.mark
     }
+
+    /// Drops the document's tree and keeps where it starts: locations asked afterwards
+    /// point at the document (`Revision::forget_documents`).
+    pub fn forget_document(&mut self) {
+        let mark = self.document.mark;
+        self.document = Arc::new(Node {
+            value: crate::yaml::Value::Removed,
+            mark,
+        });
+    }
 }
 
 /// One manifest object of a revision.

@@ -505,8 +505,14 @@ impl Shell {
     async fn load(&mut self, reason: Reason) {
         let dir = self.config.manifests.clone();
         let options = self.config.load_options.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || podctl_api::load_dir_with(&dir, &options)).await;
+        let loaded = tokio::task::spawn_blocking(move || {
+            // Kept for hours: without the trees that only loading's checks point into.
+            podctl_api::load_dir_with(&dir, &options).map(|mut revision| {
+                revision.forget_documents();
+                revision
+            })
+        })
+        .await;
         let loaded = match loaded {
             Ok(l) => l,
             Err(e) => {
