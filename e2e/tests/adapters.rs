@@ -521,6 +521,56 @@ async fn podman_api_should_list_what_the_cli_lists() -> Result<()> {
     compared
 }
 
+/// The controller asks again only for the containers its events named (`Host::refresh`):
+/// through the API and the CLI, a name matches itself and nothing else — podman's name
+/// filter is a regular expression, where an unescaped dot would match any character and
+/// an unanchored name every longer one.
+#[tokio::test]
+async fn containers_named_should_find_exactly_the_named_ones_through_the_api_and_the_cli()
+-> Result<()> {
+    let Some(host) = TestHost::require(
+        "containers_named_should_find_exactly_the_named_ones_through_the_api_and_the_cli",
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let (cli, _script) = sandbox_podman(&host)?;
+    host.exec_ok(["systemctl", "start", "podman.socket"])
+        .await?;
+    let api = ApiSocket::new(host.host_path(podctl::adapters::podman::api::DEFAULT_SOCKET));
+    let base = host.unique_name("named");
+    let asked = format!("{base}.a");
+    let others = [
+        format!("{base}xa"),
+        format!("{asked}-2"),
+        format!("x{asked}"),
+    ];
+    for name in std::iter::once(&asked).chain(&others) {
+        host.exec_ok([
+            "podman",
+            "create",
+            "--name",
+            name,
+            "localhost/bb:v1",
+            "true",
+        ])
+        .await?;
+    }
+    let names = |cs: Vec<podctl::adapters::podman::Container>| -> Vec<String> {
+        cs.iter().map(|c| c.name().to_owned()).collect()
+    };
+    let wanted = [asked.clone(), format!("{base}-missing")];
+    let through_cli = cli.containers_named(&wanted).await.map(names);
+    let through_api = api.containers_named(&wanted).await.map(names);
+    for name in std::iter::once(&asked).chain(&others) {
+        host.exec_ok(["podman", "rm", "-f", name]).await?;
+    }
+    ensure!(through_cli? == [asked.clone()], "the CLI found others");
+    ensure!(through_api? == [asked], "the API found others");
+    Ok(())
+}
+
 async fn compare_listings(cli: &Podman, api: &ApiSocket, name: &str) -> Result<()> {
     let ours =
         |cs: Vec<podctl::adapters::podman::Container>| cs.into_iter().find(|c| c.name() == name);

@@ -21,7 +21,7 @@ use crate::execute::{Outcome, Verdict};
 use crate::observe::{ActiveState, Observed, UnitStatus};
 use crate::plan::Change;
 use crate::plan::guard::declares_no_container;
-use crate::reconcile::PassError;
+use crate::reconcile::{CachedHost, PassError};
 use crate::render::unit_name;
 use crate::report::controller_status::{ControllerPhase, ObjectPhase, ObjectStatus};
 
@@ -107,8 +107,8 @@ pub(super) struct PassStart {
     pub revision: Arc<Revision>,
     /// Objects waiting out their backoff, and their dependents: left out of the pass.
     pub deferred: BTreeSet<ObjectRef>,
-    /// The host as the last pass left it, when nothing changed on it since.
-    pub cached: Option<Arc<Observed>>,
+    /// The host as the last pass left it, and what host events said changed since.
+    pub cached: Option<CachedHost>,
 }
 
 /// Why manifests on disk change nothing.
@@ -251,8 +251,12 @@ pub(super) struct Core {
     allow_empty: bool,
     /// How long to wait before reading manifests again that changed while being read.
     debounce: Duration,
-    /// The host as the last pass left it; dropped on any host event.
+    /// The host as the last pass left it (the reflector's store); dropped when an event
+    /// stream was lost or something other than containers and units may have changed.
     observed: Option<Arc<Observed>>,
+    /// The containers (by name, with their units) host events named since `observed` was
+    /// taken: the next pass asks for them again instead of observing everything.
+    stale: BTreeSet<String>,
     /// The last valid revision: the one kept converged.
     current: Option<Arc<Revision>>,
     /// The report of the invalid manifests on disk, to count each invalid revision once.
@@ -280,6 +284,7 @@ impl Core {
             allow_empty,
             debounce,
             observed: None,
+            stale: BTreeSet::new(),
             current: None,
             last_invalid: None,
             load_attempts: 0,
@@ -514,6 +519,7 @@ impl Core {
                     self.update_unit_view(unit, active_state, sub_state, *n_restarts);
                 effects.restarts_seen = restarts;
                 effects.unit_view = Some((unit.clone(), view));
+                self.mark_stale(unit);
                 if !unit_stopped(active_state.as_ref()) {
                     return effects;
                 }
@@ -535,15 +541,17 @@ impl Core {
                 (object, Reason::Systemd(unit.clone()), "systemd")
             }
             HostEvent::Container { name, status } => {
-                if !container_stopped(status) {
-                    return effects;
-                }
                 let Some(object) = self.object_of_container(name) else {
                     return effects;
                 };
+                self.mark_stale(name);
+                if !container_stopped(status) {
+                    return effects;
+                }
                 (object, Reason::Podman(name.clone()), "podman")
             }
             HostEvent::Lost { source } => {
+                // What the stream missed is unknown: observe everything.
                 self.observed = None;
                 let at = self.request(Work::Reconcile, now + EVENT_DELAY, Reason::Lost(source));
                 effects.counted = Some(source);
@@ -551,8 +559,9 @@ impl Core {
                 return effects;
             }
         };
-        // The host changed behind the last observation.
-        self.observed = None;
+        if let HostEvent::JobFailed { unit, .. } | HostEvent::UnitRemoved { unit } = event {
+            self.mark_stale(unit);
+        }
         let run_at = match self.backoff.get(&object) {
             Some(f) if f.retry_at > now => f.retry_at,
             _ => now + EVENT_DELAY,
@@ -561,6 +570,13 @@ impl Core {
         effects.counted = Some(source);
         effects.pass = Some((Some(object), at));
         effects
+    }
+
+    /// The container (or unit) `name` changed behind the last observation: the next pass
+    /// asks for it and its unit again.
+    fn mark_stale(&mut self, name: &str) {
+        let stem = name.strip_suffix(".service").unwrap_or(name);
+        self.stale.insert(stem.to_owned());
     }
 
     /// A unit that had no unit file at the last look: its load and unload are not drift.
@@ -635,14 +651,31 @@ impl Core {
         };
         self.pass_in_flight = true;
         let deferred = deferred_objects(&revision, &self.backoff, now);
-        // Only a manifest change may use the cache; every other reason is about the host.
+        // A manifest change, or events that named the containers and units that changed,
+        // plan against the cache with those asked again; every other reason is about
+        // something events do not report (a resync, a retry, an update check, SIGHUP).
         let cached = match reason {
-            Reason::Manifests => self.observed.take(),
-            _ => {
+            Reason::Manifests | Reason::Systemd(_) | Reason::Podman(_) => {
+                self.observed.take().map(|observed| CachedHost {
+                    observed,
+                    stale: std::mem::take(&mut self.stale),
+                })
+            }
+            Reason::Start
+            | Reason::Sighup
+            | Reason::Resync
+            | Reason::Retry
+            | Reason::LoadRetry
+            | Reason::Lost(_)
+            | Reason::Updates => {
                 self.observed = None;
                 None
             }
         };
+        if cached.is_none() {
+            // A full observation sees whatever they named.
+            self.stale.clear();
+        }
         Some(PassStart {
             revision,
             deferred,

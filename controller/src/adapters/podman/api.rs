@@ -95,6 +95,17 @@ impl ApiSocket {
         self.get_json("containers/json?all=true").await
     }
 
+    /// The containers named exactly one of `names`, as `podman ps --all --filter name=…`.
+    pub async fn containers_named(&self, names: &[String]) -> Result<Vec<Container>, ApiError> {
+        let exact: Vec<String> = names.iter().map(|n| exact_name(n)).collect();
+        let pairs: Vec<(&str, &str)> = exact.iter().map(|n| ("name", n.as_str())).collect();
+        self.get_json(&format!(
+            "containers/json?all=true&filters={}",
+            filters(&pairs)
+        ))
+        .await
+    }
+
     /// Local images, as `podman images` (the caller merges entries of one ID).
     pub async fn images(&self) -> Result<Vec<Image>, ApiError> {
         self.get_json("images/json").await
@@ -323,6 +334,12 @@ pub fn filters(pairs: &[(&str, &str)]) -> String {
         map.entry(key).or_default().push(value);
     }
     encode(&serde_json::to_string(&map).unwrap_or_default())
+}
+
+/// podman's `name` filter is a regular expression: this one matches `name` and nothing else
+/// (container names are `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, so only the dot needs escaping).
+pub fn exact_name(name: &str) -> String {
+    format!("^{}$", name.replace('.', "\\."))
 }
 
 /// Percent-encoding of everything but RFC 3986's unreserved characters: a path segment or

@@ -256,6 +256,27 @@ impl Podman {
         self.query(&["ps", "--all", "--format", "json"]).await
     }
 
+    /// The containers named exactly one of `names` (podctl's or not, as `containers`): what
+    /// the controller asks again of the containers its events named.
+    pub async fn containers_named(&self, names: &[String]) -> Result<Vec<Container>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(api) = &self.api
+            && let Some(found) = api_answer("containers", api.containers_named(names).await)
+        {
+            return Ok(found);
+        }
+        let mut args = vec!["ps".to_owned(), "--all".to_owned()];
+        for name in names {
+            args.push("--filter".to_owned());
+            args.push(format!("name={}", api::exact_name(name)));
+        }
+        args.extend(["--format".to_owned(), "json".to_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.query(&args).await
+    }
+
     pub async fn volumes(&self) -> Result<Vec<Volume>> {
         if let Some(api) = &self.api
             && let Some(found) = api_answer("volumes", api.volumes().await)

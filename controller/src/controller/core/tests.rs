@@ -439,18 +439,82 @@ async fn ready_should_come_once_after_the_first_pass_and_readyz_needs_a_revision
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn only_a_manifest_change_should_plan_against_the_cached_observation() {
-    let mut core = running(&[DB]).await;
+/// Passes the previous pass's observation on, as a pass that changed nothing does.
+fn observed_pass(core: &mut Core) {
     let mut r = report(vec![], None);
     r.observed_after = Some(Arc::new(Observed::default()));
-    pass_done(&mut core, &r, Instant::now());
+    pass_done(core, &r, Instant::now());
+}
+
+fn stale_of(start: &PassStart) -> Vec<&str> {
+    let cached = start.cached.as_ref().expect("planned against the cache");
+    cached.stale.iter().map(String::as_str).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manifest_change_or_host_events_should_plan_against_the_cache_with_what_changed() {
+    let mut core = running(&[DB, APP]).await;
+    observed_pass(&mut core);
     let start = core.start_pass(&Reason::Manifests, Instant::now()).unwrap();
-    assert!(start.cached.is_some());
-    pass_done(&mut core, &r, Instant::now());
+    assert!(stale_of(&start).is_empty(), "nothing happened on the host");
+
+    observed_pass(&mut core);
     core.on_host_event(&unit_changed("db.service", "failed"), Instant::now());
+    let died = HostEvent::Container {
+        name: "app".to_owned(),
+        status: ContainerEvent::parse("died"),
+    };
+    core.on_host_event(&died, Instant::now());
+    let foreign = HostEvent::Container {
+        name: "other".to_owned(),
+        status: ContainerEvent::parse("died"),
+    };
+    core.on_host_event(&foreign, Instant::now());
+    let start = core
+        .start_pass(&Reason::Systemd("db.service".to_owned()), Instant::now())
+        .unwrap();
+    assert_eq!(
+        stale_of(&start),
+        ["app", "db"],
+        "asked again, and only those"
+    );
+
+    // What arrives during a pass is still stale after it: the observation made after the
+    // pass's actions may predate it.
+    let health = HostEvent::Container {
+        name: "db".to_owned(),
+        status: ContainerEvent::parse("health_status"),
+    };
+    core.on_host_event(&health, Instant::now());
+    observed_pass(&mut core);
     let start = core.start_pass(&Reason::Manifests, Instant::now()).unwrap();
-    assert!(start.cached.is_none(), "a host event dropped it");
+    assert_eq!(stale_of(&start), ["db"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resync_a_retry_or_a_lost_stream_should_observe_everything() {
+    let mut core = running(&[DB]).await;
+    for reason in [
+        Reason::Resync,
+        Reason::Retry,
+        Reason::Updates,
+        Reason::Sighup,
+    ] {
+        observed_pass(&mut core);
+        core.on_host_event(&unit_changed("db.service", "failed"), Instant::now());
+        let start = core.start_pass(&reason, Instant::now()).unwrap();
+        assert!(start.cached.is_none(), "{reason}");
+        observed_pass(&mut core);
+        let start = core.start_pass(&Reason::Manifests, Instant::now()).unwrap();
+        assert!(
+            stale_of(&start).is_empty(),
+            "{reason}: seen by the full observation"
+        );
+    }
+    observed_pass(&mut core);
+    core.on_host_event(&HostEvent::Lost { source: "podman" }, Instant::now());
+    let start = core.start_pass(&Reason::Manifests, Instant::now()).unwrap();
+    assert!(start.cached.is_none(), "what the stream missed is unknown");
 }
 
 #[tokio::test(start_paused = true)]
