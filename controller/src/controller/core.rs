@@ -29,6 +29,9 @@ use crate::report::controller_status::{ControllerPhase, ObjectPhase, ObjectStatu
 pub(super) const EVENT_DELAY: Duration = Duration::from_millis(100);
 /// How often a load that failed on a vanishing file is retried before it counts as invalid.
 const LOAD_RETRIES: u32 = 3;
+/// The most containers a pass asks for by name (`Host::refresh`); with more stale, it
+/// observes everything: podman matches each name as a pattern against every container.
+pub(super) const MAX_STALE: usize = 32;
 
 /// What the scheduler runs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -559,7 +562,10 @@ impl Core {
                 return effects;
             }
         };
-        if let HostEvent::JobFailed { unit, .. } | HostEvent::UnitRemoved { unit } = event {
+        // Not `UnitRemoved`: every daemon-reload (podctl's own too) emits it for every unit,
+        // which would make every unit stale after each changed unit file. What it can mean,
+        // a unit file gone, every pass sees: the unit directory is read again each time.
+        if let HostEvent::JobFailed { unit, .. } = event {
             self.mark_stale(unit);
         }
         let run_at = match self.backoff.get(&object) {
@@ -672,6 +678,8 @@ impl Core {
                 None
             }
         };
+        // Past a few dozen names one list of everything costs less than asking by name.
+        let cached = cached.filter(|c| c.stale.len() <= MAX_STALE);
         if cached.is_none() {
             // A full observation sees whatever they named.
             self.stale.clear();

@@ -492,6 +492,54 @@ async fn a_manifest_change_or_host_events_should_plan_against_the_cache_with_wha
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_daemon_reloads_unit_removals_should_not_make_units_stale() {
+    let mut core = running(&[DB, APP]).await;
+    observed_pass(&mut core);
+    for unit in ["db.service", "app.service"] {
+        let removed = core.on_host_event(
+            &HostEvent::UnitRemoved {
+                unit: unit.to_owned(),
+            },
+            Instant::now(),
+        );
+        assert!(removed.pass.is_some(), "still a reason to look");
+    }
+    let start = core
+        .start_pass(&Reason::Systemd("db.service".to_owned()), Instant::now())
+        .unwrap();
+    assert!(stale_of(&start).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn more_stale_containers_than_the_limit_should_observe_everything() {
+    let files: Vec<String> = (0..=MAX_STALE)
+        .map(|i| DB.replace("name: db", &format!("name: c{i}")))
+        .collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let mut core = running(&files).await;
+    let died = |i: usize| HostEvent::Container {
+        name: format!("c{i}"),
+        status: ContainerEvent::parse("died"),
+    };
+    observed_pass(&mut core);
+    for i in 0..MAX_STALE {
+        core.on_host_event(&died(i), Instant::now());
+    }
+    let start = core.start_pass(&Reason::Manifests, Instant::now()).unwrap();
+    assert_eq!(stale_of(&start).len(), MAX_STALE);
+
+    observed_pass(&mut core);
+    for i in 0..=MAX_STALE {
+        core.on_host_event(&died(i), Instant::now());
+    }
+    let start = core.start_pass(&Reason::Manifests, Instant::now()).unwrap();
+    assert!(start.cached.is_none());
+    observed_pass(&mut core);
+    let start = core.start_pass(&Reason::Manifests, Instant::now()).unwrap();
+    assert!(stale_of(&start).is_empty(), "seen by the full observation");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_resync_a_retry_or_a_lost_stream_should_observe_everything() {
     let mut core = running(&[DB]).await;
     for reason in [
