@@ -178,6 +178,8 @@ async fn systemd_start_of_failing_unit_should_return_failed() -> Result<()> {
     ensure!(outcome == JobOutcome::Failed, "start: {outcome}");
     let failed = failed?;
     ensure!(failed.active_state == ActiveState::Failed, "{failed:?}");
+    ensure!(failed.exec_main_status == Some(3), "{failed:?}");
+    ensure!(failed.n_restarts == Some(0), "{failed:?}");
     reset?;
     let after_reset = after_reset?;
     ensure!(
