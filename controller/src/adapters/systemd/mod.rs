@@ -666,21 +666,37 @@ impl Systemd {
         path: &OwnedObjectPath,
         interface: &str,
     ) -> Result<HashMap<String, OwnedValue>> {
+        self.properties_call(name, path, "GetAll", &interface).await
+    }
+
+    /// A method of `org.freedesktop.DBus.Properties` on the unit object at `path`, its
+    /// reply deserialized; errors name the method and the unit.
+    async fn properties_call<B, R>(
+        &self,
+        name: &str,
+        path: &OwnedObjectPath,
+        method: &'static str,
+        body: &B,
+    ) -> Result<R>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+        R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
+    {
         let reply = self
             .conn
             .call_method(
                 Some(SERVICE),
                 path.as_str(),
                 Some(PROPERTIES_INTERFACE),
-                "GetAll",
-                &interface,
+                method,
+                body,
             )
             .await
-            .map_err(|e| call_error("GetAll", name, e))?;
+            .map_err(|e| call_error(method, name, e))?;
         reply
             .body()
             .deserialize()
-            .map_err(|e| call_error("GetAll", name, e))
+            .map_err(|e| call_error(method, name, e))
     }
 
     /// The units' load and active states from one `ListUnitsByNames`, in order: the cheap
@@ -802,21 +818,9 @@ impl Systemd {
         if !wanted {
             return Ok(None);
         }
-        let reply = self
-            .conn
-            .call_method(
-                Some(SERVICE),
-                path.as_str(),
-                Some(PROPERTIES_INTERFACE),
-                "Get",
-                &(SERVICE_INTERFACE, property),
-            )
-            .await
-            .map_err(|e| call_error("Get", name, e))?;
-        let value: OwnedValue = reply
-            .body()
-            .deserialize()
-            .map_err(|e| call_error("Get", name, e))?;
+        let value: OwnedValue = self
+            .properties_call(name, path, "Get", &(SERVICE_INTERFACE, property))
+            .await?;
         Ok(T::try_from(value).ok())
     }
 
